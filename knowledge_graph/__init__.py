@@ -1,0 +1,2 @@
+"""knowledge_graph package."""
+__all__: list[str] = []

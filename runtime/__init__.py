@@ -1,0 +1,2 @@
+"""runtime package."""
+__all__: list[str] = []

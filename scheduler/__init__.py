@@ -1,0 +1,2 @@
+"""scheduler package."""
+__all__: list[str] = []

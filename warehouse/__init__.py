@@ -1,0 +1,2 @@
+"""warehouse package."""
+__all__: list[str] = []
