@@ -58,15 +58,30 @@ class BackboneInfo:
 
 
 class Backbone:
-    """MobileNetV2 in ONNX Runtime: ``image`` -> (``logits`` [N,1000], ``embedding`` [N,1280])."""
+    """MobileNetV2 on any :class:`runtime.engines.Engine`: ``image`` -> (``logits`` [N,1000], ``embedding`` [N,1280])."""
 
-    def __init__(self, session, info: BackboneInfo) -> None:
-        self._session = session
+    def __init__(self, engine, info: BackboneInfo) -> None:
+        self._engine = engine
         self.info = info
 
     @classmethod
-    def load(cls, path: str | Path, *, providers: Sequence[str] | None = None, intra_op_threads: int = 0) -> "Backbone":
-        import onnxruntime as ort
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        providers: Sequence[str] | None = None,
+        intra_op_threads: int = 0,
+        engine: str | None = None,
+        registry=None,
+        options=None,
+    ) -> "Backbone":
+        """Load the ONNX backbone.
+
+        Default: ONNX Runtime with the best of ``providers`` (ORT names) that is installed.
+        ``engine="auto"`` picks the best engine of ``registry`` (TensorRT, torch-cuda, ...);
+        any other name asks for that engine.
+        """
+        from runtime.engines import EngineOptions, default_registry
 
         p = Path(path)
         if not p.is_file():
@@ -74,25 +89,45 @@ class Backbone:
                 f"backbone ONNX file {str(p)!r} does not exist; create it with "
                 "warehouse.training.backbone_export.ensure_backbone_onnx(cache_dir)"
             )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = intra_op_threads
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        avail = ort.get_available_providers()
-        chosen = [pr for pr in (providers or avail) if pr in avail] or ["CPUExecutionProvider"]
-        sess = ort.InferenceSession(str(p), sess_options=opts, providers=chosen)
-        meta = sess.get_modelmeta().custom_metadata_map
+        reg = registry or default_registry()
+        opts = options or EngineOptions(intra_op_threads=intra_op_threads)
+        if engine is None:
+            engine = _ort_engine_for(providers, reg.available())
+        eng = reg.create(p, engine=None if engine == "auto" else engine, options=opts)
+        return cls.from_engine(eng, path=p)
+
+    @classmethod
+    def from_engine(cls, engine, *, path: str | Path) -> "Backbone":
+        """Wrap an already built engine of the backbone ONNX file at ``path``."""
+        meta = getattr(engine, "metadata", None)
+        if meta is None:
+            import onnx
+
+            proto = onnx.load(str(path), load_external_data=False)
+            meta = {m.key: m.value for m in proto.metadata_props}
+        missing = {"image"} - set(engine.input_names) | {"logits", "embedding"} - set(engine.output_names)
+        if missing:
+            raise BackboneError(
+                f"model {str(path)!r} lacks tensors {sorted(missing)} (inputs {engine.input_names}, outputs "
+                f"{engine.output_names}); export it with warehouse.training.backbone_export"
+            )
         labels = tuple(json.loads(meta.get("imagenet_labels", "[]")))
-        info = BackboneInfo(str(p), meta.get("weights_sha256", ""), labels, int(sess.get_outputs()[1].shape[1]))
-        log.info("backbone loaded path=%s providers=%s", p, sess.get_providers())
-        return cls(sess, info)
+        probe = engine.run({"image": np.zeros((1, 3, *INPUT_HW), np.float32)})
+        info = BackboneInfo(str(path), meta.get("weights_sha256", ""), labels, int(probe["embedding"].shape[1]))
+        log.info("backbone loaded path=%s engine=%s", path, engine.info)
+        return cls(engine, info)
+
+    @property
+    def engine(self):
+        return self._engine
 
     @property
     def providers(self) -> list[str]:
-        return list(self._session.get_providers())
+        return list(getattr(self._engine, "providers", [self._engine.info.name]))
 
     def run(self, batch_nchw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logits, emb = self._session.run(["logits", "embedding"], {"image": batch_nchw})
-        return logits, emb
+        out = self._engine.run({"image": batch_nchw})
+        return out["logits"], out["embedding"]
 
     def embed_frames(self, frames: Sequence[np.ndarray], *, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """Frames (BGR uint8) -> (logits [N,1000], embedding [N,1280]), in batches."""
@@ -102,3 +137,15 @@ class Backbone:
             outs_l.append(logits)
             outs_e.append(emb)
         return np.concatenate(outs_l), np.concatenate(outs_e)
+
+
+_ORT_BY_PROVIDER = {"TensorrtExecutionProvider": "ort-tensorrt", "CUDAExecutionProvider": "ort-cuda", "CPUExecutionProvider": "ort-cpu"}
+
+
+def _ort_engine_for(providers: Sequence[str] | None, available: Sequence[str]) -> str:
+    """ORT provider names (the old ``providers=`` argument) -> the first available ORT engine."""
+    wanted = [_ORT_BY_PROVIDER[p] for p in (providers or _ORT_BY_PROVIDER) if p in _ORT_BY_PROVIDER]
+    for name in wanted:
+        if name in available:
+            return name
+    return "ort-cpu"

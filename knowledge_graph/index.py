@@ -1,0 +1,240 @@
+"""Compile an :class:`Ontology` into a networkx graph plus the indexes a query needs.
+
+A per-camera query must not walk the graph: everything that does not depend on the camera
+is precomputed here, once, per ontology version:
+
+* per scene: the events that can happen there, each with its ranked candidate algorithms
+  and the static explanation path ``scene -> event -> algorithm``;
+* per scene / per region: the negative knowledge that applies;
+* per region: the governance tasks that cover it (through its ancestors), with the path;
+* per algorithm: the transitive dependencies, with the chain that pulls each one in.
+
+Cameras are not nodes of the compiled graph (100,000 of them would dominate its memory);
+:meth:`knowledge_graph.CityGraph.networkx` adds the ones you ask for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import networkx as nx
+
+from knowledge_graph.schema import GovernanceTask, NegativeRule, Ontology
+from knowledge_graph.validate import resolved_dependencies
+
+
+def node(kind: str, ident: str) -> str:
+    """Graph node id, e.g. ``node("scene", "seafront") == "scene:seafront"``."""
+    return f"{kind}:{ident}"
+
+
+@dataclass(frozen=True, slots=True)
+class EventSlot:
+    """One event that can happen in a scene, and who can detect it there (best first)."""
+
+    event: str
+    candidates: tuple[str, ...]
+    paths: tuple[tuple[str, ...], ...]  # per candidate: (scene node, event node, algorithm node)
+    reasons: tuple[str, ...]  # per candidate, human text
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLink:
+    """A task covering a region, and the region chain that links them."""
+
+    task: GovernanceTask
+    path: tuple[str, ...]  # region:r, region:parent, ..., task:t
+    region: str  # the task's region that matched
+
+
+@dataclass(frozen=True, slots=True)
+class Negatives:
+    events: dict[str, NegativeRule]
+    algorithms: dict[str, NegativeRule]
+
+
+def _rank_key(alg, scene: str) -> tuple:
+    # scene-specific before generic; narrower models before broad ones; then id for stability
+    return (0 if scene in alg.scene_tags else 1, len(alg.scene_tags), len(alg.event_types), alg.id)
+
+
+def _window_text(t: GovernanceTask) -> str:
+    win = ", ".join(str(w) for w in t.windows) if t.windows else "all day"
+    if len(t.days) < 7:
+        from knowledge_graph.timewindow import DAYS
+        win += " on " + "/".join(DAYS[d] for d in sorted(t.days))
+    return win
+
+
+def task_reason(t: GovernanceTask, what: str, region: str) -> str:
+    return (f"governance task {t.id!r} ({t.department}) asks for {what} in region {region!r} "
+            f"({_window_text(t)}) at priority {t.priority}, {t.fps:g} fps")
+
+
+class CompiledOntology:
+    """Read-only indexes over one :class:`Ontology`; build once, query many times."""
+
+    def __init__(self, ont: Ontology) -> None:
+        self.ontology = ont
+        self.version = ont.version
+        tax = ont.taxonomy
+        algs = ont.algorithms
+        self.deps = {a: tuple(r) for a, r in resolved_dependencies(ont).items()}
+
+        by_event: dict[str, list] = {}
+        for a in algs.values():
+            for e in a.event_types:
+                by_event.setdefault(e, []).append(a)
+        self.event_candidates: dict[str, tuple[str, ...]] = {
+            e: tuple(a.id for a in sorted(lst, key=lambda a: (len(a.scene_tags) > 0, len(a.scene_tags), a.id)))
+            for e, lst in by_event.items()
+        }
+        self.scene_slots: dict[str, tuple[EventSlot, ...]] = {}
+        for s in tax.scenes:
+            slots = []
+            for e, ev in tax.events.items():
+                if s not in ev.scenes:
+                    continue
+                cands = sorted((a for a in by_event.get(e, ()) if not a.scene_tags or s in a.scene_tags), key=lambda a: _rank_key(a, s))
+                if not cands:
+                    continue
+                sn, en = node("scene", s), node("event", e)
+                slots.append(EventSlot(
+                    e,
+                    tuple(a.id for a in cands),
+                    tuple((sn, en, node("algorithm", a.id)) for a in cands),
+                    tuple(f"event {e!r} can happen in scene {s!r} and {a.id} detects it"
+                          + ("" if a.scene_tags else " (generic model)") for a in cands),
+                ))
+            self.scene_slots[s] = tuple(slots)
+        self.scene_monitors: dict[str, tuple[str, ...]] = {
+            s: tuple(sorted(a.id for a in algs.values() if a.kind == "imagenet_readout" and s in a.scene_tags))
+            for s in tax.scenes
+        }
+        self.region_chain: dict[str, tuple[str, ...]] = {r: self._chain(r) for r in ont.regions}
+        self.tasks_by_region: dict[str, tuple[TaskLink, ...]] = {}
+        for r, chain in self.region_chain.items():
+            links = []
+            for t in ont.tasks.values():
+                for i, anc in enumerate(chain):
+                    if anc in t.regions:
+                        links.append(TaskLink(t, tuple(node("region", x) for x in chain[: i + 1]) + (node("task", t.id),), anc))
+                        break
+            self.tasks_by_region[r] = tuple(links)
+        self.negative_by_scene: dict[str, Negatives] = {s: Negatives({}, {}) for s in tax.scenes}
+        region_rules: dict[str, list[NegativeRule]] = {}
+        for n in ont.negative:
+            if n.scene is not None:
+                neg = self.negative_by_scene[n.scene]
+                neg.events.update({e: n for e in n.never_events if e not in neg.events})
+                neg.algorithms.update({a: n for a in n.never_algorithms if a not in neg.algorithms})
+            else:
+                region_rules.setdefault(n.region, []).append(n)
+        self.negative_by_region: dict[str, Negatives] = {}
+        for r, chain in self.region_chain.items():
+            ev: dict[str, NegativeRule] = {}
+            al: dict[str, NegativeRule] = {}
+            for anc in chain:
+                for n in region_rules.get(anc, ()):
+                    ev.update({e: n for e in n.never_events if e not in ev})
+                    al.update({a: n for a in n.never_algorithms if a not in al})
+            self.negative_by_region[r] = Negatives(ev, al)
+        self._closure: dict[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {}
+        self.active_tasks = lru_cache(maxsize=65536)(self._active_tasks)
+        self._graph: nx.DiGraph | None = None
+
+    def _chain(self, region: str) -> tuple[str, ...]:
+        out, seen, r = [], set(), region
+        while r is not None and r not in seen and r in self.ontology.regions:
+            out.append(r)
+            seen.add(r)
+            r = self.ontology.regions[r].parent
+        return tuple(out)
+
+    def _active_tasks(self, region: str, minute_of_day: int, weekday: int) -> tuple[dict[str, tuple[TaskLink, ...]], tuple[TaskLink, ...]]:
+        """(event -> active task links asking for it, active links asking for algorithms)."""
+        by_event: dict[str, list[TaskLink]] = {}
+        alg_links = []
+        for link in self.tasks_by_region.get(region, ()):
+            if link.task.active(minute_of_day, weekday):
+                for e in link.task.events:
+                    by_event.setdefault(e, []).append(link)
+                if link.task.algorithms:
+                    alg_links.append(link)
+        return {e: tuple(v) for e, v in by_event.items()}, tuple(alg_links)
+
+    def dependency_closure(self, alg_id: str) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+        """Every algorithm ``alg_id`` needs, transitively: (dep id, chain alg_id..dep, reason).
+        Validation guarantees the dependency graph is acyclic."""
+        hit = self._closure.get(alg_id)
+        if hit is not None:
+            return hit
+        out: list[tuple[str, tuple[str, ...], str]] = []
+        seen = set()
+        stack = [(alg_id, (alg_id,))]
+        while stack:
+            cur, chain = stack.pop()
+            for req, reason in self.deps.get(cur, ()):
+                if req not in seen:
+                    seen.add(req)
+                    out.append((req, chain + (req,), reason))
+                    stack.append((req, chain + (req,)))
+        res = tuple(out)
+        self._closure[alg_id] = res
+        return res
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The ontology as a typed networkx DiGraph (built on first use)."""
+        if self._graph is None:
+            self._graph = build_networkx(self)
+        return self._graph
+
+
+def build_networkx(idx: CompiledOntology) -> nx.DiGraph:
+    ont = idx.ontology
+    g = nx.DiGraph(version=ont.version, source=ont.source)
+    for s, sc in ont.taxonomy.scenes.items():
+        g.add_node(node("scene", s), kind="scene", name=sc.name, family=sc.family)
+    for e, ev in ont.taxonomy.events.items():
+        g.add_node(node("event", e), kind="event", name=ev.name)
+        for s in ev.scenes:
+            g.add_edge(node("scene", s), node("event", e), rel="can_happen")
+        for o in ev.objects:
+            g.add_edge(node("event", e), node("object", o), rel="involves")
+    for o, name in ont.object_classes.items():
+        g.add_node(node("object", o), kind="object", name=name)
+    for a in ont.algorithms.values():
+        an = node("algorithm", a.id)
+        g.add_node(an, kind="algorithm", algorithm_kind=a.kind, source=a.source)
+        for e in a.event_types:
+            g.add_edge(node("event", e), an, rel="detected_by")
+        for s in a.scene_tags:
+            g.add_edge(node("scene", s), an, rel="signal" if a.kind == "imagenet_readout" else "tagged")
+        for o in a.objects:
+            g.add_edge(an, node("object", o), rel="detects_object")
+    for a, reqs in idx.deps.items():
+        for req, reason in reqs:
+            g.add_edge(node("algorithm", a), node("algorithm", req), rel="requires", reason=reason)
+    for r, reg in ont.regions.items():
+        g.add_node(node("region", r), kind="region", name=reg.name)
+        if reg.parent:
+            g.add_edge(node("region", reg.parent), node("region", r), rel="contains")
+    for t in ont.tasks.values():
+        tn = node("task", t.id)
+        g.add_node(tn, kind="task", department=t.department, priority=t.priority, fps=t.fps, windows=_window_text(t))
+        for r in t.regions:
+            g.add_edge(node("region", r), tn, rel="governed_by")
+        for e in t.events:
+            g.add_edge(tn, node("event", e), rel="asks_for")
+        for a in t.algorithms:
+            g.add_edge(tn, node("algorithm", a), rel="asks_for")
+    for n in ont.negative:
+        rn = node("rule", n.id)
+        g.add_node(rn, kind="negative_rule", reason=n.reason)
+        g.add_edge(node("scene", n.scene) if n.scene else node("region", n.region), rn, rel="never")
+        for e in n.never_events:
+            g.add_edge(rn, node("event", e), rel="excludes")
+        for a in n.never_algorithms:
+            g.add_edge(rn, node("algorithm", a), rel="excludes")
+    return g

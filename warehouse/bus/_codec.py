@@ -1,0 +1,70 @@
+"""Shared encoding and validation for every backend (private)."""
+from __future__ import annotations
+
+import json
+import re
+import time
+import zlib
+from typing import Any
+
+from warehouse.bus.errors import BusError, MalformedEvent
+
+# Kafka's legal topic characters; the embedded bus accepts the same so URLs can switch.
+_TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+DECODE_ERROR_FIELD = "_decode_error"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def check_topic(topic: str) -> str:
+    if not isinstance(topic, str) or not _TOPIC_RE.match(topic):
+        raise BusError(f"topic {topic!r} is not a valid name; expected 1-200 characters of [A-Za-z0-9._-]")
+    return topic
+
+
+def topic_list(topics: list[str] | str) -> list[str]:
+    names = [topics] if isinstance(topics, str) else list(topics)
+    if not names:
+        raise BusError("consumer() got no topics; pass a topic name or a non-empty list of names")
+    return [check_topic(t) for t in names]
+
+
+def check_group(group: str) -> str:
+    if not isinstance(group, str) or not group.strip():
+        raise BusError(f"consumer group {group!r} is empty; pass group='<service-name>'")
+    return group
+
+
+def encode_value(value: dict[str, Any]) -> str:
+    """JSON text of ``value``; refuses what could not be consumed back as a dict."""
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"event value must be a dict (JSON object), got {type(value).__name__}: {value!r:.80}")
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MalformedEvent(f"event value is not JSON-serialisable ({exc}); convert numpy/datetime fields to str/int/float first") from exc
+
+
+def decode_value(raw: bytes | str | None) -> dict[str, Any]:
+    """The dict back; an undecodable payload becomes ``{"_decode_error": why, "_raw": text}``.
+
+    Never raises, so one bad record written by a foreign producer cannot wedge a consumer;
+    :class:`~warehouse.bus.IdempotentConsumer` dead-letters such records.
+    """
+    if raw is None:
+        return {DECODE_ERROR_FIELD: "null value (tombstone)", "_raw": None}
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return {DECODE_ERROR_FIELD: f"not JSON: {exc}", "_raw": text[:1000]}
+    if not isinstance(value, dict):
+        return {DECODE_ERROR_FIELD: f"JSON {type(value).__name__}, expected an object", "_raw": text[:1000]}
+    return value
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """Stable across processes and Python runs (unlike ``hash()``)."""
+    return zlib.crc32(key.encode("utf-8")) % partitions
