@@ -79,10 +79,23 @@ def _json_dict(value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidSpecError(f"{what} must be a mapping, got {type(value).__name__} {value!r}", value=value)
     try:
+        _check_str_keys(value)
         # round trip: the stored form is JSON, so the record must be exactly what comes back
         return json.loads(json.dumps(value, sort_keys=True, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise InvalidSpecError(f"{what} must be JSON-serializable (no NaN, str keys): {exc}; got {value!r}", value=value) from None
+
+
+def _check_str_keys(value: object) -> None:
+    """JSON would silently turn ``{1: x}`` into ``{"1": x}``; refuse instead."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"key {k!r} is not a string")
+            _check_str_keys(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_str_keys(v)
 
 
 def metrics_dict(value: object, what: str = "metrics") -> dict[str, float]:

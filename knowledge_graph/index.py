@@ -66,6 +66,7 @@ def _window_text(t: GovernanceTask) -> str:
     return win
 
 
+@lru_cache(maxsize=65536)
 def task_reason(t: GovernanceTask, what: str, region: str) -> str:
     return (f"governance task {t.id!r} ({t.department}) asks for {what} in region {region!r} "
             f"({_window_text(t)}) at priority {t.priority}, {t.fps:g} fps")

@@ -41,6 +41,7 @@ _TOP_KEYS = {
     "algorithm_sets", "algorithms", "dependencies", "governance_tasks", "negative",
 }
 _GENERATORS = ("scene_event_heads", "imagenet_readouts")
+ANY_SCENE_TAG = "any"  # catalog.records.ANY_SCENE
 
 
 def read_ontology_yaml(path: str | Path | None = None) -> dict[str, Any]:
@@ -76,7 +77,8 @@ def algorithm_from_record(record: Any, *, source: str = "catalog") -> AlgorithmN
         id=alg_id,
         kind=str(get("kind", "unknown") or "unknown"),
         event_types=tuple(get("event_types", ()) or ()),
-        scene_tags=tuple(get("scene_tags", ()) or ()),
+        # the catalog's scene tag "any" marks a scene-independent model: generic here
+        scene_tags=tuple(t for t in (get("scene_tags", ()) or ()) if t != ANY_SCENE_TAG),
         objects=tuple(get("objects", ()) or ()),
         depends_on=tuple(get("depends_on", ()) or ()),
         source=source,

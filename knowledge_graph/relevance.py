@@ -160,8 +160,11 @@ class _Pick:
         self.conf = max(self.conf, conf)
 
     def freeze(self) -> AlgorithmChoice:
-        exp = Explanation(self.alg, tuple(self.paths), tuple(self.reasons), tuple(dict.fromkeys(self.tasks)),
-                          tuple(self.events), tuple(self.deps), tuple(self.req_by), self.fb, self.conf)
+        tasks = self.tasks
+        exp = Explanation(self.alg, tuple(self.paths), tuple(self.reasons),
+                          (tuple(dict.fromkeys(tasks)) if len(tasks) > 1 else tuple(tasks)) if tasks else (),
+                          tuple(self.events) if self.events else (), tuple(self.deps) if self.deps else (),
+                          tuple(self.req_by) if self.req_by else (), self.fb, self.conf)
         return AlgorithmChoice(self.alg, self.priority, self.fps, self.score, exp)
 
 
@@ -312,8 +315,10 @@ def decide_relevance(
             p.paths.append((cam_node,) + lk.path + (node("algorithm", a),))
             p.reasons.append(task_reason(t, f"algorithm {a!r}", lk.region))
 
+    overrides: set[str] = set()  # added after a miss: they and their needs beat negative knowledge
     if feedback is not None and feedback.added:
         for e, (a, miss_id, change_id) in feedback.added.items():
+            overrides.add(a)
             links = by_event.get(e, ())
             prio = max((lk.task.priority for lk in links), default=d.baseline_priority)
             fps = max((lk.task.fps for lk in links), default=d.baseline_fps)
@@ -347,7 +352,7 @@ def decide_relevance(
         closure = idx.dependency_closure(a)
         blocked = None
         for dep, _chain, _reason in closure:
-            rule = neg_alg(dep)
+            rule = None if a in overrides else neg_alg(dep)
             if rule is not None:
                 blocked = f"needs {dep!r}, excluded by " + ("the camera's hints" if rule == "hint" else f"negative rule {rule!r}")
                 break

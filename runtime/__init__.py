@@ -4,5 +4,132 @@ The serving path runs on ONNX Runtime (and TensorRT / CUDA where present); torch
 imported here at import time, so a worker starts light.
 """
 from runtime.backbone import Backbone, BackboneError, BackboneInfo, preprocess_bgr
+# compute core: engines, head bank, cross-camera batching, residency, profiler, inference
+from runtime.batching import BatchDecision, BatchingError, BatchPolicy, CrossCameraBatcher, PendingFrame, plan_batch
+from runtime.engines import (
+    Engine,
+    EngineError,
+    EngineInfo,
+    EngineOptions,
+    EngineRegistry,
+    EngineUnavailableError,
+    OrtEngine,
+    TensorRTEngine,
+    TorchCudaEngine,
+    default_registry,
+    select_engine,
+)
+from runtime.heads import BankState, FrameScores, HeadBank, HeadError
+from runtime.inference import BatchTiming, InferenceCore, InferenceError
+from runtime.profiler import CostProfile, ProfilerError, profile_backbone, profile_engine, profile_head_bank
+from runtime.residency import ModelResidency, ResidencyError, ResidencyStats, ResidentModel, choose_evictions
 
-__all__ = ["Backbone", "BackboneError", "BackboneInfo", "preprocess_bgr"]
+# stream and event side: sources, sampling, gating, events, scoring adapters, actors
+from runtime.actors import Deployment, InferenceWorker, StreamReader, deploy_plan, ensure_ray
+from runtime.events import Alert, Detection, EventDetector, EventPolicy, evidence_jpeg, region_cell
+from runtime.gating import ChangeGate, GateDecision, change_score, frame_signature
+from runtime.sampling import RateSampler, sample_mask
+from runtime.scoring import (
+    FrameScorer,
+    InferenceCoreScorer,
+    LinearHeadScorer,
+    inference_core_scorer_factory,
+    linear_head_scorer_factory,
+)
+from runtime.streams import (
+    Backoff,
+    FrameEvent,
+    HealthState,
+    ImageFolderSource,
+    RtspSource,
+    ScheduledEvent,
+    SourceHealth,
+    SourceRegistry,
+    StreamConfigError,
+    StreamError,
+    StreamSource,
+    SyntheticSource,
+    VideoFileSource,
+    default_source_registry,
+    open_source,
+)
+
+__all__ = [
+    "Backbone",
+    "BackboneError",
+    "BackboneInfo",
+    "preprocess_bgr",
+    # compute core
+    "BankState",
+    "BatchDecision",
+    "BatchPolicy",
+    "BatchTiming",
+    "BatchingError",
+    "CostProfile",
+    "CrossCameraBatcher",
+    "Engine",
+    "EngineError",
+    "EngineInfo",
+    "EngineOptions",
+    "EngineRegistry",
+    "EngineUnavailableError",
+    "FrameScores",
+    "HeadBank",
+    "HeadError",
+    "InferenceCore",
+    "InferenceError",
+    "ModelResidency",
+    "OrtEngine",
+    "PendingFrame",
+    "ProfilerError",
+    "ResidencyError",
+    "ResidencyStats",
+    "ResidentModel",
+    "TensorRTEngine",
+    "TorchCudaEngine",
+    "choose_evictions",
+    "default_registry",
+    "plan_batch",
+    "profile_backbone",
+    "profile_engine",
+    "profile_head_bank",
+    "select_engine",
+    # stream and event side
+    "Alert",
+    "Backoff",
+    "ChangeGate",
+    "Deployment",
+    "Detection",
+    "EventDetector",
+    "EventPolicy",
+    "FrameEvent",
+    "FrameScorer",
+    "GateDecision",
+    "HealthState",
+    "ImageFolderSource",
+    "InferenceCoreScorer",
+    "InferenceWorker",
+    "LinearHeadScorer",
+    "RateSampler",
+    "RtspSource",
+    "ScheduledEvent",
+    "SourceHealth",
+    "SourceRegistry",
+    "StreamConfigError",
+    "StreamError",
+    "StreamReader",
+    "StreamSource",
+    "SyntheticSource",
+    "VideoFileSource",
+    "change_score",
+    "default_source_registry",
+    "deploy_plan",
+    "ensure_ray",
+    "evidence_jpeg",
+    "frame_signature",
+    "inference_core_scorer_factory",
+    "linear_head_scorer_factory",
+    "open_source",
+    "region_cell",
+    "sample_mask",
+]

@@ -30,7 +30,7 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 def _pipeline(path: str) -> str:
     # decodebin picks avidemux+jpegdec for the MJPG/AVI clips the tests write
     return (
-        f'( filesrc location="{path}" ! decodebin ! videoconvert ! video/x-raw,format=I420 ! "
+        f'( filesrc location="{path}" ! decodebin ! videoconvert ! video/x-raw,format=I420 ! '
         "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 bitrate=2000 ! "
         "rtph264pay name=pay0 pt=96 config-interval=1 )"
     )

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     bus_url: str | None = Field(default=None, description="sqlite:///path or kafka://host:port; default sqlite under home.")
     artifact_url: str | None = Field(default=None, description="Artifact store root (path or fsspec URL); default under home.")
     ray_address: str | None = Field(default=None, description="Ray cluster address; None starts local Ray.")
+    cache_dir: Path | None = Field(default=None, description="Caches (backbone ONNX, embeddings); default home/cache.")
     environment: str = Field(default="development", description="development | production")
     bootstrap_admin_key: str | None = Field(
         default=None, description="If set, an admin API key with this value is created at start (never logged)."
@@ -37,8 +38,8 @@ class Settings(BaseSettings):
         return self.artifact_url or str((self.home / "artifacts").resolve())
 
     @property
-    def cache_dir(self) -> Path:
-        return self.home / "cache"
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir or self.home / "cache"
 
     def check_production(self) -> None:
         """Refuse placeholder secrets outside development."""

@@ -63,22 +63,33 @@ def text(img, s: str, org, scale: float, color, thickness: int = 2) -> None:
     cv2.putText(img, s, (int(org[0]), int(org[1])), cv2.FONT_HERSHEY_SIMPLEX, scale, color, max(1, int(thickness)), AA)
 
 
-def blend(img: np.ndarray, layer: np.ndarray, alpha: np.ndarray) -> None:
-    """img = img*(1-alpha) + layer*alpha, alpha HxW float in [0,1]."""
-    a = alpha[..., None].astype(np.float32)
-    img[:] = (img.astype(np.float32) * (1 - a) + layer.astype(np.float32) * a).astype(np.uint8)
+def blend(img: np.ndarray, layer: np.ndarray, alpha: np.ndarray, roi: Rect | None = None) -> None:
+    """img = img*(1-alpha) + layer*alpha inside ``roi`` (whole frame if None); alpha HxW in [0,1]."""
+    x0, y0, x1, y1 = _clip(img, roi if roi is not None else (0, 0, img.shape[1], img.shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return
+    a = alpha[y0:y1, x0:x1, None].astype(np.float32)
+    sub = img[y0:y1, x0:x1].astype(np.float32)
+    img[y0:y1, x0:x1] = (sub + (layer[y0:y1, x0:x1].astype(np.float32) - sub) * a).astype(np.uint8)
 
 
 def blobs(img: np.ndarray, rng, centers_radii, color, alpha: float, blur_px: int) -> None:
     """Soft blurred blobs (smoke, dust, haze, foliage glow), alpha-blended."""
-    mask = np.zeros(img.shape[:2], np.float32)
-    for (cx, cy), r in centers_radii:
-        cv2.circle(mask, (int(cx), int(cy)), max(1, int(r)), 1.0, -1, AA)
     k = max(3, int(blur_px) | 1)
-    mask = cv2.GaussianBlur(mask, (k, k), 0) * alpha
-    layer = np.empty_like(img)
-    layer[:] = color
-    blend(img, layer, np.clip(mask, 0, 1))
+    pad = k
+    xs = [c[0] for c, _ in centers_radii]
+    ys = [c[1] for c, _ in centers_radii]
+    rmax = max(r for _, r in centers_radii)
+    roi = _clip(img, (int(min(xs) - rmax - pad), int(min(ys) - rmax - pad), int(max(xs) + rmax + pad + 1), int(max(ys) + rmax + pad + 1)))
+    x0, y0, x1, y1 = roi
+    if x1 <= x0 or y1 <= y0:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+    for (cx, cy), r in centers_radii:
+        cv2.circle(mask, (int(cx - x0), int(cy - y0)), max(1, int(r)), 1.0, -1, AA)
+    mask = np.clip(cv2.GaussianBlur(mask, (k, k), 0) * alpha, 0, 1)
+    sub = img[y0:y1, x0:x1].astype(np.float32)
+    img[y0:y1, x0:x1] = (sub + (np.array(color, np.float32) - sub) * mask[..., None]).astype(np.uint8)
 
 
 def noise_texture(img: np.ndarray, r: Rect, rng, amp: int) -> None:

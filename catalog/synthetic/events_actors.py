@@ -200,3 +200,15 @@ def boat_in_restricted_zone(img, rng, box):
     d.rect(img, (x0 + w * 0.4, wy - h * 0.5, x0 + w * 0.65, wy - h * 0.38), (120, 80, 40))
     d.ellipse(img, (x0 + w * 0.45, wy + h * 0.05), (w * 0.5, h * 0.05), (240, 240, 240), 0.0, 2)
     d.poly(img, [(x1 - w * 0.05, y1), (x1 - w * 0.12, y1), (x1 - w * 0.085, y1 - h * 0.3)], (0, 0, 230))  # restricted buoy
+
+
+def unattended_bag(img, rng, box):
+    x0, y0, x1, y1, w, h = _wh(box)
+    col = d.jitter(rng, [(120, 40, 30), (30, 30, 160), (40, 40, 40)][int(rng.integers(3))], 20)
+    d.rect(img, (x0 + w * 0.15, y1 - h * 0.8, x0 + w * 0.5, y1 - h * 0.05), col)  # suitcase
+    d.rect(img, (x0 + w * 0.26, y1 - h * 0.95, x0 + w * 0.39, y1 - h * 0.8), (30, 30, 30), 3)
+    d.line(img, (x0 + w * 0.15, y1 - h * 0.45), (x0 + w * 0.5, y1 - h * 0.45), (200, 200, 200), 2)
+    d.ellipse(img, (x0 + w * 0.72, y1 - h * 0.3), (w * 0.15, h * 0.27), d.jitter(rng, (40, 120, 40), 30))  # backpack
+    d.ellipse(img, (x0 + w * 0.72, y1 - h * 0.2), (w * 0.09, h * 0.1), (30, 30, 30), 0.0, 2)
+    for a_ in np.linspace(0, 2 * np.pi, 20, endpoint=False):  # nobody within the dashed ring
+        d.circle(img, (x0 + w * 0.45 + np.cos(a_) * w * 0.48, y1 - h * 0.1 + np.sin(a_) * h * 0.08), 2, (0, 200, 255))

@@ -156,7 +156,7 @@ def flooded_underpass(img, rng, box):
     d.rect(layer, (x0, wy, x1, y1), d.jitter(rng, (60, 110, 140), 12))
     alpha = np.zeros(img.shape[:2], np.float32)
     alpha[int(wy):int(y1), int(x0):int(x1)] = 0.9
-    d.blend(img, layer, alpha)
+    d.blend(img, layer, alpha, (int(x0), int(wy), int(x1), int(y1)))
     for _ in range(10):
         y = rng.uniform(wy, y1)
         x = rng.uniform(x0, x1 - 30)

@@ -29,7 +29,11 @@ class DetectorUnavailableError(DetectorError, ImportError):
     """A package that ships the detector's weights is not installed (the message names the fix)."""
 
 
-class InvalidImageError(DetectorError, ValueError):
+class DetectorInputError(DetectorError, ValueError):
+    """An array handed to a detector with the wrong shape or type (logits, probabilities)."""
+
+
+class InvalidImageError(DetectorInputError):
     """An image that is not HxWx3 uint8 BGR (or HxW uint8 gray)."""
 
 

@@ -58,6 +58,7 @@ class OrtEngine:
                 "trt_fp16_enable": bool(opts.fp16),
                 "trt_engine_cache_enable": True,
                 "trt_engine_cache_path": str(cache),
+                **_trt_profile(model, opts),
             }))
         if provider in ("tensorrt", "cuda"):
             providers.append(("CUDAExecutionProvider", {"device_id": opts.device_id}))
@@ -69,6 +70,9 @@ class OrtEngine:
             raise EngineError(f"ONNX Runtime could not load the model (sha256 {self._sha[:12]}): {exc}") from exc
         self.input_names = tuple(i.name for i in self._session.get_inputs())
         self.output_names = tuple(o.name for o in self._session.get_outputs())
+        # shape of each input without its batch dim, where the model fixes it (for the profiler)
+        self.input_shapes = {i.name: tuple(i.shape[1:]) for i in self._session.get_inputs()
+                             if all(isinstance(d, int) for d in i.shape[1:])}
         self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
         used = self._session.get_providers()
         if ep not in used:
@@ -87,6 +91,24 @@ class OrtEngine:
 
     def close(self) -> None:
         self._session = None  # ORT frees the session with its last reference
+
+
+def _trt_profile(model: bytes, opts: EngineOptions) -> dict[str, str]:
+    """Explicit batch range for ORT's TensorRT provider (else it rebuilds per new batch size)."""
+    import onnx
+
+    g = onnx.load_from_string(model).graph
+    inits = {t.name for t in g.initializer}
+    spec: dict[str, list[str]] = {"min": [], "opt": [], "max": []}
+    for i in g.input:
+        if i.name in inits:
+            continue
+        rest = [d.dim_value for d in i.type.tensor_type.shape.dim[1:]]
+        if not rest or any(d <= 0 for d in rest):
+            return {}  # dynamic non-batch dims: let the provider decide
+        for key, n in (("min", 1), ("opt", opts.opt_batch), ("max", opts.max_batch)):
+            spec[key].append(f"{i.name}:" + "x".join(str(d) for d in (n, *rest)))
+    return {f"trt_profile_{k}_shapes": ",".join(v) for k, v in spec.items()}
 
 
 def _probe(provider: str):

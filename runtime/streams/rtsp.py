@@ -37,7 +37,7 @@ def backoff_delay_s(attempt: int, *, initial_s: float, max_s: float, factor: flo
     """Delay before retry number ``attempt`` (0-based): ``initial_s * factor**attempt``,
     capped at ``max_s``, spread by +-``jitter`` (a fraction) so cameras do not retry in step.
 
-    >>> [backoff_delay_s(a, initial_s=0.5, max_s=4, factor=2) for a in range(5)]
+    >>> [backoff_delay_s(a, initial_s=0.5, max_s=4.0, factor=2.0) for a in range(5)]
     [0.5, 1.0, 2.0, 4.0, 4.0]
     """
     base = min(max_s, initial_s * factor ** min(attempt, 64))

@@ -1,11 +1,16 @@
 """A synthetic camera: a static scene with sensor noise and scheduled events.
 
-``synthetic://street?seed=3&fps=10&n=300&events=40-60,200-230`` is a 300-frame camera at
-10 fps whose frames 40..59 and 200..229 show an event (a moving object). The scene is
-static otherwise, which is what change gating must exploit; the schedule is the ground
-truth the gating benchmark checks against.
+``synthetic://road?seed=3&fps=10&n=300&events=pothole:40-60,200-230`` is a 300-frame
+camera at 10 fps whose frames 40..59 and 200..229 show an event. The scene is static
+otherwise, which is what change gating must exploit; the schedule is the ground truth the
+gating benchmark checks against.
 
->>> src = SyntheticSource("street", camera_id="syn-1", n_frames=3, event_schedule=[ScheduledEvent(1, 2)])
+Scenes of the taxonomy (``road``, ``seafront``, ...) are drawn by ``catalog.synthetic``
+(events must be that scene's event types; ``object`` or no kind picks the scene's first
+one); any other scene name uses :func:`simple_renderer` (a coloured object crossing a
+fixed background).
+
+>>> src = SyntheticSource("test-street", camera_id="syn-1", n_frames=3, event_schedule=[ScheduledEvent(1, 2)])
 >>> [ev.frame_index for ev in src.frames()]
 [0, 1, 2]
 """
@@ -58,11 +63,12 @@ def parse_schedule(text: str) -> tuple[ScheduledEvent, ...]:
         kind, _, rng = part.rpartition(":")
         a, sep, b = rng.partition("-")
         try:
-            out.append(ScheduledEvent(int(a), int(b), kind or "object"))
+            start, end = int(a), int(b)
         except ValueError:
             raise StreamConfigError(
                 f"event schedule entry {part!r} is not START-END or KIND:START-END (frames); e.g. events=40-60,fire:90-120"
             ) from None
+        out.append(ScheduledEvent(start, end, kind or "object"))
     return tuple(out)
 
 
@@ -109,6 +115,38 @@ def simple_renderer(size_wh: tuple[int, int] = (320, 180), noise_sigma: float = 
     return render
 
 
+def catalog_renderer(condition: str = "day", size_hw: tuple[int, int] = (360, 640),
+                     noise_sigma: float = 1.5) -> Renderer:
+    """A renderer over ``catalog.synthetic.SyntheticCamera`` (one camera per scene and seed)."""
+    from catalog import load_taxonomy
+    from catalog.synthetic import SyntheticCamera
+
+    pairs = load_taxonomy().scene_event_pairs()
+    cams: dict[tuple[str, int, tuple[str, ...]], SyntheticCamera] = {}
+
+    def render(scene: str, frame_index: int, events: Sequence[ScheduledEvent], seed: int) -> np.ndarray:
+        allowed = [e for sc, e in pairs if sc == scene]
+        kinds = tuple(dict.fromkeys(allowed[0] if ev.kind == "object" and allowed else ev.kind for ev in events))
+        key = (scene, seed, kinds)
+        cam = cams.get(key)
+        if cam is None:
+            # one always-on schedule per event set; the source decides when events are active
+            cam = cams[key] = SyntheticCamera(scene, seed, 10.0, condition, [(k, 0, 1 << 30) for k in kinds],
+                                              size_hw=size_hw, noise_sigma=noise_sigma)
+        return cam.frame(frame_index)[0]
+
+    return render
+
+
+def catalog_scenes() -> tuple[str, ...]:
+    """Scene names that ``catalog.synthetic`` can draw (empty if it is not installed)."""
+    try:
+        from catalog.synthetic import SCENE_PAINTERS
+    except ImportError:
+        return ()
+    return tuple(SCENE_PAINTERS)
+
+
 class SyntheticSource:
     """Frames of a synthetic scene. ``n_frames=None`` runs until ``close()``."""
 
@@ -127,7 +165,9 @@ class SyntheticSource:
         self.n_frames = n_frames
         self.event_schedule = tuple(event_schedule)
         self._realtime, self._start_ms = realtime, start_ms
-        self._render = renderer or simple_renderer()
+        if renderer is None:
+            renderer = catalog_renderer() if scene in catalog_scenes() else simple_renderer()
+        self._render = renderer
         self._health = HealthTracker(camera_id)
 
     @property

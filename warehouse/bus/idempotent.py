@@ -91,6 +91,7 @@ class SqliteSeenStore:
         self._adds = 0
         self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")  # survives process crashes; an id lost to power loss only means one re-handle
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS seen(scope TEXT NOT NULL, event_id TEXT NOT NULL, n INTEGER NOT NULL, "
             "PRIMARY KEY (scope, event_id))"

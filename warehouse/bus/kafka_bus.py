@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from typing import Any
 
 from warehouse.bus._codec import check_group, check_topic, decode_value, encode_value, topic_list
@@ -204,13 +205,24 @@ class KafkaConsumerAdapter:
                 value_deserializer=decode_value,
                 session_timeout_ms=10000,
                 heartbeat_interval_ms=1000,
+                # A member that joined before it knew a new topic's partitions gets an empty
+                # assignment until its next metadata refresh (default 5 min): refresh often.
+                metadata_max_age_ms=5000,
                 **bus._common,
             )
+            self._prime_metadata([self._prefix + t for t in topics], bus.partitions)
         except self._kerrors.KafkaError as exc:
             raise BusUnavailableError(f"kafka consumer for group {group!r} could not reach {bus.bootstrap}: {exc!r}; {_FIX}") from exc
         self._consumer.subscribe([self._prefix + t for t in topics])
         self._pending: dict[Any, int] = {}
         self._closed = False
+
+    def _prime_metadata(self, topics: list[str], partitions: int, timeout_s: float = 10.0) -> None:
+        # Know every partition before joining, so the group's first assignment is complete.
+        deadline = time.monotonic() + timeout_s
+        for topic in topics:
+            while len(self._consumer.partitions_for_topic(topic)) < partitions and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def poll(self, timeout_s: float = 1.0, max_records: int = 500) -> list[Record]:
         if self._closed:

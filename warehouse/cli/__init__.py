@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
 
 import typer
@@ -31,5 +32,10 @@ _mount_subcommands()
 
 
 def main() -> None:
+    import warnings
+
+    # starlette's TestClient (used in-process by the demo) warns about httpx; not actionable for users
+    warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # local single-user Ray; clusters set their own
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app()

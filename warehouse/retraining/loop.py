@@ -67,13 +67,18 @@ class RetrainingLoop:
             raise InvalidInputError(f"algorithm {A!r} has no production version to improve; promote one first")
         head = read_linear_head(self.catalog.load_artifact(A, prod.number))
         threshold = float((prod.metrics or {}).get("threshold", 0.5))
-        ds_id = prod.dataset_version_id
-        dataset = LabeledDataset.from_bytes(self.store.get_bytes(self.catalog.get_dataset_version(ds_id)["artifact_sha256"]))
+        lin = self.catalog.lineage(A, prod.number)
+        ds_node = (lin.get("training_run") or {}).get("dataset_version") or lin.get("dataset_version") or {}
+        if not ds_node.get("artifact_sha256"):
+            raise InvalidInputError(f"production version {prod.number} of {A!r} has no dataset artifact in its lineage; "
+                                    "it cannot be retrained incrementally (retrain it from scratch with catalog_build)")
+        ds_id = ds_node["id"]
+        dataset = LabeledDataset.from_bytes(self.store.get_bytes(ds_node["artifact_sha256"]))
 
         mined = mine(self.pool, self.registry, self.mining_plan, miss_frames=miss_frames, head=head,
                      threshold=threshold, exclude=set(dataset.sample_ids) | set(miss_frames))
         candidates = [f for got in mined.values() for f in got]
-        job_id = self.catalog.record_mining_job(A, miss_event_ids=list(miss_ids), strategy="+".join(f"{k}:{v}" for k, v in self.mining_plan.items()),
+        job_id = self.catalog.record_mining_job(A, miss_event_ids=list(miss_ids), strategy=".".join(self.mining_plan),
                                                 candidate_ids=candidates)
         to_label = list(dict.fromkeys(miss_frames + candidates))
         labels = self.labeler.label(to_label, event_type=self.event_type)
@@ -87,11 +92,11 @@ class RetrainingLoop:
             artifact_sha256=self.store.put_bytes(new_ds.to_bytes(), suffix=".npz"), stats={**new_ds.stats(), "labeler": self.labeler.name},
         )
 
-        from warehouse.training import evaluate_head, train_head
+        from warehouse.training.heads import evaluate_head, train_head
 
         Xtr, ytr = new_ds.part(TRAIN)
         Xho, yho = new_ds.part(HELDOUT)
-        trained = train_head(Xtr, ytr, seed=self.seed, labels=(self.event_type,))
+        trained = train_head(Xtr, ytr, seed=self.seed, label=self.event_type)
         metrics = evaluate_head(trained.onnx_bytes, Xho, yho, trained.threshold)
         metrics["threshold"] = float(trained.threshold)
         new_head = read_linear_head(trained.onnx_bytes)

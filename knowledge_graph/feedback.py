@@ -1,0 +1,207 @@
+"""Learning from operators: rejected alerts lower an algorithm's relevance on a camera (and
+pause it past a threshold), confirmed ones restore it, a reported miss adds an algorithm.
+
+Every change is a :class:`GraphChange` with its reason, appended to the journal *before* it
+is applied (so a crash never applies an unrecorded change) and undoable by id.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from knowledge_graph.errors import KnowledgeGraphError, UnknownCameraError, UnknownChangeError
+from knowledge_graph.index import CompiledOntology
+from knowledge_graph.journal import ChangeJournal, GraphChange
+from knowledge_graph.relevance import CameraFeedback, CameraRecord, FeedbackCell, Relevance, feedback_note
+
+log = logging.getLogger(__name__)
+
+
+def record_to_dict(rec: CameraRecord | None) -> dict[str, Any] | None:
+    if rec is None:
+        return None
+    return {"camera_id": rec.camera_id, "region": rec.region, "scenes": [list(sc) for sc in rec.scenes],
+            "exclude_events": sorted(rec.exclude_events), "exclude_algorithms": sorted(rec.exclude_algorithms)}
+
+
+def record_from_dict(d: dict[str, Any] | None) -> CameraRecord | None:
+    if d is None:
+        return None
+    return CameraRecord(d["camera_id"], d["region"], tuple((s, float(c)) for s, c in d["scenes"]),
+                        frozenset(d.get("exclude_events", ())), frozenset(d.get("exclude_algorithms", ())))
+
+
+class FeedbackLearner:
+    """Owns per-camera learned state and the change log; :class:`CityGraph` delegates to it."""
+
+    def __init__(self, index: CompiledOntology, cameras: dict[str, CameraRecord], journal: ChangeJournal | None) -> None:
+        self.index = index
+        self.cameras = cameras
+        self.journal = journal
+        self.state: dict[str, CameraFeedback] = {}
+        self.changes: dict[str, GraphChange] = {}
+        self.undone: dict[str, str] = {}  # change id -> id of the undo change
+        self._refs: dict[tuple[str, str, str], str] = {}  # (group, camera, alert/miss id) -> change id
+        self._seq = itertools.count(1)
+
+    # -- recording ---------------------------------------------------------------------
+    def _new(self, kind: str, camera_id: str, reason: str, effect: str, **kw: Any) -> GraphChange:
+        seq = next(self._seq)
+        ch = GraphChange(f"c{seq:07d}-{uuid.uuid4().hex[:6]}", seq, kind, camera_id,
+                         datetime.now(timezone.utc).isoformat(timespec="milliseconds"), reason, effect, **kw)
+        if self.journal is not None:
+            self.journal.append(ch)
+        self._apply(ch)
+        log.info("graph change %s", ch)
+        return ch
+
+    def _require_camera(self, camera_id: str) -> None:
+        if camera_id not in self.cameras:
+            raise UnknownCameraError(camera_id, len(self.cameras))
+
+    def _require_algorithm(self, algorithm_id: str) -> None:
+        if algorithm_id not in self.index.ontology.algorithms:
+            raise KnowledgeGraphError(
+                f"unknown algorithm {algorithm_id!r}; feedback must name an algorithm of the catalog "
+                f"({len(self.index.ontology.algorithms)} known), e.g. one from CityGraph.relevance(camera).algorithm_ids()")
+
+    def register_camera(self, rec: CameraRecord, reason: str) -> GraphChange:
+        before = self.cameras.get(rec.camera_id)
+        effect = "registered" if before is None else "re-registered (scenes/region/hints replaced)"
+        return self._new("camera_registered", rec.camera_id, reason, effect,
+                         data={"record": record_to_dict(rec), "before": record_to_dict(before)})
+
+    def record_verdict(self, kind: str, camera_id: str, algorithm_id: str, alert_id: str, reason: str | None) -> GraphChange:
+        self._require_camera(camera_id)
+        self._require_algorithm(algorithm_id)
+        key = ("verdict", camera_id, str(alert_id))
+        if key in self._refs:  # at-least-once delivery: the same alert twice counts once
+            return self.changes[self._refs[key]]
+        policy = self.index.ontology.feedback
+        cell = self.state.get(camera_id, CameraFeedback()).cells.get(algorithm_id, FeedbackCell())
+        after = FeedbackCell(cell.confirmations + (kind == "confirmation"), cell.rejections + (kind == "rejection"), cell.rejection_offset)
+        was_paused = feedback_note(policy, cell)[1]
+        factor, paused, note = feedback_note(policy, after)
+        if paused and not was_paused:
+            effect = f"paused {algorithm_id} on {camera_id}"
+        elif was_paused and not paused:
+            effect = f"resumed {algorithm_id} on {camera_id}"
+        else:
+            effect = f"relevance x{factor:.2f}" + (" (still paused)" if paused else "")
+        why = reason or f"operator {'rejected' if kind == 'rejection' else 'confirmed'} alert {alert_id}; {note}"
+        return self._new(kind, camera_id, why, effect, algorithm_id=algorithm_id, reference_id=str(alert_id))
+
+    def record_miss(self, camera_id: str, event_type: str, miss_id: str, relevance: Relevance, reason: str | None) -> GraphChange:
+        self._require_camera(camera_id)
+        if event_type not in self.index.ontology.taxonomy.events:
+            self.index.ontology.taxonomy.require_event(event_type)  # raises with close matches
+        key = ("miss", camera_id, str(miss_id))
+        if key in self._refs:
+            return self.changes[self._refs[key]]
+        covering = [c.algorithm_id for c in relevance.choices if event_type in c.explanation.event_types]
+        if covering:
+            return self._new("miss_covered", camera_id,
+                             reason or f"inspector reported missed {event_type!r} (miss {miss_id}); {covering[0]} already covers it",
+                             f"no graph change; the miss goes to {covering[0]}'s retraining loop",
+                             algorithm_id=covering[0], event_type=event_type, reference_id=str(miss_id))
+        alg = self._pick_for_miss(self.cameras[camera_id], event_type)
+        cell = self.state.get(camera_id, CameraFeedback()).cells.get(alg)
+        data: dict[str, Any] = {}
+        effect = f"added {alg} for {event_type!r} on {camera_id}"
+        if cell is not None and feedback_note(self.index.ontology.feedback, cell)[1]:
+            data = {"offset_before": cell.rejection_offset, "offset_after": cell.rejections}
+            effect += " (resumed: its earlier rejections no longer count)"
+        return self._new("miss_added", camera_id,
+                         reason or f"inspector reported missed {event_type!r} (miss {miss_id}) and no algorithm of this camera covers it",
+                         effect, algorithm_id=alg, event_type=event_type, reference_id=str(miss_id), data=data)
+
+    def _pick_for_miss(self, cam: CameraRecord, event_type: str) -> str:
+        """The algorithm to add: the best candidate for the event in the camera's strongest
+        scene that allows it, else a generic model, else any model of that event."""
+        for scene, _conf in cam.scenes:
+            for slot in self.index.scene_slots.get(scene, ()):
+                if slot.event == event_type:
+                    return slot.candidates[0]
+        cands = self.index.event_candidates.get(event_type, ())
+        if not cands:  # validation forbids this; keep the message useful anyway
+            raise KnowledgeGraphError(f"no algorithm detects {event_type!r}; register one in the catalog first")
+        return cands[0]
+
+    def undo(self, change_id: str, reason: str | None) -> GraphChange:
+        target = self.changes.get(change_id)
+        if target is None:
+            raise UnknownChangeError(f"unknown change id {change_id!r}; list changes with CityGraph.changes(camera_id) "
+                                     "or `warehouse graph changes`")
+        if target.kind == "undo":
+            raise UnknownChangeError(f"change {change_id!r} is itself an undo; record the original change again instead")
+        if change_id in self.undone:
+            raise UnknownChangeError(f"change {change_id!r} was already undone by {self.undone[change_id]!r}")
+        return self._new("undo", target.camera_id, reason or f"operator undid {change_id} ({target.kind})",
+                         f"reverted {target.kind}: {target.effect}", algorithm_id=target.algorithm_id,
+                         event_type=target.event_type, reference_id=change_id)
+
+    # -- state transitions (shared by live recording and journal replay) -------------------
+    def replay(self, changes: list[GraphChange]) -> None:
+        for ch in changes:
+            self._apply(ch)
+        self._seq = itertools.count(max((c.seq for c in changes), default=0) + 1)
+
+    def _cell(self, camera_id: str, algorithm_id: str) -> FeedbackCell:
+        fb = self.state.setdefault(camera_id, CameraFeedback())
+        return fb.cells.setdefault(algorithm_id, FeedbackCell())
+
+    def _apply(self, ch: GraphChange) -> None:
+        self.changes[ch.change_id] = ch
+        k = ch.kind
+        if k == "camera_registered":
+            self.cameras[ch.camera_id] = record_from_dict(ch.data["record"])
+        elif k in ("rejection", "confirmation"):
+            cell = self._cell(ch.camera_id, ch.algorithm_id)
+            if k == "rejection":
+                cell.rejections += 1
+            else:
+                cell.confirmations += 1
+            self._refs[("verdict", ch.camera_id, ch.reference_id)] = ch.change_id
+        elif k == "miss_added":
+            fb = self.state.setdefault(ch.camera_id, CameraFeedback())
+            fb.added[ch.event_type] = (ch.algorithm_id, ch.reference_id, ch.change_id)
+            if "offset_after" in ch.data:
+                self._cell(ch.camera_id, ch.algorithm_id).rejection_offset = ch.data["offset_after"]
+            self._refs[("miss", ch.camera_id, ch.reference_id)] = ch.change_id
+        elif k == "miss_covered":
+            self._refs[("miss", ch.camera_id, ch.reference_id)] = ch.change_id
+        elif k == "undo":
+            self._revert(self.changes[ch.reference_id])
+            self.undone[ch.reference_id] = ch.change_id
+
+    def _revert(self, ch: GraphChange) -> None:
+        k = ch.kind
+        if k == "camera_registered":
+            before = record_from_dict(ch.data.get("before"))
+            if before is None:
+                self.cameras.pop(ch.camera_id, None)
+            else:
+                self.cameras[ch.camera_id] = before
+        elif k in ("rejection", "confirmation"):
+            cell = self._cell(ch.camera_id, ch.algorithm_id)
+            if k == "rejection":
+                cell.rejections = max(0, cell.rejections - 1)
+            else:
+                cell.confirmations = max(0, cell.confirmations - 1)
+        elif k == "miss_added":
+            fb = self.state.get(ch.camera_id)
+            if fb is not None and fb.added.get(ch.event_type, ("", "", ""))[2] == ch.change_id:
+                del fb.added[ch.event_type]
+            if "offset_before" in ch.data:
+                self._cell(ch.camera_id, ch.algorithm_id).rejection_offset = ch.data["offset_before"]
+
+    def changes_for(self, camera_id: str | None = None) -> list[GraphChange]:
+        return [c for c in self.changes.values() if camera_id is None or c.camera_id == camera_id]
+
+    def feedback_for(self, camera_id: str) -> CameraFeedback | None:
+        return self.state.get(camera_id)
+
+

@@ -1,0 +1,235 @@
+"""CityGraph: the city's knowledge graph, per-camera relevance with explanations, and learning.
+
+>>> from datetime import datetime
+>>> g = CityGraph.load()                                   # bundled ontology + default algorithms
+>>> _ = g.add_camera("cam-sea-1", region="coast", scenes={"seafront": 0.92, "road": 0.3})
+>>> rel = g.relevance("cam-sea-1", at=datetime(2024, 5, 1, 23, 0))
+>>> any("parking" in a for a in rel.algorithm_ids())       # a camera facing the sea
+False
+>>> rel.choices[0].explanation.paths[0][-1] == "algorithm:" + rel.choices[0].algorithm_id
+True
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from knowledge_graph.errors import KnowledgeGraphError, UnknownCameraError
+from knowledge_graph.index import CompiledOntology, node
+from knowledge_graph.journal import ChangeJournal, GraphChange
+from knowledge_graph.loader import load_ontology
+from knowledge_graph.relevance import CameraRecord, Explanation, Relevance, camera_record, decide_relevance
+from knowledge_graph.feedback import FeedbackLearner
+from knowledge_graph.schema import Ontology
+
+log = logging.getLogger(__name__)
+
+HINT_KEYS = ("exclude_events", "exclude_algorithms")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraReport:
+    """What ``warehouse graph explain`` shows: the camera, its relevance, and its history."""
+
+    camera: CameraRecord
+    relevance: Relevance
+    changes: tuple[GraphChange, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.camera
+        return {
+            "camera": {"camera_id": c.camera_id, "region": c.region, "scenes": dict(c.scenes),
+                       "primary_scene": c.primary_scene, "hints": {"exclude_events": sorted(c.exclude_events),
+                                                                   "exclude_algorithms": sorted(c.exclude_algorithms)}},
+            **self.relevance.to_dict(),
+            "changes": [ch.to_dict() for ch in self.changes],
+        }
+
+    def text(self) -> str:
+        c, r = self.camera, self.relevance
+        scenes = ", ".join(f"{s} {conf:.2f}" for s, conf in c.scenes)
+        lines = [f"camera {c.camera_id} in region {c.region}; scenes: {scenes or 'none'}; at {r.at:%Y-%m-%d %H:%M} "
+                 f"(ontology v{r.ontology_version}); {len(r.choices)} algorithms"]
+        for ch in r.choices:
+            lines.append(f"  [{ch.priority:3d}] {ch.algorithm_id}  {ch.fps:g} fps  score {ch.score:.2f}")
+            for path, why in zip(ch.explanation.paths, ch.explanation.reasons):
+                lines.append(f"        {' -> '.join(path)}")
+                lines.append(f"          because {why}")
+            for note in ch.explanation.feedback:
+                lines.append(f"          {note}")
+        if r.excluded:
+            lines.append("  not run:")
+            lines.extend(f"    {x.subject}: {x.reason}" for x in r.excluded)
+        if self.changes:
+            lines.append("  changes:")
+            lines.extend(f"    {ch}  -- {ch.reason}" for ch in self.changes)
+        return "\n".join(lines)
+
+
+class CityGraph:
+    """Ontology + cameras + learned feedback; answers relevance queries fast.
+
+    Build with :meth:`load`; pass ``journal=`` to persist cameras and feedback as an
+    append-only JSONL journal that is replayed on the next :meth:`load`.
+    """
+
+    def __init__(self, ontology: Ontology, *, journal: str | Path | None = None, fsync: bool = True) -> None:
+        self.ontology = ontology
+        self.index = CompiledOntology(ontology)
+        self._cameras: dict[str, CameraRecord] = {}
+        jr = ChangeJournal(journal, fsync=fsync) if journal is not None else None
+        self._learner = FeedbackLearner(self.index, self._cameras, jr)
+        if jr is not None:
+            changes = jr.read()
+            self._learner.replay(changes)
+            log.info("graph journal %s replayed: %d changes, %d cameras", jr.path, len(changes), len(self._cameras))
+
+    @classmethod
+    def load(
+        cls,
+        ontology: str | Path | Mapping[str, Any] | None = None,
+        *,
+        algorithms: Iterable[Any] | None = None,
+        include_default_algorithms: bool | None = None,
+        journal: str | Path | None = None,
+        fsync: bool = True,
+    ) -> "CityGraph":
+        """Load the ontology YAML (default: bundled ``city.yaml``), optionally over the live
+        catalog's ``list_algorithms()``, and replay ``journal`` if given."""
+        ont = load_ontology(ontology, algorithms=algorithms, include_default_algorithms=include_default_algorithms)
+        return cls(ont, journal=journal, fsync=fsync)
+
+    # -- cameras ---------------------------------------------------------------------------
+    def add_camera(
+        self,
+        camera_id: str,
+        region: str,
+        scenes: Mapping[str, float],
+        hints: Mapping[str, Iterable[str]] | None = None,
+        *,
+        reason: str = "registered by operator",
+    ) -> GraphChange:
+        """Register (or re-register) a camera with its scene links ``{scene: confidence}``.
+
+        ``hints``: ``exclude_events`` / ``exclude_algorithms`` this camera never needs."""
+        self._validate_camera(camera_id, region, scenes, hints)
+        return self._learner.register_camera(camera_record(camera_id, region, scenes, hints), reason)
+
+    def _validate_camera(self, camera_id: str, region: str, scenes: Mapping[str, float], hints: Mapping[str, Any] | None) -> None:
+        ont = self.ontology
+        if not camera_id or not isinstance(camera_id, str):
+            raise KnowledgeGraphError(f"camera id {camera_id!r} must be a non-empty string")
+        if region not in ont.regions:
+            raise KnowledgeGraphError(f"camera {camera_id!r}: unknown region {region!r}; use one of {sorted(ont.regions)} "
+                                      "or add it under `regions` in the ontology YAML")
+        for s, conf in scenes.items():
+            if s not in ont.taxonomy.scenes:
+                ont.taxonomy.require_scene(s)  # TaxonomyError names close matches and the fix
+            if not 0.0 <= float(conf) <= 1.0:
+                raise KnowledgeGraphError(f"camera {camera_id!r}: confidence {conf!r} for scene {s!r} is outside [0, 1]")
+        for key, values in (hints or {}).items():
+            if key not in HINT_KEYS:
+                raise KnowledgeGraphError(f"camera {camera_id!r}: unknown hint {key!r}; valid hints are {list(HINT_KEYS)}")
+            known = ont.taxonomy.events if key == "exclude_events" else ont.algorithms
+            bad = [v for v in values if v not in known]
+            if bad:
+                raise KnowledgeGraphError(f"camera {camera_id!r}: hint {key} names unknown ids {bad}; use taxonomy event ids / catalog algorithm ids")
+
+    def camera(self, camera_id: str) -> CameraRecord:
+        try:
+            return self._cameras[camera_id]
+        except KeyError:
+            raise UnknownCameraError(camera_id, len(self._cameras)) from None
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return list(self._cameras)
+
+    def __len__(self) -> int:
+        return len(self._cameras)
+
+    def __contains__(self, camera_id: object) -> bool:
+        return camera_id in self._cameras
+
+    # -- queries ---------------------------------------------------------------------------
+    def relevance(self, camera_id: str, at: datetime | None = None) -> Relevance:
+        """Algorithms camera ``camera_id`` should run at ``at`` (local time; default now)."""
+        cam = self.camera(camera_id)
+        return decide_relevance(self.index, cam, self._learner.state.get(camera_id), at or datetime.now())
+
+    def relevance_all(self, at: datetime | None = None) -> Iterator[Relevance]:
+        """Relevance of every camera at one time (what the scheduler plans from)."""
+        at = at or datetime.now()
+        state, idx = self._learner.state, self.index
+        for cid, cam in self._cameras.items():
+            yield decide_relevance(idx, cam, state.get(cid), at)
+
+    def explain(self, camera_id: str, at: datetime | None = None, *, algorithm_id: str | None = None) -> CameraReport | Explanation:
+        """The full report for a camera, or the :class:`Explanation` of one algorithm on it."""
+        rel = self.relevance(camera_id, at)
+        if algorithm_id is None:
+            return CameraReport(self.camera(camera_id), rel, tuple(self._learner.changes_for(camera_id)))
+        choice = rel.get(algorithm_id)
+        if choice is None:
+            why = [x.reason for x in rel.excluded if x.subject == node("algorithm", algorithm_id)]
+            raise KnowledgeGraphError(
+                f"algorithm {algorithm_id!r} does not run on camera {camera_id!r}"
+                + (f": {why[0]}" if why else "; none of its scenes, tasks or misses asks for it")
+                + "; see CityGraph.explain(camera_id) for what does")
+        return choice.explanation
+
+    # -- learning --------------------------------------------------------------------------
+    def record_rejection(self, camera_id: str, algorithm_id: str, alert_id: str, *, reason: str | None = None) -> GraphChange:
+        """An operator rejected alert ``alert_id``: lowers the algorithm's relevance on this
+        camera; past the policy's threshold the algorithm is paused there. Idempotent per alert."""
+        return self._learner.record_verdict("rejection", camera_id, algorithm_id, alert_id, reason)
+
+    def record_confirmation(self, camera_id: str, algorithm_id: str, alert_id: str, *, reason: str | None = None) -> GraphChange:
+        """An operator confirmed alert ``alert_id``: raises the precision estimate back."""
+        return self._learner.record_verdict("confirmation", camera_id, algorithm_id, alert_id, reason)
+
+    def record_miss(self, camera_id: str, event_type: str, miss_id: str, *, at: datetime | None = None,
+                    reason: str | None = None) -> GraphChange:
+        """An inspector reported a missed ``event_type``: if no algorithm of the camera covers
+        it, one is added (resumed if it had been paused); otherwise it is only recorded."""
+        rel = self.relevance(camera_id, at)
+        return self._learner.record_miss(camera_id, event_type, miss_id, rel, reason)
+
+    def undo(self, change_id: str, *, reason: str | None = None) -> GraphChange:
+        """Revert one recorded change; the undo is itself a recorded change."""
+        return self._learner.undo(change_id, reason)
+
+    def changes(self, camera_id: str | None = None) -> list[GraphChange]:
+        return self._learner.changes_for(camera_id)
+
+    def is_paused(self, camera_id: str, algorithm_id: str) -> bool:
+        fb = self._learner.state.get(camera_id)
+        cell = fb.cells.get(algorithm_id) if fb else None
+        return bool(cell) and self.ontology.feedback.paused(cell.confirmations, cell.effective_rejections)
+
+    # -- graph view ------------------------------------------------------------------------
+    def networkx(self, camera_ids: Iterable[str] | None = None) -> nx.DiGraph:
+        """A copy of the ontology graph with the given cameras (default: all) as nodes, linked
+        to their scenes (``confidence``), region, and algorithms added after misses."""
+        g = self.index.graph.copy()
+        for cid in (self._cameras if camera_ids is None else camera_ids):
+            cam = self.camera(cid)
+            cn = node("camera", cid)
+            g.add_node(cn, kind="camera")
+            g.add_edge(cn, node("region", cam.region), rel="located_in")
+            for s, conf in cam.scenes:
+                g.add_edge(cn, node("scene", s), rel="sees", confidence=conf)
+            fb = self._learner.state.get(cid)
+            for e, (a, miss_id, _ch) in (fb.added.items() if fb else ()):
+                g.add_edge(cn, node("algorithm", a), rel="added_after_miss", event=e, miss_id=miss_id)
+        return g
+
+    def close(self) -> None:
+        if self._learner.journal is not None:
+            self._learner.journal.close()

