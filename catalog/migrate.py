@@ -48,8 +48,11 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the database behind ``engine`` to ``revision`` (no-op when already there)."""
     if revision == "head" and current_revision(engine) == head_revision():
         return
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), revision)
+    with engine.connect() as conn:
+        # SQLite: take the write lock first, so a concurrent first open waits and then finds head
+        conn.execution_options(catalog_write=True)
+        with conn.begin():
+            command.upgrade(alembic_config(conn), revision)
     log.info("catalog schema at %s on %s", revision, engine.url.render_as_string(hide_password=True))
 
 

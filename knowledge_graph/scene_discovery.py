@@ -44,6 +44,11 @@ class SceneEstimate:
     primary: str
     frames: int
     signal_evidence: dict[str, float]  # mean ImageNet softmax mass of each scene's signals
+    needs_review: bool = False  # primary confidence below the discovery's review threshold
+
+    @property
+    def primary_confidence(self) -> float:
+        return self.confidences[self.primary]
 
     def links(self, min_confidence: float = 0.25) -> dict[str, float]:
         """The scene links to register: every scene at or above ``min_confidence``, and
@@ -74,6 +79,7 @@ class SceneDiscovery:
         *,
         taxonomy: Taxonomy | None = None,
         signal_weight: float = 0.2,
+        review_below: float = 0.6,
     ) -> None:
         self.taxonomy = taxonomy or load_taxonomy()
         self.scenes = tuple(self.taxonomy.scenes)
@@ -82,6 +88,8 @@ class SceneDiscovery:
                                       "(pass runtime.Backbone.info.imagenet_labels)")
         if not 0.0 <= signal_weight <= 1.0:
             raise SceneDiscoveryError(f"signal_weight={signal_weight!r} is outside [0, 1]")
+        # pictures unlike any trained scene spread their mass: flag them for an operator
+        self.review_below = review_below
         self.head = read_linear_head(head) if isinstance(head, (bytes, bytearray)) else head
         self.signal_weight = signal_weight if self.head is not None else 1.0
         if self.head is not None:
@@ -134,6 +142,7 @@ class SceneDiscovery:
             self.scenes[order],
             int(emb.shape[0]),
             {s: float(v) for s, v in zip(self.scenes, evidence)},
+            bool(conf[order] < self.review_below),
         )
 
     def classify_frames(self, embedder: Any, frames: Sequence[np.ndarray]) -> SceneEstimate:

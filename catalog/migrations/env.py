@@ -24,8 +24,11 @@ def _run(connection) -> None:
         context.run_migrations()
 
 
-connection = context.config.attributes.get("connection")
-if connection is None:
+def _main() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
     from sqlalchemy import create_engine
 
     url = context.config.get_main_option("sqlalchemy.url")
@@ -33,5 +36,11 @@ if connection is None:
         raise RuntimeError("no connection and no sqlalchemy.url: run migrations through catalog.migrate.upgrade(url)")
     with create_engine(url).connect() as conn:
         _run(conn)
+
+
+try:
+    context.config  # noqa: B018 - only set while Alembic runs this file
+except AttributeError:  # imported outside Alembic (doctest collection, linters): nothing to do
+    pass
 else:
-    _run(connection)
+    _main()

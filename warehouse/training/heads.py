@@ -115,7 +115,12 @@ def fit_logistic(z: np.ndarray, y: np.ndarray, c: float, *, max_iter: int = 400)
         gb = g.sum(0)
         return float(loss.sum() / n + 0.5 * reg * (w * w).sum()), np.concatenate([gw.ravel(), gb])
 
-    res = minimize(fun, np.zeros(dim * k + k), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread: the products are small, and multi-threaded OpenBLAS spin-waits badly on a
+    # shared, oversubscribed box (measured 10x slower at load 16 on 2 cores)
+    with threadpool_limits(limits=1):
+        res = minimize(fun, np.zeros(dim * k + k), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
     return res.x[: dim * k].reshape(dim, k), res.x[dim * k :]
 
 

@@ -1,0 +1,187 @@
+"""``warehouse graph``: the knowledge graph from the command line.
+
+    warehouse graph validate [--ontology city.yaml]
+    warehouse graph add-camera cam-7 --region coast --scene seafront=0.9 --scene road=0.3
+    warehouse graph explain cam-7 [--at 2024-05-01T23:00] [--algorithm ID] [--json]
+    warehouse graph reject cam-7 scene.seafront.litter ALERT_ID
+    warehouse graph confirm cam-7 scene.seafront.litter ALERT_ID
+    warehouse graph miss cam-7 illegal_parking MISS_ID
+    warehouse graph changes [--camera cam-7] [--json]
+    warehouse graph undo CHANGE_ID
+
+State: cameras and learned feedback live in the journal ``<home>/graph/journal.jsonl``
+(append-only, replayed on every start). ``--from-catalog`` links the graph to the live
+catalog's algorithms instead of the ontology's default set. Errors print one line on stderr
+and exit with status 2.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from catalog import CatalogError
+from knowledge_graph import CityGraph, GraphChange, KnowledgeGraphError
+from warehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Knowledge graph: cameras, relevance, explanations, feedback.")
+
+Home = Annotated[Path | None, typer.Option("--home", help="State folder (default: WAREHOUSE_HOME or ./var).")]
+Ontology = Annotated[Path | None, typer.Option("--ontology", help="Ontology YAML (default: the bundled city.yaml).")]
+FromCatalog = Annotated[bool, typer.Option("--from-catalog", help="Use the live catalog's algorithms.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _errors_exit_2(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (KnowledgeGraphError, CatalogError, OSError) as exc:
+            log.debug("graph command failed", exc_info=True)
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def journal_path(home: Path | None) -> Path:
+    settings = Settings(home=home) if home is not None else Settings()
+    return settings.home / "graph" / "journal.jsonl"
+
+
+def open_graph(home: Path | None = None, ontology: Path | None = None, from_catalog: bool = False) -> CityGraph:
+    """The CityGraph the CLI (and ``warehouse serve``) works on: ontology + journal under home."""
+    algorithms = None
+    if from_catalog:
+        from catalog import ArtifactStore, Catalog
+
+        settings = Settings(home=home) if home is not None else Settings()
+        with Catalog.open(settings.resolved_catalog_url, store=ArtifactStore(settings.resolved_artifact_root)) as cat:
+            algorithms = cat.list_algorithms()
+    return CityGraph.load(ontology, algorithms=algorithms, journal=journal_path(home))
+
+
+def _at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise KnowledgeGraphError(f"--at {value!r} is not an ISO time; write e.g. 2024-05-01T23:00") from None
+
+
+def _print_change(ch: GraphChange, as_json: bool) -> None:
+    typer.echo(json.dumps(ch.to_dict()) if as_json else f"{ch}\n  reason: {ch.reason}")
+
+
+@app.command()
+@_errors_exit_2
+def validate(ontology: Ontology = None, from_catalog: FromCatalog = False, home: Home = None) -> None:
+    """Load and validate the ontology; print a summary or every problem."""
+    g = open_graph(home, ontology, from_catalog)
+    o = g.ontology
+    typer.echo(f"ontology v{o.version} ok: {len(o.taxonomy.scenes)} scenes, {len(o.taxonomy.events)} event types, "
+               f"{len(o.algorithms)} algorithms, {len(o.tasks)} governance tasks, {len(o.negative)} negative rules, "
+               f"{len(g)} cameras in the journal")
+
+
+@app.command("add-camera")
+@_errors_exit_2
+def add_camera(
+    camera_id: str,
+    region: Annotated[str, typer.Option("--region", help="Region id from the ontology.")],
+    scene: Annotated[list[str], typer.Option("--scene", help="SCENE=CONFIDENCE, repeatable.")],
+    exclude_event: Annotated[list[str] | None, typer.Option("--exclude-event", help="Event this camera never needs.")] = None,
+    home: Home = None,
+    ontology: Ontology = None,
+    as_json: AsJson = False,
+) -> None:
+    """Register (or re-register) a camera with its scene links."""
+    scenes: dict[str, float] = {}
+    for item in scene:
+        name, sep, conf = item.partition("=")
+        try:
+            scenes[name] = float(conf) if sep else 1.0
+        except ValueError:
+            raise KnowledgeGraphError(f"--scene {item!r}: confidence {conf!r} is not a number; write SCENE=0.8") from None
+    g = open_graph(home, ontology)
+    _print_change(g.add_camera(camera_id, region, scenes, {"exclude_events": exclude_event or []}), as_json)
+
+
+@app.command()
+@_errors_exit_2
+def explain(
+    camera_id: str,
+    at: Annotated[str | None, typer.Option("--at", help="Local time, ISO (default: now).")] = None,
+    algorithm: Annotated[str | None, typer.Option("--algorithm", help="Explain only this algorithm.")] = None,
+    home: Home = None,
+    ontology: Ontology = None,
+    from_catalog: FromCatalog = False,
+    as_json: AsJson = False,
+) -> None:
+    """Which algorithms CAMERA_ID runs, at what priority and rate, and why."""
+    g = open_graph(home, ontology, from_catalog)
+    result = g.explain(camera_id, _at(at), algorithm_id=algorithm)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    elif algorithm is not None:
+        typer.echo(f"{algorithm} on {camera_id}: {result.text}")
+        for path in result.paths:
+            typer.echo("  " + " -> ".join(path))
+    else:
+        typer.echo(result.text())
+
+
+def _verdict(kind: str, camera_id: str, algorithm_id: str, alert_id: str, home: Path | None, as_json: bool) -> None:
+    g = open_graph(home)
+    fn = g.record_rejection if kind == "reject" else g.record_confirmation
+    _print_change(fn(camera_id, algorithm_id, alert_id), as_json)
+
+
+@app.command()
+@_errors_exit_2
+def reject(camera_id: str, algorithm_id: str, alert_id: str, home: Home = None, as_json: AsJson = False) -> None:
+    """Record an operator's rejection of an alert (lowers relevance; may pause)."""
+    _verdict("reject", camera_id, algorithm_id, alert_id, home, as_json)
+
+
+@app.command()
+@_errors_exit_2
+def confirm(camera_id: str, algorithm_id: str, alert_id: str, home: Home = None, as_json: AsJson = False) -> None:
+    """Record an operator's confirmation of an alert."""
+    _verdict("confirm", camera_id, algorithm_id, alert_id, home, as_json)
+
+
+@app.command()
+@_errors_exit_2
+def miss(camera_id: str, event_type: str, miss_id: str, home: Home = None, as_json: AsJson = False) -> None:
+    """Record a missed event; adds an algorithm if the camera has none for it."""
+    _print_change(open_graph(home).record_miss(camera_id, event_type, miss_id), as_json)
+
+
+@app.command()
+@_errors_exit_2
+def undo(change_id: str, home: Home = None, as_json: AsJson = False) -> None:
+    """Revert one recorded change (itself recorded)."""
+    _print_change(open_graph(home).undo(change_id), as_json)
+
+
+@app.command()
+@_errors_exit_2
+def changes(
+    camera: Annotated[str | None, typer.Option("--camera", help="Only this camera.")] = None,
+    home: Home = None,
+    as_json: AsJson = False,
+) -> None:
+    """List recorded changes, oldest first."""
+    for ch in open_graph(home).changes(camera):
+        _print_change(ch, as_json)
