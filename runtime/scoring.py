@@ -2,10 +2,10 @@
 
 ``FrameScorer.score(batch, assignments)`` returns, per (camera_id, algorithm_id), a score
 and a box for the batch's frame of that camera (a batch holds at most one frame per
-camera). The compute core's ``InferenceCore`` is meant to replace
-:class:`LinearHeadScorer`, a plain backbone + linear heads implementation: one backbone
-pass per frame, then every assigned head on its embedding; the box is the whole frame
-(classification heads do not localise).
+camera). :class:`InferenceCoreScorer` adapts the compute core's ``InferenceCore`` (fused
+head bank); :class:`LinearHeadScorer` is a plain backbone + linear heads implementation.
+Both run the backbone once per frame, give an algorithm its head's highest label score,
+and the whole frame as box (classification heads do not localise).
 
 >>> scorer = LinearHeadScorer.from_onnx("var/cache/backbone/mobilenet_v2.onnx", {"fire": head_bytes})  # doctest: +SKIP
 >>> scorer.score([frame], [("cam-1", "fire")])                                                        # doctest: +SKIP

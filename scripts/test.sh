@@ -7,16 +7,17 @@ cd "$(dirname "$0")/.."
 WAREHOUSE_SETUP_SERVICES=1 bash scripts/setup.sh
 
 svc_home=$(mktemp -d /tmp/warehouse-test-services.XXXXXX)
+chmod 755 "$svc_home"  # the PostgreSQL server runs as an unprivileged user and must reach its folder
 cleanup() {
   .venv/bin/python scripts/kafka_broker.py stop --home "$svc_home/kafka" >/dev/null 2>&1 || true
-  bash scripts/postgres.sh stop "$svc_home/pg" >/dev/null 2>&1 || true
+  WAREHOUSE_PG_DIR="$svc_home/pg" bash scripts/postgres.sh purge >/dev/null 2>&1 || true
   rm -rf "$svc_home"
 }
 trap cleanup EXIT
 
 kafka_out=$(.venv/bin/python scripts/kafka_broker.py start --home "$svc_home/kafka")
 export WAREHOUSE_TEST_KAFKA=$(echo "$kafka_out" | tail -n1 | sed 's/^bootstrap=//')
-export WAREHOUSE_TEST_POSTGRES_URL=$(bash scripts/postgres.sh start "$svc_home/pg" | tail -n1)
+export WAREHOUSE_TEST_POSTGRES_URL=$(WAREHOUSE_PG_DIR="$svc_home/pg" bash scripts/postgres.sh start | tail -n1)
 export WAREHOUSE_REQUIRE_SERVICES=${WAREHOUSE_REQUIRE_SERVICES:-1}
 echo "test: kafka=$WAREHOUSE_TEST_KAFKA postgres=${WAREHOUSE_TEST_POSTGRES_URL%%@*}@..."
 

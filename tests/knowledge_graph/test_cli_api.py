@@ -1,0 +1,93 @@
+"""`warehouse graph ...` and `GET /graph/cameras/{id}/explain` over the same CityGraph."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from knowledge_graph import CityGraph
+from warehouse.cli import app as cli_app
+
+runner = CliRunner()
+
+
+def _cli(home, *args):
+    return runner.invoke(cli_app, ["graph", *args, "--home", str(home)])
+
+
+def test_cli_register_explain_feedback_undo(tmp_path):
+    r = _cli(tmp_path, "add-camera", "cam-7", "--region", "coast", "--scene", "seafront=0.9", "--scene", "road=0.3")
+    assert r.exit_code == 0, r.output
+    r = _cli(tmp_path, "explain", "cam-7", "--at", "2024-05-01T23:00", "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    ids = [c["algorithm_id"] for c in report["choices"]]
+    assert "scene.seafront.person_in_water" in ids and not any("parking" in a for a in ids)
+    r = _cli(tmp_path, "miss", "cam-7", "illegal_parking", "m-1", "--json")
+    change = json.loads(r.stdout)
+    assert change["kind"] == "miss_added"
+    # the journal under --home carried the change to the next process
+    text = _cli(tmp_path, "explain", "cam-7", "--at", "2024-05-01T12:00").stdout
+    assert "miss:m-1" in text and "camera cam-7 in region coast" in text
+    assert _cli(tmp_path, "undo", change["change_id"]).exit_code == 0
+    assert "miss:m-1" not in _cli(tmp_path, "explain", "cam-7", "--at", "2024-05-01T12:00").stdout
+    assert len(_cli(tmp_path, "changes", "--camera", "cam-7", "--json").stdout.strip().splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["explain", "ghost"], "unknown camera 'ghost'"),  # unknown camera, with how to register
+        (["add-camera", "c", "--region", "atlantis", "--scene", "road=1"], "unknown region 'atlantis'"),  # bad region
+        (["add-camera", "c", "--region", "city", "--scene", "road=high"], "is not a number"),  # bad confidence
+        (["explain", "ghost", "--at", "tonight"], "not an ISO time"),  # bad time (camera checked after)
+    ],
+)
+def test_cli_errors_exit_2_with_one_line(tmp_path, args, needle):
+    r = _cli(tmp_path, *args)
+    assert r.exit_code == 2 and needle in r.output
+
+
+def test_cli_validate(tmp_path):
+    r = _cli(tmp_path, "validate")
+    assert r.exit_code == 0 and "64 event types" in r.output
+
+
+@pytest.fixture()
+def api(tmp_path):
+    from warehouse.api import Services, create_app
+    from warehouse.bus import SqliteBus
+    from warehouse.ops_store import OpsStore
+
+    graph = CityGraph.load()
+    graph.add_camera("cam-sea", region="coast", scenes={"seafront": 0.9})
+    ops = OpsStore(f"sqlite:///{tmp_path / 'ops.db'}")
+    bus = SqliteBus(tmp_path / "bus.db")
+    key = ops.create_api_key(role="viewer", name="v")[1]
+    yield TestClient(create_app(Services(ops=ops, bus=bus, graph=graph))), {"X-API-Key": key}
+    bus.close()
+
+
+def test_api_explain(api):
+    client, headers = api
+    r = client.get("/graph/cameras/cam-sea/explain", params={"at": "2024-05-01T23:00:00"}, headers=headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["camera"]["primary_scene"] == "seafront"
+    choice = next(c for c in body["choices"] if c["algorithm_id"] == "scene.seafront.beach_closure_intrusion")
+    assert choice["explanation"]["governance_task_ids"] == ["beach_closure_night"]
+    assert all(p[-1] == "algorithm:" + c["algorithm_id"] for c in body["choices"] for p in c["explanation"]["paths"])
+
+
+@pytest.mark.parametrize(
+    "path, headers, expected",
+    [
+        ("/graph/cameras/ghost/explain", True, 404),  # unknown camera
+        ("/graph/cameras/cam-sea/explain", False, 401),  # no key
+    ],
+)
+def test_api_errors(api, path, headers, expected):
+    client, key = api
+    assert client.get(path, headers=key if headers else {}).status_code == expected
