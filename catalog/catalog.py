@@ -414,43 +414,6 @@ class Catalog:
 
         return import_manifest(self, path)
 
-    def _check_importable(self, spec: AlgorithmSpec, artifact_sha256: str, version_number: int | None) -> None:
-        """Refuse (without writing) a manifest that conflicts with what is registered."""
-        with self._tx() as conn:
-            row = conn.execute(sa.select(t.algorithms.c.spec).where(t.algorithms.c.id == spec.id)).first()
-            if row is None:
-                if version_number not in (None, 1):
-                    raise DuplicateVersionError(
-                        f"{spec.id} is new, so its first version is 1, not {version_number}; drop version_number or set it to 1",
-                        value=version_number,
-                    )
-                return
-            existing = AlgorithmSpec.from_dict(row.spec)
-            if existing != spec:
-                raise DuplicateError(
-                    f"algorithm {spec.id!r} is already registered with a different spec (fields differ: "
-                    f"{existing.differences(spec)}); keep the manifest's algorithm fields as registered "
-                    "(`warehouse catalog show`) or import it under a new id",
-                    value=spec.id,
-                )
-            rows = conn.execute(
-                sa.select(t.model_versions.c.number, t.model_versions.c.artifact_sha256).where(t.model_versions.c.algorithm_id == spec.id)
-            ).all()
-            same = [r.number for r in rows if r.artifact_sha256 == artifact_sha256]
-            if same:
-                raise DuplicateVersionError(
-                    f"this artifact ({artifact_sha256[:12]}...) is already {spec.id} version {same[0]}; "
-                    "nothing to import (promote that version instead)",
-                    value=artifact_sha256,
-                )
-            numbers = {r.number for r in rows}
-            if version_number is not None and version_number in numbers:
-                raise DuplicateVersionError(
-                    f"{spec.id} version {version_number} already exists; drop version_number to take the next one "
-                    f"({max(numbers) + 1}) or import a different algorithm",
-                    value=version_number,
-                )
-
     def _import_version(self, spec: AlgorithmSpec, *, expected_number: int | None, **version: Any) -> ModelVersion:
         with self._tx(write=True) as conn:
             self._register(conn, spec)

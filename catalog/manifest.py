@@ -34,10 +34,21 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from catalog.errors import ArtifactPathError, LabelCountError, ManifestSchemaError, ModelLoadError, ModelSignatureError, PreprocessError
+from catalog import _schema as t
+from catalog.errors import (
+    ArtifactPathError,
+    DuplicateError,
+    DuplicateVersionError,
+    LabelCountError,
+    ManifestSchemaError,
+    ModelLoadError,
+    ModelSignatureError,
+    PreprocessError,
+)
 from catalog.records import AlgorithmSpec, CostProfile, ModelVersion
 
 if TYPE_CHECKING:
@@ -235,7 +246,7 @@ def check_signature(kind: str, declared: list[TensorDecl], actual: list[Any]) ->
             )
         want, got = d.dims(), _model_dims(list(a.shape))
         # a fixed model size must be declared as is; a dynamic one may be declared dynamic or fixed
-        mismatch = len(want) != len(got) or any(g != DYNAMIC and w != g for w, g in zip(want, got))
+        mismatch = len(want) != len(got) or any(g != DYNAMIC and w != g for w, g in zip(want, got, strict=True))
         if mismatch:
             shown = [s if isinstance(s, int) else "N" for s in a.shape]
             raise ModelSignatureError(
@@ -316,7 +327,7 @@ def _dry_run(session: Any, m: Manifest, spec: AlgorithmSpec) -> None:
             return  # cannot build a neutral input; the static checks stand
         if pre is not None and pre.resize_hw and inp.name == spec.preprocess.get("input") and len(dims) == 4:
             hw_axes = (2, 3) if pre.layout == "NCHW" else (1, 2)
-            for axis, size in zip(hw_axes, pre.resize_hw):
+            for axis, size in zip(hw_axes, pre.resize_hw, strict=True):
                 dims[axis] = size if dims[axis] == DYNAMIC else dims[axis]
         feeds[inp.name] = np.zeros([1 if d == DYNAMIC else d for d in dims], dtype=DTYPES[inp.type])
     try:
@@ -328,12 +339,50 @@ def _dry_run(session: Any, m: Manifest, spec: AlgorithmSpec) -> None:
             "check the declared shapes and the model's export",
             value=shapes,
         ) from None
-    for out, value in zip(session.get_outputs(), results):
+    for out, value in zip(session.get_outputs(), results, strict=True):
         if out.name == spec.input_spec["labels_output"]:
             shape = list(np.shape(value))
             if not shape:
                 raise LabelCountError(f"output {out.name!r} is a scalar; the labels output needs one score per label", value=out.name)
             _label_count(list(spec.labels), out.name, shape[-1], f"dry run gave shape {shape}")
+
+
+def check_importable(catalog: Catalog, spec: AlgorithmSpec, artifact_sha256: str, version_number: int | None) -> None:
+    """Refuse (without writing) a manifest that conflicts with what is registered."""
+    with catalog._tx() as conn:
+        row = conn.execute(sa.select(t.algorithms.c.spec).where(t.algorithms.c.id == spec.id)).first()
+        if row is None:
+            if version_number not in (None, 1):
+                raise DuplicateVersionError(
+                    f"{spec.id} is new, so its first version is 1, not {version_number}; drop version_number or set it to 1",
+                    value=version_number,
+                )
+            return
+        existing = AlgorithmSpec.from_dict(row.spec)
+        if existing != spec:
+            raise DuplicateError(
+                f"algorithm {spec.id!r} is already registered with a different spec (fields differ: "
+                f"{existing.differences(spec)}); keep the manifest's algorithm fields as registered "
+                "(`warehouse catalog show`) or import it under a new id",
+                value=spec.id,
+            )
+        rows = conn.execute(
+            sa.select(t.model_versions.c.number, t.model_versions.c.artifact_sha256).where(t.model_versions.c.algorithm_id == spec.id)
+        ).all()
+        same = [r.number for r in rows if r.artifact_sha256 == artifact_sha256]
+        if same:
+            raise DuplicateVersionError(
+                f"this artifact ({artifact_sha256[:12]}...) is already {spec.id} version {same[0]}; "
+                "nothing to import (promote that version instead)",
+                value=artifact_sha256,
+            )
+        numbers = {r.number for r in rows}
+        if version_number is not None and version_number in numbers:
+            raise DuplicateVersionError(
+                f"{spec.id} version {version_number} already exists; drop version_number to take the next one "
+                f"({max(numbers) + 1}) or import a different algorithm",
+                value=version_number,
+            )
 
 
 def import_manifest(catalog: Catalog, path: str | Path) -> ModelVersion:
@@ -344,7 +393,7 @@ def import_manifest(catalog: Catalog, path: str | Path) -> ModelVersion:
     spec = _spec_of(m)
     cost = CostProfile.from_dict(m.version.cost_profile) if m.version.cost_profile is not None else None
     sha = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    catalog._check_importable(spec, sha, m.version.version_number)
+    check_importable(catalog, spec, sha, m.version.version_number)
     session = _session(model_path)
     check_signature("input", m.version.inputs, session.get_inputs())
     check_signature("output", m.version.outputs, session.get_outputs())

@@ -30,16 +30,13 @@ _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _MAX_ID_LEN = 128
 
 
-class Stage(str, enum.Enum):
+class Stage(enum.StrEnum):
     """Lifecycle stage of a model version: candidate -> canary -> production -> retired."""
 
     CANDIDATE = "candidate"
     CANARY = "canary"
     PRODUCTION = "production"
     RETIRED = "retired"
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def parse(cls, value: str | Stage) -> Stage:

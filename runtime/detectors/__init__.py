@@ -23,6 +23,7 @@ from runtime.detectors.base import (
     InvalidImageError,
     UnknownDetectorError,
 )
+from runtime.detectors.bundle import BUNDLE_FORMAT, detector_from_bundle, make_bundle, read_bundle
 from runtime.detectors.face_mtcnn import MtcnnConfig, MtcnnFaceDetector, mtcnn_model_paths
 from runtime.detectors.haar import BUILTIN_CASCADES, HaarCascadeDetector, HaarConfig, cascade_path
 from runtime.detectors.hog import HogConfig, HogPeopleDetector
@@ -40,6 +41,7 @@ from runtime.detectors.registry import DetectorRegistry, default_registry
 default_detector_registry = default_registry
 
 __all__ = [
+    "BUNDLE_FORMAT",
     "BUILTIN_CASCADES",
     "CITY_READOUT_CLASSES",
     "Detection",
@@ -67,6 +69,9 @@ __all__ = [
     "cascade_path",
     "ctc_greedy_decode",
     "default_detector_registry",
+    "detector_from_bundle",
+    "make_bundle",
+    "read_bundle",
     "default_registry",
     "mtcnn_model_paths",
     "ppocr_model_paths",

@@ -46,7 +46,6 @@ def image_classifier_onnx(
     (channels + 1), so only running the model reveals it; ``reshape_to`` adds an output
     ``aux`` whose Reshape fails at run time.
     """
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
