@@ -54,7 +54,13 @@ from runtime.streams import (
     open_source,
 )
 
+# real detectors (OCR, faces, people, plates, ImageNet readouts); their own registry
+from runtime.detectors import DetectorRegistry, default_detector_registry
+
 __all__ = [
+    # real detectors
+    "DetectorRegistry",
+    "default_detector_registry",
     "Backbone",
     "BackboneError",
     "BackboneInfo",

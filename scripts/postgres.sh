@@ -41,7 +41,8 @@ fi
 
 as_server_user() {
   if [[ -n "$RUN_USER" ]]; then
-    runuser -u "$RUN_USER" -- "$@"
+    # from /, which the server user can always enter (the caller's folder may be private)
+    (cd / && runuser -u "$RUN_USER" -- "$@")
   else
     "$@"
   fi

@@ -26,10 +26,10 @@ class EventStyle:
     anchor: str = "bottom"  # "bottom": stands in the zone and may rise above it; "inside": fits in the zone
 
 
-_GROUND = ((0.3, 0.42), (0.28, 0.4))
-_TALL = ((0.22, 0.3), (0.45, 0.6))
-_WIDE = ((0.42, 0.55), (0.3, 0.42))
-_FLAT = ((0.34, 0.46), (0.2, 0.3))
+_GROUND = ((0.36, 0.48), (0.32, 0.45))
+_TALL = ((0.26, 0.34), (0.5, 0.65))
+_WIDE = ((0.46, 0.6), (0.34, 0.46))
+_FLAT = ((0.42, 0.56), (0.26, 0.36))
 
 
 def _s(p, zones, size=_GROUND, anchor="bottom") -> EventStyle:

@@ -64,10 +64,13 @@ def construction_waste_dumping(img, rng, box):
 
 def road_debris(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
-    for _ in range(int(rng.integers(5, 8))):
-        c = (rng.uniform(x0 + w * 0.1, x1 - w * 0.1), rng.uniform(y0 + h * 0.35, y1 - h * 0.1))
-        d.poly(img, _irregular(rng, *c, w * 0.08, h * 0.08, 7, 0.5), d.jitter(rng, (60, 90, 120), 30))
-    d.circle(img, (x0 + w * 0.25, y1 - h * 0.2), h * 0.16, (15, 15, 15), 8)  # loose tyre
+    for _ in range(int(rng.integers(6, 9))):
+        c = (rng.uniform(x0 + w * 0.1, x1 - w * 0.1), rng.uniform(y0 + h * 0.3, y1 - h * 0.1))
+        d.poly(img, _irregular(rng, *c, w * 0.12, h * 0.12, 7, 0.5), d.jitter(rng, (60, 90, 120), 30))
+    for _ in range(3):  # bits of broken cardboard and plastic
+        c = (rng.uniform(x0 + w * 0.1, x1 - w * 0.1), rng.uniform(y0 + h * 0.3, y1 - h * 0.1))
+        d.poly(img, _irregular(rng, *c, w * 0.07, h * 0.06, 5, 0.4), (60, 160, 220))
+    d.circle(img, (x0 + w * 0.25, y1 - h * 0.25), h * 0.22, (15, 15, 15), max(4, int(h * 0.1)))  # loose tyre
     d.poly(img, [(x0 + w * 0.5, y1 - h * 0.1), (x1 - w * 0.05, y1 - h * 0.4), (x1, y1 - h * 0.33), (x0 + w * 0.55, y1 - h * 0.02)], (70, 140, 200))  # plank
 
 
@@ -85,7 +88,7 @@ def standing_water(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
     pts = _irregular(rng, (x0 + x1) / 2, y1 - h * 0.35, w * 0.45, h * 0.3, 18, 0.2)
     layer = img.copy()
-    d.poly(layer, pts, (200, 170, 130))
+    d.poly(layer, pts, (230, 200, 160))
     mask = np.zeros(img.shape[:2], np.float32)
     d.poly(mask, pts, 1.0)
     d.blend(img, layer, mask * 0.85, (int(pts[:, 0].min()) - 2, int(pts[:, 1].min()) - 2, int(pts[:, 0].max()) + 3, int(pts[:, 1].max()) + 3))

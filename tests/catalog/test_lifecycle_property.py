@@ -1,7 +1,7 @@
 """Property: whatever promote/retire calls arrive, an algorithm never has two production versions."""
 from __future__ import annotations
 
-import itertools
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,8 +22,7 @@ _ops = st.lists(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=_ops)
 def test_at_most_one_production_and_only_allowed_moves(cat: Catalog, ops: list[tuple[str, int, Stage]]) -> None:
-    counter = test_at_most_one_production_and_only_allowed_moves.__dict__.setdefault("ids", itertools.count())
-    alg = f"prop.a{next(counter)}"  # a fresh algorithm per example: the database is shared across examples
+    alg = f"prop.{uuid.uuid4().hex[:12]}"  # a fresh algorithm per example: the database is shared across examples
     cat.register_algorithm(make_spec(alg))
     sha = cat.store.put_bytes(head_bytes(0))
     cat.add_version(alg, artifact_sha256=sha)
