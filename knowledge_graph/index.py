@@ -20,6 +20,7 @@ from functools import lru_cache
 import networkx as nx
 
 from knowledge_graph.schema import GovernanceTask, NegativeRule, Ontology
+from knowledge_graph.timewindow import DAYS
 from knowledge_graph.validate import resolved_dependencies
 
 
@@ -61,7 +62,6 @@ def _rank_key(alg, scene: str) -> tuple:
 def _window_text(t: GovernanceTask) -> str:
     win = ", ".join(str(w) for w in t.windows) if t.windows else "all day"
     if len(t.days) < 7:
-        from knowledge_graph.timewindow import DAYS
         win += " on " + "/".join(DAYS[d] for d in sorted(t.days))
     return win
 

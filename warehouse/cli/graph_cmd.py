@@ -11,7 +11,7 @@
 
 State: cameras and learned feedback live in the journal ``<home>/graph/journal.jsonl``
 (append-only, replayed on every start). ``--from-catalog`` links the graph to the live
-catalog's algorithms instead of the ontology's default set. Errors print one line on stderr
+catalog's algorithms (merged over the ontology's default set; the catalog wins on equal ids). Errors print one line on stderr
 and exit with status 2.
 """
 from __future__ import annotations
@@ -67,7 +67,10 @@ def open_graph(home: Path | None = None, ontology: Path | None = None, from_cata
         settings = Settings(home=home) if home is not None else Settings()
         with Catalog.open(settings.resolved_catalog_url, store=ArtifactStore(settings.resolved_artifact_root)) as cat:
             algorithms = cat.list_algorithms()
-    return CityGraph.load(ontology, algorithms=algorithms, journal=journal_path(home))
+    # merged over the default set: the catalog lacks e.g. `ocr.plate`, which the ontology's
+    # dependencies name (see docs/knowledge-graph.md); catalog records win on equal ids
+    return CityGraph.load(ontology, algorithms=algorithms, include_default_algorithms=from_catalog or None,
+                          journal=journal_path(home))
 
 
 def _at(value: str | None) -> datetime | None:

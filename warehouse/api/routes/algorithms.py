@@ -19,7 +19,8 @@ def _public(spec, prod) -> dict:
 @router.get("")
 def list_algorithms(services: ServicesDep, key: Viewer, scene: str | None = None, event_type: str | None = None) -> list[dict]:
     cat = services.catalog
-    return [_public(s, cat.production_version(s.id)) for s in cat.list_algorithms(scene=scene, event_type=event_type)]
+    prod = cat.production_versions()  # one query for all, not one per algorithm
+    return [_public(s, prod.get(s.id)) for s in cat.list_algorithms(scene=scene, event_type=event_type)]
 
 
 @router.get("/{algorithm_id}")
