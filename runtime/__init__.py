@@ -57,10 +57,43 @@ from runtime.streams import (
 # real detectors (OCR, faces, people, plates, ImageNet readouts); their own registry
 from runtime.detectors import DetectorRegistry, default_detector_registry
 
+# detector stage: real detectors per camera at their own rates, feeding EventDetector (docs/real-detectors.md)
+from runtime.detector_stage import (
+    AlgorithmStats,
+    DetectorHealth,
+    DetectorSpec,
+    DetectorStage,
+    DetectorStageConfigError,
+    DetectorStageError,
+    EventMapping,
+    StageStats,
+    UnknownAlgorithmError,
+    bundle_factory,
+    detector_due,
+    event_inputs,
+    next_anchor_ms,
+    registry_factory,
+)
+
 __all__ = [
     # real detectors
     "DetectorRegistry",
     "default_detector_registry",
+    # detector stage
+    "AlgorithmStats",
+    "DetectorHealth",
+    "DetectorSpec",
+    "DetectorStage",
+    "DetectorStageConfigError",
+    "DetectorStageError",
+    "EventMapping",
+    "StageStats",
+    "UnknownAlgorithmError",
+    "bundle_factory",
+    "detector_due",
+    "event_inputs",
+    "next_anchor_ms",
+    "registry_factory",
     "Backbone",
     "BackboneError",
     "BackboneInfo",

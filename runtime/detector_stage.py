@@ -227,6 +227,7 @@ class _Slot:  # per (camera, algorithm)
     rate_fps: float
     anchor_ms: float | None = None
     failures: int = 0
+    failed_at_ms: float = math.inf
     retry_at_ms: float = -math.inf
     last_error: str = ""
 
@@ -345,8 +346,8 @@ class DetectorStage:
                 c = self._counts[alg]
                 if not detector_due(slot.anchor_ms, now, slot.rate_fps):
                     c.skipped_not_due += 1
-                elif now < slot.retry_at_ms and now >= slot.retry_at_ms - 2 * self._backoff[1] * 1000.0:
-                    c.skipped_unhealthy += 1  # (a clock that went far back ends the rest too)
+                elif slot.failed_at_ms <= now < slot.retry_at_ms:
+                    c.skipped_unhealthy += 1  # resting; time going back before the failure (a looped file) ends the rest
                 else:
                     slot.anchor_ms = next_anchor_ms(slot.anchor_ms, now, slot.rate_fps)
                     due.append(alg)
@@ -373,7 +374,7 @@ class DetectorStage:
                 slot = self._slots.get(frame.camera_id, {}).get(alg)
                 if slot is not None and slot.failures:
                     log.info("detector recovered camera=%s algorithm=%s after %d failures", frame.camera_id, alg, slot.failures)
-                    slot.failures, slot.retry_at_ms, slot.last_error = 0, -math.inf, ""
+                    slot.failures, slot.failed_at_ms, slot.retry_at_ms, slot.last_error = 0, math.inf, -math.inf, ""
         with self._lock:
             self._overhead_ms += (time.perf_counter() - t0) * 1000.0 - busy_ms
         return out
@@ -420,11 +421,11 @@ class DetectorStage:
                 return
             slot.failures += 1
             rest_ms = backoff_ms(slot.failures, base_s=self._backoff[0], max_s=self._backoff[1])
-            slot.retry_at_ms = float(frame.ts_ms) + rest_ms
-            slot.last_error = f"{type(exc).__name__}: {exc}"
+            slot.failed_at_ms, slot.retry_at_ms = float(frame.ts_ms), float(frame.ts_ms) + rest_ms
+            slot.last_error = error = f"{type(exc).__name__}: {exc}"
             failures = slot.failures
-        log.warning("detector failed camera=%s algorithm=%s frame=%s failures=%d; resting %.1f s: %s",
-                    frame.camera_id, alg, frame, failures, rest_ms / 1000.0, slot.last_error, exc_info=failures == 1)
+        log.warning("detector failed camera=%s algorithm=%s frame=%s failures=%d; resting %.1f s of frame time: %s",
+                    frame.camera_id, alg, frame, failures, rest_ms / 1000.0, error, exc_info=failures == 1)
 
 
 def event_inputs(results: Mapping[str, Sequence[DetectorDetection]], *, image_wh: tuple[int, int],

@@ -113,3 +113,22 @@ def test_alert_listing_filters(env):
     assert ops.ingest_alert(_alert(0, camera="cam-a")) is False  # idempotent re-ingest
     r = client.get("/alerts", params={"camera_id": "cam-a"}, headers={"X-API-Key": keys["viewer"]})
     assert sorted(a["alert_id"] for a in r.json()) == ["al-0", "al-1"]
+
+
+def test_algorithms_route_reads_the_catalog(tmp_path):
+    import numpy as np
+
+    from catalog import AlgorithmSpec, ArtifactStore, Catalog, Stage, linear_head_onnx
+
+    store = ArtifactStore(tmp_path / "artifacts")
+    cat = Catalog.open(f"sqlite:///{tmp_path / 'cat.db'}", store=store)
+    cat.register_algorithm(AlgorithmSpec(id="scene.road.fire", name="Fire", event_types=("fire",), scene_tags=("road",), labels=("fire",)))
+    sha = store.put_bytes(linear_head_onnx(np.zeros((4, 1), np.float32), np.zeros(1, np.float32), labels=["fire"]), suffix=".onnx")
+    cat.add_version("scene.road.fire", artifact_sha256=sha, metrics={"f1": 0.91}, stage=Stage.PRODUCTION)
+    ops = OpsStore("sqlite://")
+    raw = ops.create_api_key(role="viewer", name="v")[1]
+    client = TestClient(create_app(Services(ops=ops, bus=None, catalog=cat)))
+    [a] = client.get("/algorithms", params={"scene": "road"}, headers={"X-API-Key": raw}).json()
+    assert (a["id"], a["production_version"], a["metrics"]["f1"]) == ("scene.road.fire", 1, 0.91)
+    r = client.get("/algorithms/scene.road.fyre", headers={"X-API-Key": raw})
+    assert r.status_code == 404 and "scene.road.fire" in r.json()["detail"]  # close ids suggested
