@@ -9,9 +9,10 @@ from catalog import read_linear_head
 from warehouse.training.heads import HeadTrainingError, best_threshold, evaluate_head, fit_logistic, train_head, train_heads
 
 
-def _data(n=300, d=32, seed=0, shift=3.0):
+def _data(n=300, d=32, seed=0, shift=5.0):
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, d)).astype(np.float32) * rng.uniform(0.1, 10, d).astype(np.float32) + 50  # unscaled, offset
+    scale = np.random.default_rng(99).uniform(0.1, 10, d).astype(np.float32)  # the same "sensor" for every draw
+    x = rng.normal(size=(n, d)).astype(np.float32) * scale + 50  # unscaled, offset
     y = (rng.random(n) < 0.3).astype(int)
     x[y == 1, 3] += shift * x[:, 3].std()
     return x, y
