@@ -2,9 +2,9 @@
 
 >>> from knowledge_graph.loader import load_ontology
 >>> ont = load_ontology()                      # the bundled city.yaml + default algorithm set
->>> "scene.seafront.litter" in ont.algorithms and "ocr.plate" in ont.algorithms
+>>> "scene.seafront.litter" in ont.algorithms and "ocr.text_ppocr" in ont.algorithms
 True
->>> ont.algorithms["ocr.plate"].depends_on
+>>> ont.algorithms["ocr.text_ppocr"].depends_on
 ('detector.plate_haar',)
 """
 from __future__ import annotations

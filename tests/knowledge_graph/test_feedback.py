@@ -61,10 +61,10 @@ def test_same_alert_counts_once(sea):
 def test_pausing_a_dependency_stops_its_dependents(graph):
     graph.add_camera("street", region="downtown", scenes={"road": 0.9})
     for i in range(10):
-        graph.record_rejection("street", "ocr.plate", alert_id=f"p{i}")
+        graph.record_rejection("street", "ocr.text_ppocr", alert_id=f"p{i}")
     rel = graph.relevance("street", NOON)
     assert "scene.road.illegal_parking" not in rel.algorithm_ids()
-    assert any("needs 'ocr.plate'" in x.reason for x in rel.excluded)
+    assert any("needs 'ocr.text_ppocr'" in x.reason for x in rel.excluded)
 
 
 def test_miss_adds_an_algorithm_and_undo_removes_it(sea):

@@ -14,7 +14,7 @@ def test_bundled_ontology_loads_with_default_algorithm_set(ontology):
     for scene, event in tax.scene_event_pairs():
         alg = ontology.algorithms[f"scene.{scene}.{event}"]
         assert (alg.kind, alg.scene_tags, alg.event_types) == ("classification_head", (scene,), (event,))
-    assert ontology.algorithms["ocr.plate"].depends_on == ("detector.plate_haar",)
+    assert ontology.algorithms["ocr.text_ppocr"].depends_on == ("detector.plate_haar",)
     assert ontology.algorithms["imagenet.seashore"].scene_tags == ("seafront",)
 
 
@@ -23,7 +23,7 @@ def _dangling_dependency(raw):
 
 
 def _cycle(raw):
-    raw["algorithms"]["detector.plate_haar"]["depends_on"] = ["ocr.plate"]
+    raw["algorithms"]["detector.plate_haar"]["depends_on"] = ["ocr.text_ppocr"]
 
 
 def _undetected_event(raw):
@@ -64,7 +64,7 @@ def _unknown_object(raw):
     [
         # a dependency on an algorithm nobody registered
         (_dangling_dependency, r"algorithm 'scene\.\w+\.traffic_jam': depends on 'detector\.vehicle_haar'.*register it"),
-        # plate_haar <-> ocr.plate
+        # plate_haar <-> ocr.text_ppocr
         (_cycle, r"dependency cycle .*(ocr\.plate -> detector\.plate_haar|detector\.plate_haar -> ocr\.plate).*remove one"),
         # an event type that no algorithm detects
         (_undetected_event, r"event type 'dead_fish': no algorithm detects it; register one"),
@@ -104,7 +104,7 @@ def test_live_catalog_list_replaces_defaults():
     tax = load_taxonomy()
     records = [{"id": f"vendor.{e}", "kind": "onnx_model", "event_types": (e,), "scene_tags": ("any",)} for e in tax.events]
     records += [{"id": "detector.plate_haar", "kind": "detector", "event_types": (), "scene_tags": ("any",)},
-                {"id": "ocr.plate", "kind": "ocr", "event_types": (), "scene_tags": ("any",)},
+                {"id": "ocr.text_ppocr", "kind": "ocr", "event_types": (), "scene_tags": ("any",)},
                 {"id": "ocr.text_ppocr", "kind": "ocr", "event_types": (), "scene_tags": ("any",)},
                 {"id": "detector.people_hog", "kind": "detector", "event_types": (), "scene_tags": ("any",)},
                 {"id": "detector.face_mtcnn", "kind": "face_detector", "event_types": (), "scene_tags": ("any",)}]

@@ -30,7 +30,7 @@ def test_seafront_camera_never_gets_parking(graph, scenes):
     for at in (NIGHT, NOON):
         rel = graph.relevance("sea", at)
         assert not _events(rel) & PARKING_EVENTS
-        assert not {"ocr.plate", "detector.plate_haar"} & set(rel.algorithm_ids())
+        assert not {"ocr.text_ppocr", "detector.plate_haar"} & set(rel.algorithm_ids())
     if "road" in scenes:  # the excluded event is reported with the rule that excluded it
         ex = {x.subject: x for x in graph.relevance("sea", NOON).excluded}
         assert ex["event:illegal_parking"].rule_id == "seafront_no_traffic"
@@ -53,16 +53,16 @@ def test_same_camera_on_a_road_gets_parking_with_plate_reading(graph):
     graph.add_camera("street", region="downtown", scenes={"road": 0.9})
     rel = graph.relevance("street", NOON)
     assert "scene.road.illegal_parking" in rel.algorithm_ids()
-    # pulled in: ocr.plate, and through it detector.plate_haar
-    plate = rel.get("ocr.plate").explanation
+    # pulled in: ocr.text_ppocr, and through it detector.plate_haar
+    plate = rel.get("ocr.text_ppocr").explanation
     assert "scene.road.illegal_parking" in plate.required_by
     assert plate.paths[0] == ("camera:street", "scene:road", "event:illegal_parking", "algorithm:scene.road.illegal_parking",
-                              "algorithm:ocr.plate")
+                              "algorithm:ocr.text_ppocr")
     assert "plate number" in plate.reasons[0]
     haar = rel.get("detector.plate_haar").explanation
-    assert haar.paths[0][-3:] == ("algorithm:scene.road.illegal_parking", "algorithm:ocr.plate", "algorithm:detector.plate_haar")
-    assert rel.get("scene.road.illegal_parking").explanation.dependencies == ("ocr.plate",)
-    assert rel.get("ocr.plate").explanation.dependencies == ("detector.plate_haar",)
+    assert haar.paths[0][-3:] == ("algorithm:scene.road.illegal_parking", "algorithm:ocr.text_ppocr", "algorithm:detector.plate_haar")
+    assert rel.get("scene.road.illegal_parking").explanation.dependencies == ("ocr.text_ppocr",)
+    assert rel.get("ocr.text_ppocr").explanation.dependencies == ("detector.plate_haar",)
     # a dependency inherits its dependent's priority and rate
     assert rel.get("detector.plate_haar").priority == rel.get("scene.road.illegal_parking").priority
 
@@ -155,7 +155,7 @@ def test_explain_one_algorithm(graph):
     exp = graph.explain("sea", NOON, algorithm_id="scene.seafront.person_in_water")
     assert exp.governance_task_ids == ("maritime_rescue",)
     with pytest.raises(KnowledgeGraphError, match=r"'ocr\.plate' does not run on camera 'sea'"):
-        graph.explain("sea", NOON, algorithm_id="ocr.plate")
+        graph.explain("sea", NOON, algorithm_id="ocr.text_ppocr")
     report = graph.explain("sea", NOON)
     assert report.to_dict()["camera"]["primary_scene"] == "seafront"
     assert "camera sea in region coast" in report.text()

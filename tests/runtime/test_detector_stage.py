@@ -1,0 +1,312 @@
+"""DetectorStage: per-camera rates, no starvation, failure backoff, residency, the EventDetector adapter."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import random
+
+import numpy as np
+import pytest
+
+from runtime import Detection as EventDetection
+from runtime import EventDetector, EventPolicy, FrameEvent, ModelResidency
+from runtime.detector_stage import (
+    DetectorSpec,
+    DetectorStage,
+    DetectorStageConfigError,
+    EventMapping,
+    UnknownAlgorithmError,
+    detector_due,
+    event_inputs,
+    next_anchor_ms,
+)
+from runtime.detectors import Detection, MtcnnFaceDetector
+from tests.runtime.detectors._pictures import ASTRONAUT_FACE_XYXY, iou, picture
+
+IMG = np.zeros((48, 64, 3), np.uint8)
+
+
+class Recorder:
+    """A real (tiny) detector: records the timestamps it saw, fails on demand."""
+
+    name = "recorder"
+
+    def __init__(self, *, fail_until_ms: float = -1.0, label: str = "thing") -> None:
+        self.seen_ms: list[int] = []
+        self.fail_until_ms = fail_until_ms
+        self.label = label
+        self.current_ms = 0
+
+    def detect(self, image_bgr):
+        if self.current_ms < self.fail_until_ms:
+            raise RuntimeError(f"broken until {self.fail_until_ms} ms")
+        self.seen_ms.append(self.current_ms)
+        return [Detection(self.label, 0.8, (1, 2, 30, 40))]
+
+
+def frames(camera_id: str, ts_list, image=IMG):
+    return [FrameEvent(camera_id, i, int(t), image) for i, t in enumerate(ts_list)]
+
+
+def drive(stage: DetectorStage, recorders: dict, evs) -> list[dict]:
+    out = []
+    for ev in evs:
+        for r in recorders.values():
+            r.current_ms = ev.ts_ms
+        out.append(stage.run(ev))
+    return out
+
+
+# -- the pure rate functions ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("anchor_ms", "now_ms", "fps", "due", "anchor_after"),
+    [
+        (None, 700, 1.0, True, 700),  # never ran: due, anchor starts at now
+        (0, 999, 1.0, False, None),  # a period has not passed
+        (0, 1000, 1.0, True, 1000),  # exactly one period: due, on the grid
+        (0, 1300, 1.0, True, 1000),  # late frame: anchor stays on the grid (no drift)
+        (0, 2500, 1.0, True, 2500),  # gap of 2+ periods: restart at now, no catch-up burst
+        (9000, 100, 1.0, True, 100),  # time went back (looped file): restart
+        (9000, 8500, 1.0, False, None),  # small step back: not due
+    ],
+)
+def test_detector_due_and_anchor(anchor_ms, now_ms, fps, due, anchor_after):
+    assert detector_due(anchor_ms, now_ms, fps) is due
+    if due:
+        assert next_anchor_ms(anchor_ms, now_ms, fps) == anchor_after
+
+
+# -- rate control through the stage --------------------------------------------------------
+@pytest.mark.parametrize(
+    ("rate_fps", "expected_runs", "every_nth"),
+    [
+        (1.0, 10, 10),  # 1 fps on a 10 fps camera: 1 frame in 10
+        (2.5, 25, 4),  # 2.5 fps: 1 in 4
+        (10.0, 100, 1),  # camera rate: every frame
+    ],
+)
+def test_exact_run_counts_over_100_frames(rate_fps, expected_runs, every_nth):
+    recs = {a: Recorder() for a in ("a1", "a2.5", "a10")}
+    stage = DetectorStage({"a1": (recs["a1"], 1.0, "1"), "a2.5": (recs["a2.5"], 2.5, "1"), "a10": (recs["a10"], 10.0, "1")})
+    stage.assign("cam", ["a1", "a2.5", "a10"])
+    drive(stage, recs, frames("cam", range(0, 10_000, 100)))
+    alg = {1.0: "a1", 2.5: "a2.5", 10.0: "a10"}[rate_fps]
+    assert recs[alg].seen_ms == list(range(0, 10_000, 100 * every_nth))
+    st = stage.stats().of(alg)
+    assert (st.runs, st.skipped_not_due, st.errors) == (expected_runs, 100 - expected_runs, 0)
+
+
+@pytest.mark.parametrize(
+    ("rate_fps", "source_fps", "jitter_ms", "seed"),
+    [
+        (3.0, 10.0, 0, 1),  # rate that does not divide the camera's
+        (0.7, 25.0, 8, 2),  # slow rate, jittery 25 fps live stream
+        (5.0, 30.0, 5, 3),  # 30 fps with rounding jitter
+        (12.0, 10.0, 10, 4),  # asked faster than the camera: every frame, never more
+    ],
+)
+def test_never_more_often_than_rate_and_long_run_rate(rate_fps, source_fps, jitter_ms, seed):
+    rng = random.Random(seed)
+    ts = sorted(int(i * 1000 / source_fps + rng.uniform(-jitter_ms, jitter_ms)) + 100 for i in range(int(60 * source_fps)))
+    rec = Recorder()
+    stage = DetectorStage({"alg": (rec, rate_fps, "1")})
+    stage.assign("cam", ["alg"])
+    drive(stage, {"alg": rec}, frames("cam", ts))
+    runs = np.array(rec.seen_ms)
+    period_ms = 1000 / rate_fps
+    for window_ms in (period_ms, 5 * period_ms, 10_000):  # any window holds at most window*rate + 2 runs (grid lag)
+        most = max(int(np.sum((runs >= t) & (runs < t + window_ms))) for t in runs)
+        assert most <= window_ms / period_ms + 2
+    span_s = (ts[-1] - ts[0]) / 1000
+    assert len(runs) <= span_s * min(rate_fps, source_fps) + 2
+    assert len(runs) >= span_s * min(rate_fps, source_fps) * 0.9  # jitter does not drag the rate down
+
+
+@pytest.mark.parametrize(
+    "passed",
+    [
+        lambda i: i % 7 == 3,  # the gate passes every 7th frame
+        lambda i: random.Random(i).random() < 0.1,  # ~10 % pass, irregularly
+        lambda i: i % 80 < 5,  # bursts: 5 frames every 8 s, then stillness
+        lambda i: i % 49 == 0,  # a pass every 4.9 s: just under the detector's period
+    ],
+)
+def test_no_starvation_with_gated_frames(passed):
+    rec = Recorder()
+    stage = DetectorStage({"slow": (rec, 0.2, "1")})
+    stage.assign("cam", ["slow"])
+    reached = [t for i, t in enumerate(range(0, 120_000, 100)) if passed(i // 1)]  # only frames the gate passed reach the stage
+    drive(stage, {"slow": rec}, frames("cam", reached))
+    runs = rec.seen_ms
+    assert runs[0] == reached[0]
+    max_arrival_gap = max(np.diff(reached))
+    # a run comes on the first frame that reaches the stage once 5 s have passed since the last one
+    assert max(np.diff(runs)) <= 5000 + max_arrival_gap
+    for a, b in zip(runs, runs[1:]):
+        assert not any(a + 5000 <= t < b for t in reached), (a, b)
+    # and never more often than once per 5 s
+    assert min(np.diff(runs)) >= 5000 - 1e-9
+
+
+def test_per_camera_rates_and_timing_are_independent():
+    rec = Recorder()
+    stage = DetectorStage({"alg": (rec, 1.0, "1")})
+    stage.assign("c1", ["alg"])
+    stage.assign("c2", {"alg": 5.0})  # plan rate overrides the spec's
+    for a, b in zip(frames("c1", range(0, 2000, 100)), frames("c2", range(0, 2000, 100))):
+        stage.run(a)
+        stage.run(b)
+    assert stage.assignment("c2") == {"alg": 5.0}
+    assert stage.stats().of("alg").runs == 2 + 10
+    assert stage.run(FrameEvent("no-detectors", 0, 0, IMG)) == {}  # a heads-only camera passes through
+
+
+# -- failures ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fail_until_ms", "backoff_s", "first_retry_ms"),
+    [
+        (1000, (2.0, 60.0), 2000),  # one failure at 0 ms, rests 2 s, recovers on retry
+        (2500, (2.0, 60.0), 6000),  # fails at 0 and 2000 (rests 2 s then 4 s), recovers at 6000
+        (2500, (1.0, 1.0), 3000),  # capped at 1 s: fails 0, 1000, 2000, recovers 3000
+    ],
+)
+def test_failing_detector_backs_off_and_recovers_without_stopping_others(caplog, fail_until_ms, backoff_s, first_retry_ms):
+    bad, good = Recorder(fail_until_ms=fail_until_ms), Recorder()
+    stage = DetectorStage({"bad": (bad, 10.0, "1"), "good": (good, 10.0, "1")}, backoff_s=backoff_s)
+    stage.assign("cam-7", ["bad", "good"])
+    results = drive(stage, {"bad": bad, "good": good}, frames("cam-7", range(0, 8000, 100)))
+    assert len(good.seen_ms) == 80  # never stopped
+    assert all("good" in r for r in results)
+    assert bad.seen_ms[0] == first_retry_ms and len(bad.seen_ms) == (8000 - first_retry_ms) // 100
+    st = stage.stats().of("bad")
+    assert st.errors >= 1 and st.runs == len(bad.seen_ms)
+    assert st.skipped_unhealthy == 80 - st.runs - st.errors
+    assert "camera=cam-7 algorithm=bad" in caplog.text
+    (h_bad, h_good) = stage.health()
+    assert (h_bad.algorithm_id, h_bad.healthy, h_good.healthy) == ("bad", True, True)
+
+
+def test_health_reports_the_resting_detector():
+    bad = Recorder(fail_until_ms=10_000)
+    stage = DetectorStage({"bad": (bad, 1.0, "1")}, backoff_s=(5.0, 5.0))
+    stage.assign("cam", ["bad"])
+    drive(stage, {"bad": bad}, frames("cam", [0, 1000]))
+    [h] = stage.health()
+    assert (h.healthy, h.consecutive_failures, h.retry_at_ts_ms) == (False, 1, 5000)
+    assert "broken until 10000" in h.last_error
+
+
+# -- residency -----------------------------------------------------------------------------
+def _counting_factory(loads: dict, name: str):
+    loads[name] = loads.get(name, 0) + 1
+    return Recorder(label=name)
+
+
+@pytest.mark.parametrize(
+    ("budget_mib", "pinned", "reloads_of_b"),
+    [
+        (10.0, False, 3),  # a and b (8 MiB each) cannot both fit: each use of b after a reloads it
+        (100.0, False, 1),  # room for both: loaded once
+        (10.0, True, 1),  # b pinned: stays; a gets the rest... is what we check below
+    ],
+)
+def test_residency_eviction_under_a_tiny_budget_reloads_on_next_use(budget_mib, pinned, reloads_of_b):
+    loads: dict[str, int] = {}
+    res = ModelResidency(budget_mib=budget_mib)
+    specs = {"a": DetectorSpec(functools.partial(_counting_factory, loads, "a"), 10.0, "1", memory_mib=8),
+             "b": DetectorSpec(functools.partial(_counting_factory, loads, "b"), 10.0, "1", memory_mib=8 if not pinned else 2,
+                               pinned=pinned)}
+    stage = DetectorStage(specs, residency=res)
+    stage.assign("c1", ["a"])
+    stage.assign("c2", ["b"])
+    for t in (0, 100, 200):
+        assert stage.run(FrameEvent("c2", t, t, IMG))["b"][0].label == "b"
+        assert stage.run(FrameEvent("c1", t, t, IMG))["a"][0].label == "a"
+    assert loads["b"] == reloads_of_b
+    assert "a" in res.resident()
+    if pinned:
+        assert "b" in res.resident()
+
+
+# -- the adapter to EventDetector ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("dets", "mapping", "score", "xyxy"),
+    [
+        ([], None, 0.0, (0, 0, 64, 48)),  # ran, found nothing: a miss on the whole frame
+        ([Detection("car", 0.4, (1, 1, 5, 5)), Detection("car", 0.7, (9, 9, 20, 20))], None, 0.7, (9, 9, 20, 20)),  # best
+        ([Detection("cat", 0.9, (1, 1, 5, 5)), Detection("person", 0.6, (2, 2, 8, 8))], EventMapping(labels={"person"}), 0.6,
+         (2, 2, 8, 8)),  # only the mapped label counts
+        ([Detection("text", 0.95, (1, 1, 5, 5), text="SALE"), Detection("text", 0.8, (3, 3, 9, 9), text="NO PARKING")],
+         EventMapping(text_regex="NO (PARKING|DUMPING)"), 0.8, (3, 3, 9, 9)),  # OCR text must match
+        ([Detection("face", 0.3, (1, 1, 5, 5))], EventMapping(min_score=0.5), 0.0, (0, 0, 64, 48)),  # below min_score
+    ],
+)
+def test_event_inputs_best_accepted_detection(dets, mapping, score, xyxy):
+    ev = event_inputs({"alg": dets}, image_wh=(64, 48), model_versions={"alg": "v3"}, mappings={"alg": mapping})
+    assert ev == {"alg": EventDetection(score, xyxy, "v3")}
+
+
+@pytest.fixture(scope="module")
+def mtcnn_stage_factory():
+    def make() -> DetectorStage:
+        factory = functools.partial(MtcnnFaceDetector.from_package, intra_op_threads=1)
+        return DetectorStage({"detector.face_mtcnn": DetectorSpec(factory, 1.0, "mtcnn@1", memory_mib=2)})
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("picture_name", "n_alerts"),
+    [
+        ("astronaut", 1),  # a face on every frame: one alert (dedup), box on the face
+        ("coffee", 0),  # no face: no alert
+    ],
+)
+def test_mtcnn_on_a_real_picture_raises_a_face_alert(mtcnn_stage_factory, picture_name, n_alerts):
+    stage = mtcnn_stage_factory()
+    stage.assign("lobby", ["detector.face_mtcnn"])
+    store: dict[str, bytes] = {}
+
+    def put(b: bytes) -> str:
+        sha = hashlib.sha256(b).hexdigest()
+        store[sha] = b
+        return sha
+
+    events = EventDetector(put_evidence=put, policy=EventPolicy(threshold=0.9, k=3, n=5))
+    image = picture(picture_name)
+    alerts = []
+    for ev in frames("lobby", range(0, 4000, 500), image):  # 2 fps camera, detector at 1 fps: 4 runs
+        alerts += events.update(ev, stage.event_inputs(ev, stage.run(ev)))
+    assert stage.stats().of("detector.face_mtcnn").runs == 4
+    assert len(alerts) == n_alerts
+    for a in alerts:
+        assert (a.camera_id, a.algorithm_id, a.model_version) == ("lobby", "detector.face_mtcnn", "mtcnn@1")
+        assert a.score > 0.9 and iou(a.xyxy, ASTRONAUT_FACE_XYXY) > 0.5
+        assert a.evidence_sha256 in store
+
+
+# -- configuration errors ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda s: s.assign("cam", ["detector.face_mtcnm"]), UnknownAlgorithmError,
+         r"unknown algorithm id\(s\) \['detector.face_mtcnm'\].*detector.face_mtcnn, ocr.text_ppocr"),  # lists valid ids
+        (lambda s: s.swap("nope", Recorder(), version="2"), UnknownAlgorithmError, r"'nope'.*valid|this stage has"),
+        (lambda s: s.assign("cam", {"ocr.text_ppocr": 0}), DetectorStageConfigError, r"rate 0 .*cam.*fps > 0"),  # bad plan rate
+        (lambda s: DetectorStage({"x": (Recorder(), -1, "1")}), DetectorStageConfigError, r"rate_fps=-1"),
+        (lambda s: DetectorStage({"x": ("not a detector", 1, "1")}), DetectorStageConfigError, r"neither a detector"),
+        (lambda s: DetectorStage({}), DetectorStageConfigError, r"specs is empty"),
+        (lambda s: EventMapping(text_regex="(unclosed"), DetectorStageConfigError, r"not a valid regular expression"),
+    ],
+)
+def test_configuration_errors(call, error, match):
+    stage = DetectorStage({"detector.face_mtcnn": (Recorder(), 1, "1"), "ocr.text_ppocr": (Recorder(), 0.2, "1")})
+    with pytest.raises(error, match=match):
+        call(stage)
+
+
+def test_unknown_algorithm_is_a_key_error_with_a_readable_message():
+    stage = DetectorStage({"a": (Recorder(), 1, "1")})
+    with pytest.raises(KeyError) as info:
+        stage.spec("b")
+    assert str(info.value).startswith("unknown algorithm id(s) ['b']")
