@@ -65,7 +65,7 @@ def _unknown_object(raw):
         # a dependency on an algorithm nobody registered
         (_dangling_dependency, r"algorithm 'scene\.\w+\.traffic_jam': depends on 'detector\.vehicle_haar'.*register it"),
         # plate_haar <-> ocr.text_ppocr
-        (_cycle, r"dependency cycle .*(ocr\.plate -> detector\.plate_haar|detector\.plate_haar -> ocr\.plate).*remove one"),
+        (_cycle, r"dependency cycle .*(ocr\.text_ppocr -> detector\.plate_haar|detector\.plate_haar -> ocr\.text_ppocr).*remove one"),
         # an event type that no algorithm detects
         (_undetected_event, r"event type 'dead_fish': no algorithm detects it; register one"),
         # a scene tag outside the taxonomy
@@ -105,7 +105,6 @@ def test_live_catalog_list_replaces_defaults():
     records = [{"id": f"vendor.{e}", "kind": "onnx_model", "event_types": (e,), "scene_tags": ("any",)} for e in tax.events]
     records += [{"id": "detector.plate_haar", "kind": "detector", "event_types": (), "scene_tags": ("any",)},
                 {"id": "ocr.text_ppocr", "kind": "ocr", "event_types": (), "scene_tags": ("any",)},
-                {"id": "ocr.text_ppocr", "kind": "ocr", "event_types": (), "scene_tags": ("any",)},
                 {"id": "detector.people_hog", "kind": "detector", "event_types": (), "scene_tags": ("any",)},
                 {"id": "detector.face_mtcnn", "kind": "face_detector", "event_types": (), "scene_tags": ("any",)}]
     ont = load_ontology(algorithms=records)
@@ -117,7 +116,7 @@ def test_live_catalog_list_replaces_defaults():
 def test_live_catalog_missing_dependency_target_is_dangling():
     records = [{"id": "scene.road.illegal_parking", "kind": "classification_head", "event_types": ("illegal_parking",),
                 "scene_tags": ("road",)}]
-    with pytest.raises(OntologyError, match=r"algorithm 'scene\.road\.illegal_parking': depends on 'ocr\.plate'"):
+    with pytest.raises(OntologyError, match=r"algorithm 'scene\.road\.illegal_parking': depends on 'ocr\.text_ppocr'"):
         load_ontology(algorithms=records, include_default_algorithms=False)
 
 

@@ -154,7 +154,7 @@ def test_explain_one_algorithm(graph):
     graph.add_camera("sea", region="coast", scenes={"seafront": 0.9})
     exp = graph.explain("sea", NOON, algorithm_id="scene.seafront.person_in_water")
     assert exp.governance_task_ids == ("maritime_rescue",)
-    with pytest.raises(KnowledgeGraphError, match=r"'ocr\.plate' does not run on camera 'sea'"):
+    with pytest.raises(KnowledgeGraphError, match=r"'ocr\.text_ppocr' does not run on camera 'sea'"):
         graph.explain("sea", NOON, algorithm_id="ocr.text_ppocr")
     report = graph.explain("sea", NOON)
     assert report.to_dict()["camera"]["primary_scene"] == "seafront"
