@@ -67,8 +67,8 @@ def open_graph(home: Path | None = None, ontology: Path | None = None, from_cata
         settings = Settings(home=home) if home is not None else Settings()
         with Catalog.open(settings.resolved_catalog_url, store=ArtifactStore(settings.resolved_artifact_root)) as cat:
             algorithms = cat.list_algorithms()
-    # merged over the default set: the catalog lacks e.g. `ocr.plate`, which the ontology's
-    # dependencies name (see docs/knowledge-graph.md); catalog records win on equal ids
+    # merged over the default set (a catalog being filled may not yet hold every head the
+    # ontology names); catalog records win on equal ids
     return CityGraph.load(ontology, algorithms=algorithms, include_default_algorithms=from_catalog or None,
                           journal=journal_path(home))
 

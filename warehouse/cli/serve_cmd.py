@@ -35,11 +35,14 @@ def register(app: typer.Typer) -> None:
                 ops.ensure_api_key(role="admin", name="bootstrap-admin", raw_key=s.bootstrap_admin_key)
             bus = open_bus(s.resolved_bus_url)
             catalog = Catalog.open(s.resolved_catalog_url, store=ArtifactStore(s.resolved_artifact_root))
-        services = Services(ops=ops, bus=bus, catalog=catalog)
+            from warehouse.cli.graph_cmd import open_graph
+
+            graph = open_graph(s.home)
+        services = Services(ops=ops, bus=bus, catalog=catalog, graph=graph)
         stop = threading.Event()
 
         def consume() -> None:
-            sink, router = AlertSink(bus, ops, hub=services.alert_hub), FeedbackRouter(bus)
+            sink, router = AlertSink(bus, ops, hub=services.alert_hub), FeedbackRouter(bus, graph=graph)
             while not stop.is_set():
                 for worker in (sink, router):
                     try:
