@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--full", action="store_true", help="all 308 (scene, event) heads")
     ap.add_argument("--home", type=Path, default=None, help="where the catalog DB and artifacts go (default: a temp dir)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="backbone + embedding cache (default: <home>/cache)")
-    ap.add_argument("--per-event", type=int, default=36, help="pool frames per event of a scene")
+    ap.add_argument("--per-event", type=int, default=48, help="pool frames per event of a scene")
     ap.add_argument("--n-empty", type=int, default=48, help="pool frames with no event, per scene")
     ap.add_argument("--no-second-run", action="store_true", help="skip the cached second build")
     args = ap.parse_args(argv)

@@ -9,11 +9,10 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 if [[ "${WAREHOUSE_SETUP_SERVICES:-0}" == "1" ]]; then
-  # test-only services: PostgreSQL server, RTSP server (GStreamer), ffmpeg
+  # test-only services: PostgreSQL server, RTSP server (GStreamer's, driven by /usr/bin/python3)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
-  command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
-  for p in gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gi gstreamer1.0-plugins-base \
-           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav; do
+  for p in gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
+           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly; do
     dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
   done
 fi

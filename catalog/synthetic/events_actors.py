@@ -44,10 +44,12 @@ def fighting(img, rng, box):
 def loitering(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
     cx, cy = (x0 + x1) / 2, y1 - h * 0.15
-    for a in np.linspace(0, 2 * np.pi, 18, endpoint=False):  # footprints along a loop
-        d.ellipse(img, (cx + np.cos(a) * w * 0.42, cy + np.sin(a) * h * 0.12), (4, 2), (40, 40, 40))
+    for a_ in np.linspace(0, 2 * np.pi, 14, endpoint=False):  # a worn loop of footprints
+        d.ellipse(img, (cx + np.cos(a_) * w * 0.42, cy + np.sin(a_) * h * 0.12), (max(4, w * 0.04), max(2, h * 0.02)), (0, 200, 255))
     d.person(img, cx, cy + h * 0.05, h * 0.85, rng, shirt=(35, 35, 35), hair=(20, 20, 20))
     d.rect(img, (cx - h * 0.1, y1 - h * 0.85, cx + h * 0.1, y1 - h * 0.75), (35, 35, 35))  # hood
+    d.circle(img, (cx + w * 0.3, y0 + h * 0.12), h * 0.06, (0, 200, 255), 2)  # a clock: still here
+    d.line(img, (cx + w * 0.3, y0 + h * 0.12), (cx + w * 0.3, y0 + h * 0.08), (0, 200, 255), 2)
 
 
 def intrusion_after_hours(img, rng, box):
@@ -80,9 +82,11 @@ def jaywalking(img, rng, box):
 
 def pedestrian_on_motorway(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
-    px = x0 + w * rng.uniform(0.3, 0.7)
-    d.person(img, px, y1, h * 0.95, rng, shirt=(0, 200, 255))
-    d.line(img, (px - h * 0.1, y0 + h * 0.35), (px + h * 0.1, y0 + h * 0.35), (220, 230, 230), 3)  # reflective stripe
+    px = x0 + w * rng.uniform(0.4, 0.6)
+    d.person(img, px, y1, h * 0.95, rng, shirt=(0, 230, 200), pose="arms_up")
+    for k in (0.3, 0.4):  # reflective stripes of a hi-vis vest
+        d.line(img, (px - h * 0.11, y0 + h * k), (px + h * 0.11, y0 + h * k), (230, 240, 240), 3)
+    d.rect(img, (px + h * 0.15, y1 - h * 0.15, px + h * 0.32, y1), (40, 40, 160))  # dropped bag on the lane
 
 
 def no_helmet_worker(img, rng, box):
@@ -178,17 +182,19 @@ def outdoor_barbecue(img, rng, box):
 
 def stray_animal(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
+    coats = [(245, 245, 245), (25, 25, 25), (40, 120, 230), (90, 150, 200)]
     for i in range(2):
-        bx = x0 + w * (0.05 + 0.5 * i)
-        bw = w * 0.4
-        by = y1 - h * (0.3 + 0.1 * i)
-        col = d.jitter(rng, (50, 90, 140), 30)
-        d.ellipse(img, (bx + bw * 0.5, by - h * 0.25), (bw * 0.4, h * 0.15), col)
-        d.circle(img, (bx + bw * 0.92, by - h * 0.42), h * 0.12, col)
-        d.poly(img, [(bx + bw * 0.85, by - h * 0.52), (bx + bw * 0.9, by - h * 0.68), (bx + bw * 0.97, by - h * 0.5)], col)
-        for lx in (0.2, 0.35, 0.65, 0.8):
-            d.line(img, (bx + bw * lx, by - h * 0.15), (bx + bw * lx, by), col, 4)
-        d.line(img, (bx + bw * 0.1, by - h * 0.3), (bx - bw * 0.05, by - h * 0.5), col, 3)
+        bx = x0 + w * (0.02 + 0.5 * i)
+        bw = w * 0.46
+        by = y1 - h * (0.05 + 0.12 * i)
+        col = d.jitter(rng, coats[int(rng.integers(len(coats)))], 12)
+        d.ellipse(img, (bx + bw * 0.5, by - h * 0.38), (bw * 0.42, h * 0.17), col)
+        d.circle(img, (bx + bw * 0.92, by - h * 0.58), h * 0.14, col)
+        d.poly(img, [(bx + bw * 0.84, by - h * 0.68), (bx + bw * 0.88, by - h * 0.88), (bx + bw * 0.97, by - h * 0.66)], col)
+        d.circle(img, (bx + bw * 0.97, by - h * 0.6), 2, (0, 0, 0))
+        for lx in (0.18, 0.33, 0.67, 0.82):
+            d.line(img, (bx + bw * lx, by - h * 0.25), (bx + bw * lx, by), col, max(3, int(h * 0.05)))
+        d.line(img, (bx + bw * 0.1, by - h * 0.42), (bx - bw * 0.08, by - h * 0.7), col, max(3, int(h * 0.04)))
 
 
 def boat_in_restricted_zone(img, rng, box):

@@ -88,12 +88,15 @@ def standing_water(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
     pts = _irregular(rng, (x0 + x1) / 2, y1 - h * 0.35, w * 0.45, h * 0.3, 18, 0.2)
     layer = img.copy()
-    d.poly(layer, pts, (230, 200, 160))
+    d.poly(layer, pts, (240, 215, 175))
     mask = np.zeros(img.shape[:2], np.float32)
     d.poly(mask, pts, 1.0)
-    d.blend(img, layer, mask * 0.85, (int(pts[:, 0].min()) - 2, int(pts[:, 1].min()) - 2, int(pts[:, 0].max()) + 3, int(pts[:, 1].max()) + 3))
+    d.blend(img, layer, mask * 0.92, (int(pts[:, 0].min()) - 2, int(pts[:, 1].min()) - 2, int(pts[:, 0].max()) + 3, int(pts[:, 1].max()) + 3))
     for k in range(4):
-        d.ellipse(img, ((x0 + x1) / 2 + rng.uniform(-w * 0.2, w * 0.2), y1 - h * 0.35), (w * 0.06 * (k + 1), h * 0.03 * (k + 1)), (235, 220, 200), 0.0, 1)
+        d.ellipse(img, ((x0 + x1) / 2 + rng.uniform(-w * 0.2, w * 0.2), y1 - h * 0.35), (w * 0.06 * (k + 1), h * 0.03 * (k + 1)), (120, 90, 60), 0.0, 2)
+    for _ in range(3):  # sky reflected in the water
+        p = (rng.uniform(x0 + w * 0.2, x1 - w * 0.35), rng.uniform(y1 - h * 0.5, y1 - h * 0.2))
+        d.line(img, p, (p[0] + w * 0.15, p[1]), (255, 255, 255), 3)
 
 
 def ice_on_road(img, rng, box):
@@ -176,11 +179,17 @@ def open_air_burning(img, rng, box):
 
 def fallen_tree(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
-    d.rect(img, (x0, y1 - h * 0.45, x0 + w * 0.06, y1), (40, 70, 100))  # broken stump
-    d.poly(img, [(x0 + w * 0.03, y1 - h * 0.35), (x1 - w * 0.3, y1 - h * 0.1), (x1 - w * 0.3, y1), (x0 + w * 0.03, y1 - h * 0.22)], (35, 65, 100))
-    for _ in range(7):
-        c = (x1 - w * rng.uniform(0.05, 0.35), y1 - h * rng.uniform(0.1, 0.5))
-        d.circle(img, c, h * rng.uniform(0.15, 0.25), d.jitter(rng, (40, 130, 50), 20))
+    d.rect(img, (x0, y1 - h * 0.5, x0 + w * 0.08, y1), (40, 70, 100))  # broken stump
+    d.poly(img, [(x0 + w * 0.02, y1 - h * 0.42), (x1 - w * 0.25, y1 - h * 0.2), (x1 - w * 0.25, y1 - h * 0.02), (x0 + w * 0.04, y1 - h * 0.2)], (35, 65, 100))
+    for k in range(4):  # branches along the trunk
+        bx = x0 + w * (0.3 + 0.12 * k)
+        by = y1 - h * (0.32 - 0.04 * k)
+        d.line(img, (bx, by), (bx + w * 0.08, by - h * rng.uniform(0.2, 0.35)), (35, 65, 100), max(2, int(h * 0.04)))
+    for _ in range(10):
+        c = (x1 - w * rng.uniform(0.03, 0.45), y1 - h * rng.uniform(0.15, 0.6))
+        d.circle(img, c, h * rng.uniform(0.14, 0.22), d.jitter(rng, (40, 130, 50), 20))
+    for _ in range(12):  # torn leaves on the ground
+        d.circle(img, (rng.uniform(x0, x1), y1 - rng.uniform(0, h * 0.1)), 3, (40, 160, 70))
 
 
 def clothes_hanging_on_trees(img, rng, box):
@@ -253,13 +262,17 @@ def illegal_banner(img, rng, box):
 def damaged_guardrail(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
     ry = y1 - h * 0.45
-    d.rect(img, (x0, ry - h * 0.1, x0 + w * 0.4, ry + h * 0.1), (200, 200, 205))
-    d.poly(img, [(x0 + w * 0.4, ry - h * 0.1), (x0 + w * 0.55, ry - h * 0.45), (x0 + w * 0.6, ry - h * 0.35), (x0 + w * 0.42, ry + h * 0.1)], (180, 180, 185))  # bent up
-    d.poly(img, [(x0 + w * 0.65, ry + h * 0.35), (x1, ry - h * 0.1), (x1, ry + h * 0.1), (x0 + w * 0.7, ry + h * 0.45)], (190, 190, 195))  # twisted down
+    rail = (215, 215, 220)
+    d.rect(img, (x0, ry - h * 0.12, x0 + w * 0.4, ry + h * 0.12), rail)
+    for x in np.arange(x0, x0 + w * 0.4, w * 0.08):  # red-white reflectors
+        d.rect(img, (x, ry - h * 0.04, x + w * 0.03, ry + h * 0.04), (30, 30, 220))
+    d.poly(img, [(x0 + w * 0.4, ry - h * 0.12), (x0 + w * 0.58, ry - h * 0.55), (x0 + w * 0.64, ry - h * 0.45), (x0 + w * 0.44, ry + h * 0.12)], rail)  # bent up
+    d.poly(img, [(x0 + w * 0.66, ry + h * 0.4), (x1, ry - h * 0.12), (x1, ry + h * 0.12), (x0 + w * 0.72, ry + h * 0.5)], rail)  # twisted down
     for x in (x0 + w * 0.05, x0 + w * 0.3, x1 - w * 0.1):
-        d.line(img, (x, ry), (x, y1), (110, 110, 110), 5)
-    for _ in range(6):
-        d.circle(img, (rng.uniform(x0 + w * 0.4, x0 + w * 0.7), rng.uniform(ry, y1)), 3, (220, 220, 220))
+        d.line(img, (x, ry), (x, y1), (110, 110, 110), 6)
+    d.line(img, (x0 + w * 0.5, y1), (x0 + w * 0.62, y1 - h * 0.25), (50, 50, 50), 5)  # knocked-over post
+    for _ in range(10):
+        d.circle(img, (rng.uniform(x0 + w * 0.4, x0 + w * 0.75), rng.uniform(ry, y1)), 3, (240, 240, 240))
 
 
 def damaged_road_sign(img, rng, box):
@@ -340,7 +353,7 @@ def missing_safety_net(img, rng, box):
 def drone_flying(img, rng, box):
     x0, y0, x1, y1, w, h = _wh(box)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    s = min(w, h * 1.6) * 0.45
+    s = min(w * 0.38, h * 0.9)
     for ax, ay in ((-1, -0.5), (1, -0.5), (-1, 0.5), (1, 0.5)):
         end = (cx + ax * s, cy + ay * s * 0.6)
         d.line(img, (cx, cy), end, (30, 30, 30), 4)

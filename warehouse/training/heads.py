@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from catalog import LinearHead, linear_head_onnx, read_linear_head
+from warehouse.errors import WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ C_GRID = (0.02, 0.2)  # inverse L2 strength on standardised features; picked on 
 _EPS_STD = 1e-4
 
 
-class HeadTrainingError(ValueError):
+class HeadTrainingError(WarehouseError, ValueError):
     """Training data a head cannot be trained on (shape, single class, too few positives)."""
 
 
@@ -49,21 +50,30 @@ def _check(embeddings: np.ndarray, labels: np.ndarray, what: str) -> tuple[np.nd
 
 
 def best_threshold(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(threshold, f1) maximising F1 of ``scores >= threshold``; threshold sits midway below the cut."""
+    """(threshold, f1) maximising F1 of ``scores >= threshold``.
+
+    Among the cuts that reach the best F1, the one with the widest gap to the next lower score
+    wins, and the threshold sits in the middle of that gap in logit space: with few validation
+    positives, a threshold at the edge of the gap overfits.
+    """
     order = np.argsort(-scores, kind="stable")
-    s, yy = scores[order], y[order]
-    tp = np.cumsum(yy)
-    fp = np.cumsum(1 - yy)
+    s, yy = scores[order].astype(np.float64), y[order]
     pos = yy.sum()
     if pos == 0:
         return 0.5, 0.0
+    tp = np.cumsum(yy)
+    fp = np.cumsum(1 - yy)
     f1 = 2 * tp / (tp + fp + pos)
-    # only cut between distinct scores
-    valid = np.append(s[1:] < s[:-1], True)
-    f1 = np.where(valid, f1, -1)
-    k = int(np.argmax(f1))
-    lower = s[k + 1] if k + 1 < len(s) else s[k] - 1e-3
-    return float((s[k] + lower) / 2), float(f1[k])
+    valid = np.append(s[1:] < s[:-1], True)  # only cut between distinct scores
+    f1 = np.where(valid, f1, -1.0)
+    best = f1.max()
+    logit = np.log(np.clip(s, 1e-9, 1 - 1e-9) / np.clip(1 - s, 1e-9, 1.0))
+    below = np.append(logit[1:], logit[-1] - 4.0)  # the next lower score (or a margin under the lowest)
+    ties = np.flatnonzero(f1 >= best - 1e-12)
+    # cut k keeps rows 0..k: any threshold in (below[k], logit[k]] gives that F1; take the widest
+    k = int(ties[np.argmax(logit[ties] - below[ties])])
+    mid = (logit[k] + below[k]) / 2
+    return float(1.0 / (1.0 + np.exp(-mid))), float(best)
 
 
 def _prf(pred: np.ndarray, y: np.ndarray) -> dict:
