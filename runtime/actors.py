@@ -1,11 +1,15 @@
 """Ray actors for the stream side: readers (one per camera) and inference workers (one per plan worker).
 
 ``StreamReader`` reads a source, samples it at the camera's planned rate, gates it, and
-pushes frames to its worker. ``InferenceWorker`` scores frames through a
-:class:`~runtime.scoring.FrameScorer` (per-algorithm rates applied here) and turns the
-scores into alerts with an :class:`~runtime.events.EventDetector`. Both are plain classes
+pushes frames to its worker. ``InferenceWorker`` (``runtime.worker``) gathers the frames of
+all its cameras into cross-camera batches, scores them through a
+:class:`~runtime.scoring.FrameScorer` (per-algorithm rates applied there), runs real
+detectors at their own rates, and turns the results into alerts. Both are plain classes
 (unit-testable without Ray); ``StreamReaderActor`` and ``InferenceWorkerActor`` are their
-Ray actor forms, built on first use so ``import runtime`` does not import Ray.
+Ray actor forms, built on first use so ``import runtime`` does not import Ray. The worker
+actor is threaded: every reader's ``process`` call waits inside it while its frames are
+batched with other cameras' frames; control calls (``swap_model``, ``drain_alerts``,
+``stats``) go to their own concurrency group so a busy stream cannot starve them.
 
 ``plan`` is duck-typed (``plan.workers[*].worker_id/num_gpus``, ``plan.placements[*]
 .camera_id/worker_id/fps/assignments``), as ``scheduler.Plan`` provides; runtime does not
@@ -19,81 +23,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from runtime.events import Alert, Detection, EventDetector, EventPolicy
+from runtime.batching import BatchPolicy
+from runtime.events import Alert, EventPolicy
 from runtime.gating import ChangeGate
 from runtime.sampling import RateSampler
-from runtime.scoring import FrameScorer, pair_of
+from runtime.scoring import FrameScorer
 from runtime.streams.base import FrameEvent, SourceHealth, StreamConfigError
 from runtime.streams.registry import SourceRegistry, open_source
+from runtime.worker import AlertSink, InferenceWorker, ScoredFrame
+
+__all__ = ["Deployment", "InferenceWorker", "ScoredFrame", "StreamReader", "deploy_plan", "ensure_ray"]
 
 log = logging.getLogger(__name__)
-
-
-class InferenceWorker:
-    """Scores frames and raises alerts for the assignments placed on one worker."""
-
-    def __init__(self, worker_id: str, assignments: Sequence, *, scorer_factory: Callable[[], FrameScorer],
-                 put_evidence: Callable[[bytes], str], policy: EventPolicy | None = None,
-                 model_versions: Mapping[str, str] | None = None) -> None:
-        self.worker_id = worker_id
-        self._by_camera: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for a in assignments:
-            cam, alg = pair_of(a)
-            self._by_camera[cam].append((alg, float(getattr(a, "fps", 0.0) or 0.0)))
-        self._samplers = {(cam, alg): RateSampler(target_fps=fps) for cam, algs in self._by_camera.items()
-                          for alg, fps in algs if fps > 0}
-        self._scorer = scorer_factory()
-        self._detector = EventDetector(put_evidence=put_evidence, policy=policy)
-        self._versions = dict(model_versions or {})
-        self._alerts: list[Alert] = []
-        self._lock = threading.Lock()
-        self.frames_scored = 0
-        self.batches = 0
-
-    def process(self, frames: list[FrameEvent]) -> int:
-        """Score ``frames`` (any cameras placed here) and keep the alerts; returns how many alerts."""
-        rounds: list[list[FrameEvent]] = []
-        seen: dict[str, int] = defaultdict(int)
-        for f in frames:  # round r holds the r-th frame of each camera: one frame per camera per batch
-            if f.camera_id not in self._by_camera:
-                log.warning("worker=%s got a frame of camera %s that is not placed here; dropped", self.worker_id, f)
-                continue
-            r = seen[f.camera_id]
-            seen[f.camera_id] += 1
-            if r == len(rounds):
-                rounds.append([])
-            rounds[r].append(f)
-        new = 0
-        for batch in rounds:
-            due = [(f.camera_id, alg) for f in batch for alg, _ in self._by_camera[f.camera_id]
-                   if (s := self._samplers.get((f.camera_id, alg))) is None or s.accept(f.ts_ms)]
-            if not due:
-                continue
-            scores = self._scorer.score(batch, due)
-            self.batches += 1
-            self.frames_scored += len(batch)
-            for f in batch:
-                dets = {alg: Detection(sc, box, self._versions.get(alg, ""))
-                        for (cam, alg), (sc, box) in scores.items() if cam == f.camera_id}
-                alerts = self._detector.update(f, dets)
-                if alerts:
-                    with self._lock:
-                        self._alerts.extend(alerts)
-                    new += len(alerts)
-        return new
-
-    def drain_alerts(self) -> list[Alert]:
-        with self._lock:
-            out, self._alerts = self._alerts, []
-        return out
-
-    def stats(self) -> dict[str, Any]:
-        return {"worker_id": self.worker_id, "frames_scored": self.frames_scored, "batches": self.batches,
-                "suppressed": self._detector.suppressed}
 
 
 class StreamReader:
@@ -114,6 +58,7 @@ class StreamReader:
         self._batch_frames, self._max_in_flight = batch_frames, max_in_flight
         self._stop = threading.Event()
         self.frames_read = self.frames_sampled = self.frames_sent = 0
+        self._calls = 0
 
     def _push(self, batch: list[FrameEvent], in_flight: list) -> list:
         self.frames_sent += len(batch)
@@ -122,7 +67,8 @@ class StreamReader:
             return in_flight
         import ray
 
-        in_flight.append(self._worker.process.remote(batch))
+        in_flight.append(self._worker.process.remote(batch, self._calls))  # numbered: the worker keeps their order
+        self._calls += 1
         if len(in_flight) >= self._max_in_flight:  # back-pressure: a slow worker slows its readers, not memory
             _, in_flight = ray.wait(in_flight, num_returns=1)
         return in_flight
@@ -168,6 +114,13 @@ class StreamReader:
 
 
 _ACTORS: dict[str, Any] = {}
+WORKER_MAX_CONCURRENCY = 64  # >= readers per worker x their max_in_flight, else calls queue in Ray (still correct)
+CONTROL_GROUP = "control"
+
+
+def _control(handle, method: str):
+    """``handle.method`` in the control concurrency group."""
+    return getattr(handle, method).options(concurrency_group=CONTROL_GROUP)
 
 
 def __getattr__(name: str):  # StreamReaderActor / InferenceWorkerActor, built on first use
@@ -177,7 +130,10 @@ def __getattr__(name: str):  # StreamReaderActor / InferenceWorkerActor, built o
 
             # readers wait on I/O and must answer health()/stop() while run() blocks: threaded actor
             _ACTORS["StreamReaderActor"] = ray.remote(max_concurrency=4)(StreamReader)
-            _ACTORS["InferenceWorkerActor"] = ray.remote(max_concurrency=2)(InferenceWorker)
+            # process() calls of all readers wait inside the worker while their frames are batched
+            # together: one thread each. Control calls get their own group (never starved by streams).
+            _ACTORS["InferenceWorkerActor"] = ray.remote(max_concurrency=WORKER_MAX_CONCURRENCY,
+                                                         concurrency_groups={CONTROL_GROUP: 2})(InferenceWorker)
         return _ACTORS[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -216,7 +172,31 @@ class Deployment:
     def drain_alerts(self) -> list[Alert]:
         import ray
 
-        return [a for batch in ray.get([w.drain_alerts.remote() for w in self.workers.values()]) for a in batch]
+        return [a for batch in ray.get([_control(w, "drain_alerts").remote() for w in self.workers.values()]) for a in batch]
+
+    def drain_scores(self) -> list[ScoredFrame]:
+        """Every worker's kept :class:`ScoredFrame` records (workers built with ``keep_scores``)."""
+        import ray
+
+        return [s for batch in ray.get([_control(w, "drain_scores").remote() for w in self.workers.values()]) for s in batch]
+
+    def worker_stats(self) -> dict[str, dict]:
+        """worker_id -> ``InferenceWorker.stats()`` (frames scored, batches, mean batch size, ...)."""
+        import ray
+
+        return dict(zip(self.workers, ray.get([_control(w, "stats").remote() for w in self.workers.values()])))
+
+    def swap_model(self, algorithm_id: str, onnx_bytes: bytes, version: str, threshold: float | None = None,
+                   *, worker_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Hot-swap a head on the workers (all, or ``worker_ids``) while streams run; worker_id -> previous version."""
+        import ray
+
+        ids = list(self.workers) if worker_ids is None else list(worker_ids)
+        unknown = [w for w in ids if w not in self.workers]
+        if unknown:
+            raise StreamConfigError(f"worker ids {unknown} are not deployed; deployed: {sorted(self.workers)}")
+        refs = [_control(self.workers[w], "swap_model").remote(algorithm_id, onnx_bytes, version, threshold) for w in ids]
+        return dict(zip(ids, ray.get(refs)))
 
     def stop(self) -> None:
         import ray
@@ -226,6 +206,10 @@ class Deployment:
     def shutdown(self) -> None:
         import ray
 
+        try:  # score what is pending and close the alert sinks before the actors go
+            ray.get([_control(w, "close").remote() for w in self.workers.values()], timeout=30)
+        except Exception:
+            log.warning("workers did not close cleanly; killing them", exc_info=True)
         for h in [*self.readers.values(), *self.workers.values()]:
             ray.kill(h)
         self.readers.clear(), self.workers.clear(), self._runs.clear()
@@ -245,9 +229,14 @@ def ensure_ray(address: str | None = None, *, num_cpus: int = 2) -> None:
 def deploy_plan(plan, *, sources: Mapping[str, str], scorer_factory: Callable[[], FrameScorer],
                 put_evidence: Callable[[bytes], str], policy: EventPolicy | None = None,
                 model_versions: Mapping[str, str] | None = None, source_options: Mapping[str, Mapping] | None = None,
-                gate_options: Mapping[str, Any] | None = None, ray_address: str | None = None) -> Deployment:
+                gate_options: Mapping[str, Any] | None = None, ray_address: str | None = None,
+                batch_policy: BatchPolicy | None = None, stage_factory: Callable[[], Any] | None = None,
+                alert_sink_factory: Callable[[], AlertSink] | None = None, keep_scores: int = 0) -> Deployment:
     """Start one InferenceWorkerActor per plan worker with cameras and one StreamReaderActor
-    per placed camera. ``sources`` maps camera_id -> URL; ``source_options`` camera_id -> kwargs."""
+    per placed camera. ``sources`` maps camera_id -> URL; ``source_options`` camera_id -> kwargs.
+    ``batch_policy``, ``stage_factory`` (picklable, returns a ``DetectorStage``),
+    ``alert_sink_factory`` (picklable, returns ``sink(alert_dict)``) and ``keep_scores`` go to
+    every :class:`InferenceWorker`."""
     missing = [p.camera_id for p in plan.placements if p.camera_id not in sources]
     if missing:
         raise StreamConfigError(f"cameras {missing} are placed by the plan but have no URL in sources; add them")
@@ -261,7 +250,8 @@ def deploy_plan(plan, *, sources: Mapping[str, str], scorer_factory: Callable[[]
             continue
         workers[w.worker_id] = worker_cls.options(num_cpus=0, num_gpus=getattr(w, "num_gpus", 0) or 0).remote(
             w.worker_id, list(mine), scorer_factory=scorer_factory, put_evidence=put_evidence, policy=policy,
-            model_versions=dict(model_versions or {}))
+            model_versions=dict(model_versions or {}), batch_policy=batch_policy, stage_factory=stage_factory,
+            alert_sink_factory=alert_sink_factory, keep_scores=keep_scores)
     readers: dict[str, Any] = {}
     for p in plan.placements:
         readers[p.camera_id] = reader_cls.options(num_cpus=0).remote(

@@ -127,3 +127,41 @@ class CameraPipeline:
 
     def close(self) -> None:
         self.bus.close()
+
+
+class BusAlertSink:
+    """A picklable alert-sink factory for ``runtime`` workers (``alert_sink_factory=BusAlertSink(url)``).
+
+    Called inside the worker (a Ray actor), it opens the bus there and returns a publisher:
+    each alert dict goes to the ``alerts`` topic keyed by camera, with ``event_id`` = the
+    alert's id (idempotent consumers) and ``type`` = ``"alert"``. Runtime never imports
+    ``warehouse``: the application hands this object over.
+
+    >>> sink = BusAlertSink("sqlite:///var/bus.db")()                      # doctest: +SKIP
+    >>> sink(alert.to_dict()); sink.close()                                 # doctest: +SKIP
+    """
+
+    def __init__(self, bus_url: str, topic_prefix: str = "") -> None:
+        self.bus_url = bus_url
+        self.topic_prefix = topic_prefix
+
+    def __repr__(self) -> str:
+        return f"BusAlertSink({self.bus_url!r}, topic_prefix={self.topic_prefix!r})"
+
+    def __call__(self) -> "_BusAlertPublisher":
+        from warehouse.bus import open_bus
+
+        return _BusAlertPublisher(open_bus(self.bus_url, topic_prefix=self.topic_prefix))
+
+
+class _BusAlertPublisher:
+    """``sink(alert_dict)`` publishing to the ``alerts`` topic (built by :class:`BusAlertSink`)."""
+
+    def __init__(self, bus) -> None:
+        self.bus = bus
+
+    def __call__(self, alert: dict) -> None:
+        self.bus.publish("alerts", alert | {"event_id": alert["alert_id"], "type": "alert"}, key=alert["camera_id"])
+
+    def close(self) -> None:
+        self.bus.close()
