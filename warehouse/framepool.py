@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlalchemy as sa
 
+from warehouse._db import make_engine
+
 from warehouse.errors import InvalidInputError
 
 _meta = sa.MetaData()
@@ -47,12 +49,7 @@ class RetainedFrame:
 
 class FramePool:
     def __init__(self, url: str, *, max_frames_per_camera: int = 50_000) -> None:
-        kwargs = {}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            if url in ("sqlite://", "sqlite:///:memory:"):
-                kwargs["poolclass"] = sa.pool.StaticPool
-        self.engine = sa.create_engine(url, future=True, **kwargs)
+        self.engine = make_engine(url)
         _meta.create_all(self.engine)
         self.max_frames_per_camera = max_frames_per_camera
 

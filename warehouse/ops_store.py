@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 
+from warehouse._db import make_engine
+
 from warehouse.errors import InvalidInputError, UnknownAlertError, UnknownCameraError
 
 ROLES = ("viewer", "operator", "admin")
@@ -100,12 +102,7 @@ def hash_key(raw_key: str) -> str:
 
 class OpsStore:
     def __init__(self, url: str) -> None:
-        kwargs = {}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            if url in ("sqlite://", "sqlite:///:memory:"):
-                kwargs["poolclass"] = sa.pool.StaticPool
-        self.engine = sa.create_engine(url, future=True, **kwargs)
+        self.engine = make_engine(url)
         _meta.create_all(self.engine)
 
     # -- cameras -----------------------------------------------------------------------

@@ -12,18 +12,17 @@ line on stderr and exit with status 2.
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalog import ArtifactStore, Catalog, CatalogError, ModelVersion, Stage
+from catalog import ArtifactStore, Catalog, ModelVersion, Stage
+from warehouse.cli._common import AsJson, Home, errors_exit_2
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,24 +31,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Algorithms, 
 CatalogUrl = Annotated[
     str | None, typer.Option("--catalog-url", help="SQLAlchemy URL of the catalog (default: WAREHOUSE_CATALOG_URL or SQLite under home).")
 ]
-Home = Annotated[Path | None, typer.Option("--home", help="State folder (default: WAREHOUSE_HOME or ./var).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _errors_exit_2(fn: F) -> F:
-    """Turn catalog errors into one stderr line and exit status 2 (no traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (CatalogError, OSError) as exc:
-            log.debug("catalog command failed", exc_info=True)
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _open(catalog_url: str | None, home: Path | None) -> Catalog:
@@ -70,7 +53,7 @@ def _version_line(v: ModelVersion) -> str:
 
 
 @app.command("list")
-@_errors_exit_2
+@errors_exit_2
 def list_cmd(
     scene: Annotated[str | None, typer.Option(help="Only algorithms for this scene (and scene-independent ones).")] = None,
     event: Annotated[str | None, typer.Option(help="Only algorithms for this event type.")] = None,
@@ -115,7 +98,7 @@ def list_cmd(
 
 
 @app.command("show")
-@_errors_exit_2
+@errors_exit_2
 def show_cmd(
     algorithm_id: Annotated[str, typer.Argument(help="Algorithm id.")],
     version: Annotated[int | None, typer.Option("--version", help="Also show this version's lineage.")] = None,
@@ -152,7 +135,7 @@ def show_cmd(
 
 
 @app.command("import")
-@_errors_exit_2
+@errors_exit_2
 def import_cmd(
     manifest: Annotated[Path, typer.Argument(help="Manifest YAML; the model path in it is relative to its folder.")],
     catalog_url: CatalogUrl = None,
@@ -169,7 +152,7 @@ def import_cmd(
 
 
 @app.command("promote")
-@_errors_exit_2
+@errors_exit_2
 def promote_cmd(
     algorithm_id: Annotated[str, typer.Argument(help="Algorithm id.")],
     number: Annotated[int, typer.Argument(help="Version number.")],
@@ -188,7 +171,7 @@ def promote_cmd(
 
 
 @app.command("retire")
-@_errors_exit_2
+@errors_exit_2
 def retire_cmd(
     algorithm_id: Annotated[str, typer.Argument(help="Algorithm id.")],
     number: Annotated[int, typer.Argument(help="Version number.")],

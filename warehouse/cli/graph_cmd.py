@@ -16,41 +16,25 @@ and exit with status 2.
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-from catalog import CatalogError
 from knowledge_graph import CityGraph, GraphChange, KnowledgeGraphError
+from warehouse.cli._common import AsJson, Home, errors_exit_2
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Knowledge graph: cameras, relevance, explanations, feedback.")
 
-Home = Annotated[Path | None, typer.Option("--home", help="State folder (default: WAREHOUSE_HOME or ./var).")]
 Ontology = Annotated[Path | None, typer.Option("--ontology", help="Ontology YAML (default: the bundled city.yaml).")]
 FromCatalog = Annotated[bool, typer.Option("--from-catalog", help="Use the live catalog's algorithms.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _errors_exit_2(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (KnowledgeGraphError, CatalogError, OSError) as exc:
-            log.debug("graph command failed", exc_info=True)
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def journal_path(home: Path | None) -> Path:
@@ -87,7 +71,7 @@ def _print_change(ch: GraphChange, as_json: bool) -> None:
 
 
 @app.command()
-@_errors_exit_2
+@errors_exit_2
 def validate(ontology: Ontology = None, from_catalog: FromCatalog = False, home: Home = None) -> None:
     """Load and validate the ontology; print a summary or every problem."""
     g = open_graph(home, ontology, from_catalog)
@@ -98,7 +82,7 @@ def validate(ontology: Ontology = None, from_catalog: FromCatalog = False, home:
 
 
 @app.command("add-camera")
-@_errors_exit_2
+@errors_exit_2
 def add_camera(
     camera_id: str,
     region: Annotated[str, typer.Option("--region", help="Region id from the ontology.")],
@@ -121,7 +105,7 @@ def add_camera(
 
 
 @app.command()
-@_errors_exit_2
+@errors_exit_2
 def explain(
     camera_id: str,
     at: Annotated[str | None, typer.Option("--at", help="Local time, ISO (default: now).")] = None,
@@ -151,35 +135,35 @@ def _verdict(kind: str, camera_id: str, algorithm_id: str, alert_id: str, home: 
 
 
 @app.command()
-@_errors_exit_2
+@errors_exit_2
 def reject(camera_id: str, algorithm_id: str, alert_id: str, home: Home = None, as_json: AsJson = False) -> None:
     """Record an operator's rejection of an alert (lowers relevance; may pause)."""
     _verdict("reject", camera_id, algorithm_id, alert_id, home, as_json)
 
 
 @app.command()
-@_errors_exit_2
+@errors_exit_2
 def confirm(camera_id: str, algorithm_id: str, alert_id: str, home: Home = None, as_json: AsJson = False) -> None:
     """Record an operator's confirmation of an alert."""
     _verdict("confirm", camera_id, algorithm_id, alert_id, home, as_json)
 
 
 @app.command()
-@_errors_exit_2
+@errors_exit_2
 def miss(camera_id: str, event_type: str, miss_id: str, home: Home = None, as_json: AsJson = False) -> None:
     """Record a missed event; adds an algorithm if the camera has none for it."""
     _print_change(open_graph(home).record_miss(camera_id, event_type, miss_id), as_json)
 
 
 @app.command()
-@_errors_exit_2
+@errors_exit_2
 def undo(change_id: str, home: Home = None, as_json: AsJson = False) -> None:
     """Revert one recorded change (itself recorded)."""
     _print_change(open_graph(home).undo(change_id), as_json)
 
 
 @app.command()
-@_errors_exit_2
+@errors_exit_2
 def changes(
     camera: Annotated[str | None, typer.Option("--camera", help="Only this camera.")] = None,
     home: Home = None,
