@@ -26,10 +26,12 @@ from runtime.residency import ModelResidency, ResidencyError, ResidencyStats, Re
 
 # stream and event side: sources, sampling, gating, events, scoring adapters, actors
 from runtime.actors import Deployment, InferenceWorker, StreamReader, deploy_plan, ensure_ray
+from runtime.worker import ScoredFrame
 from runtime.events import Alert, Detection, EventDetector, EventPolicy, evidence_jpeg, region_cell
 from runtime.gating import ChangeGate, GateDecision, change_score, frame_signature
 from runtime.sampling import RateSampler, sample_mask
 from runtime.scoring import (
+    BatchScorer,
     FrameScorer,
     InferenceCoreScorer,
     LinearHeadScorer,
@@ -78,6 +80,8 @@ from runtime.detector_stage import (
 __all__ = [
     # real detectors
     "DetectorRegistry",
+    "BatchScorer",
+    "ScoredFrame",
     "default_detector_registry",
     # detector stage
     "AlgorithmStats",
