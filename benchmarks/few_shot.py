@@ -7,8 +7,9 @@ city frames; train and test share no picture and no seed. For 10/20/50/100 label
 macro F1 of (a) linear heads on the frozen MobileNetV2 embedding and (b) a ~100k-parameter
 CNN trained from random init on CPU, averaged over ``--repeats`` draws of the labels.
 
-    .venv/bin/python -m benchmarks.few_shot            # 2 repeats, 100 test frames per class
-    .venv/bin/python -m benchmarks.few_shot --full     # 5 repeats, 200 test frames per class
+    .venv/bin/python -m benchmarks.few_shot            # 1 repeat, 60 test frames per class (~3 min)
+    .venv/bin/python -m benchmarks.few_shot --full     # 3 repeats, 200 test frames per class
+    .venv/bin/python -m benchmarks.few_shot --repeats 2 --test-per-class 100
 
 Prints one JSON object as its last line.
 """
@@ -95,14 +96,18 @@ def run(*, repeats: int, test_per_class: int, cache_dir: Path, epochs: int) -> d
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--full", action="store_true", help="5 repeats, 200 test frames per class")
+    ap.add_argument("--full", action="store_true", help="3 repeats, 200 test frames per class")
+    ap.add_argument("--repeats", type=int, default=None, help="draws of the training labels per label count")
+    ap.add_argument("--test-per-class", type=int, default=None, help="held-out frames per class (half real, half synthetic)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="backbone + embedding cache (default: a temp dir)")
     ap.add_argument("--epochs", type=int, default=40, help="scratch CNN epochs")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="few-shot-") as td:
         cache_dir = args.cache_dir or Path(td)
-        out = run(repeats=5 if args.full else 2, test_per_class=200 if args.full else 100, cache_dir=cache_dir, epochs=args.epochs)
+        repeats = args.repeats or (3 if args.full else 1)
+        test_per_class = args.test_per_class or (200 if args.full else 60)
+        out = run(repeats=repeats, test_per_class=test_per_class, cache_dir=cache_dir, epochs=args.epochs)
     print(json.dumps(out))
 
 
