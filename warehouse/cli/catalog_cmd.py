@@ -186,3 +186,48 @@ def retire_cmd(
         _emit(v.to_dict())
     else:
         typer.echo(f"{v.algorithm_id} {_version_line(v)}")
+
+
+@app.command("build")
+@errors_exit_2
+def build_cmd(
+    catalog_url: CatalogUrl = None,
+    home: Home = None,
+    scene: Annotated[list[str] | None, typer.Option("--scene", help="Only these scenes (repeatable); default all 16.")] = None,
+    per_event: Annotated[int, typer.Option(min=4, help="Synthetic frames per event in each scene's pool.")] = 40,
+    n_empty: Annotated[int, typer.Option(min=4, help="Frames without any event in each scene's pool.")] = 60,
+    real: Annotated[bool, typer.Option("--real/--no-real", help="Also register the real detectors (OCR, faces, people, plates, ImageNet readouts).")] = True,
+    as_json: AsJson = False,
+) -> None:
+    """Fill the catalog: train one head per (scene, event) on synthetic frames and register
+    it with its held-out metrics (production when F1 >= 0.8), plus the real detectors.
+    Embeddings are cached under the cache folder, so a rebuild is fast."""
+    from catalog import load_taxonomy
+    from runtime import Backbone
+    from warehouse.training.backbone_export import ensure_backbone_onnx
+    from warehouse.training.real_algorithms import register_real_algorithms
+    from warehouse.training.scene_heads import build_catalog
+    from warehouse.training.synthetic_pool import PoolConfig
+
+    settings = Settings(home=home) if home is not None else Settings()
+    tax = load_taxonomy()
+    for s in scene or ():
+        tax.require_scene(s)  # a typo fails before any work, naming the valid scenes
+    pairs = [p for p in tax.scene_event_pairs() if not scene or p[0] in scene]
+    backbone_path = ensure_backbone_onnx(settings.resolved_cache_dir)
+    backbone = Backbone.load(backbone_path)
+    cat = _open(catalog_url, home)
+    try:
+        report = build_catalog(cat, cat.store, pairs=pairs, backbone=backbone,
+                               backbone_sha=f"{backbone.info.weights_sha256}:{backbone_path.name}",
+                               cache_dir=settings.resolved_cache_dir, config=PoolConfig(per_event=per_event, n_empty=n_empty))
+        real_versions = register_real_algorithms(cat, cat.store) if real else []
+        summary = report.summary() | {"real_algorithms": len(real_versions), "total_algorithms": len(cat.list_algorithms())}
+    finally:
+        cat.close()
+    if as_json:
+        _emit(summary)
+    else:
+        typer.echo(f"{summary['algorithms']} scene heads trained in {summary['seconds']:.0f} s "
+                   f"(median held-out F1 {summary['f1_median']:.3f}, p10 {summary['f1_p10']:.3f}); "
+                   f"{summary['real_algorithms']} real detectors; {summary['total_algorithms']} algorithms in the catalog")
