@@ -121,3 +121,22 @@ def check_fps(fps: float, url: str) -> float:
     if not value > 0 or value != value or value > 1000:
         raise StreamConfigError(f"fps={fps!r} for {url!r} is invalid; expected a number in (0, 1000], e.g. fps=10")
     return value
+
+
+class TrackedSource:
+    """``fps``, ``health()`` and ``close()`` for the built-in sources, which keep their rate in
+    ``_fps`` and their state in a :class:`HealthTracker` at ``_health``."""
+
+    _fps: float
+    _health: HealthTracker
+
+    @property
+    def fps(self) -> float:
+        """Frames per second: the configured or reported rate (a live stream's is known once connected)."""
+        return self._fps
+
+    def health(self) -> SourceHealth:
+        return self._health.snapshot()
+
+    def close(self) -> None:
+        self._health.closed.set()

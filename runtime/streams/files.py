@@ -17,8 +17,8 @@ from runtime.streams.base import (
     FrameEvent,
     HealthState,
     HealthTracker,
-    SourceHealth,
     StreamConfigError,
+    TrackedSource,
     check_fps,
     media_ts_ms,
 )
@@ -34,7 +34,7 @@ def _pace(t0: float, i: int, fps: float, closed) -> None:
         closed.wait(delay)
 
 
-class VideoFileSource:
+class VideoFileSource(TrackedSource):
     """Frames of a video file at the file's rate. ``realtime=True`` paces reads to the
     file's fps (a stand-in camera); ``loop=True`` restarts at the end (frame indices and
     timestamps keep increasing)."""
@@ -58,16 +58,6 @@ class VideoFileSource:
         cap.release()
         self._fps = check_fps(fps, self.url) if fps is not None else (file_fps if 0 < file_fps <= 1000 else 25.0)
         self._health = HealthTracker(camera_id)
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
-    def health(self) -> SourceHealth:
-        return self._health.snapshot()
-
-    def close(self) -> None:
-        self._health.closed.set()
 
     def frames(self) -> Iterator[FrameEvent]:
         i, t0, closed = 0, time.monotonic(), self._health.closed
@@ -93,7 +83,7 @@ class VideoFileSource:
         log.info("video source ended camera=%s url=%s frames=%d", self.camera_id, self.url, i)
 
 
-class ImageFolderSource:
+class ImageFolderSource(TrackedSource):
     """The images of a folder in name order, as frames at ``fps`` (default 1)."""
 
     def __init__(self, folder: str | Path, *, camera_id: str, fps: float = 1.0, loop: bool = False,
@@ -114,16 +104,6 @@ class ImageFolderSource:
         self._fps = check_fps(fps, self.url)
         self._loop, self._realtime, self._start_ms = loop, realtime, start_ms
         self._health = HealthTracker(camera_id)
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
-    def health(self) -> SourceHealth:
-        return self._health.snapshot()
-
-    def close(self) -> None:
-        self._health.closed.set()
 
     def frames(self) -> Iterator[FrameEvent]:
         i, t0, closed = 0, time.monotonic(), self._health.closed

@@ -22,8 +22,8 @@ from runtime.streams.base import (
     FrameEvent,
     HealthState,
     HealthTracker,
-    SourceHealth,
     StreamConfigError,
+    TrackedSource,
     wall_ms,
 )
 
@@ -64,7 +64,7 @@ class Backoff:
                                jitter=self.jitter, rng=rng)
 
 
-class RtspSource:
+class RtspSource(TrackedSource):
     """Frames of an ``rtsp://`` URL; wall-clock timestamps; frame indices keep counting
     across reconnects. ``max_attempts=None`` retries for ever (a camera is expected back)."""
 
@@ -89,17 +89,6 @@ class RtspSource:
         # so respect a value someone already set
         if transport == "tcp":
             os.environ.setdefault(_CAPTURE_OPTIONS_ENV, "rtsp_transport;tcp")
-
-    @property
-    def fps(self) -> float:
-        """The stream's reported rate once connected; ``fps_hint`` before."""
-        return self._fps
-
-    def health(self) -> SourceHealth:
-        return self._health.snapshot()
-
-    def close(self) -> None:
-        self._health.closed.set()
 
     def _open(self):
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._read_ms]

@@ -28,8 +28,8 @@ from runtime.streams.base import (
     FrameEvent,
     HealthState,
     HealthTracker,
-    SourceHealth,
     StreamConfigError,
+    TrackedSource,
     check_fps,
     media_ts_ms,
 )
@@ -147,7 +147,7 @@ def catalog_scenes() -> tuple[str, ...]:
     return tuple(SCENE_PAINTERS)
 
 
-class SyntheticSource:
+class SyntheticSource(TrackedSource):
     """Frames of a synthetic scene. ``n_frames=None`` runs until ``close()``."""
 
     def __init__(self, scene: str, *, camera_id: str, seed: int = 0, fps: float = 10.0, n_frames: int | None = None,
@@ -169,16 +169,6 @@ class SyntheticSource:
             renderer = catalog_renderer() if scene in catalog_scenes() else simple_renderer()
         self._render = renderer
         self._health = HealthTracker(camera_id)
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
-    def health(self) -> SourceHealth:
-        return self._health.snapshot()
-
-    def close(self) -> None:
-        self._health.closed.set()
 
     def render(self, frame_index: int) -> np.ndarray:
         active = [ev for ev in self.event_schedule if ev.active(frame_index)]
