@@ -87,8 +87,12 @@ def train_scene_heads(pool: ScenePool, events: Sequence[str], *, seed: int = 0) 
 
 
 def register_heads(cat: Catalog, store: ArtifactStore, results: Iterable[HeadResult], *, pool_config: PoolConfig,
-                   promote_min_f1: float = PROMOTE_MIN_F1) -> list[ModelVersion]:  # fmt: skip
-    """Register each head (spec, dataset version, training run, version; promote if good enough)."""
+                   promote_min_f1: float = PROMOTE_MIN_F1, cost_profiles: dict | None = None) -> list[ModelVersion]:  # fmt: skip
+    """Register each head (spec, dataset version, training run, version; promote if good enough).
+
+    ``cost_profiles`` (algorithm id -> ``catalog.CostProfile``) are the heads' measured marginal
+    costs in the fused head bank; the shared backbone pass is profiled once, separately.
+    """
     versions = []
     fp = generator_fingerprint()
     for r in results:
@@ -109,6 +113,7 @@ def register_heads(cat: Catalog, store: ArtifactStore, results: Iterable[HeadRes
             metrics = {k: float(r.test_metrics[k]) for k in ("precision", "recall", "f1", "threshold")}
             metrics.update({"val_f1": float(r.val_metrics["val_f1"]), "test_pos": float(r.test_metrics["n_pos"]), "test_neg": float(r.test_metrics["n_neg"])})
             v = cat.add_version(aid, artifact_sha256=sha, metrics=metrics, stage=Stage.CANDIDATE, dataset_version_id=ds, training_run_id=run,
+                                cost_profile=(cost_profiles or {}).get(aid),
                                 notes="synthetic scene head; metrics are on held-out synthetic frames (disjoint seeds)")  # fmt: skip
             if metrics["f1"] >= promote_min_f1:
                 v = cat.promote(aid, v.number, to=Stage.PRODUCTION)
@@ -116,6 +121,18 @@ def register_heads(cat: Catalog, store: ArtifactStore, results: Iterable[HeadRes
         except Exception:  # one head's failure must not sink the catalog build: log with ids, carry on
             log.exception("registering head %s failed", aid)
     return versions
+
+
+def _head_costs(results: list[HeadResult]) -> dict:
+    """Each head's measured share of the fused head bank (time per frame and batch, memory)."""
+    from runtime import HeadBank, profile_head_bank
+
+    try:
+        bank = HeadBank({r.algorithm_id: r.onnx_bytes for r in results})
+        return profile_head_bank(bank, batch_sizes=(1, 8, 32), repeats=3)
+    except Exception:  # a profile is an annotation: never fail the build for it
+        log.exception("profiling %d heads failed; registering them without cost profiles", len(results))
+        return {}
 
 
 @dataclass(frozen=True)
@@ -192,7 +209,8 @@ def build_catalog(
         results.extend(res)
         if cat is not None and store is not None:
             t = time.perf_counter()
-            versions.extend(register_heads(cat, store, res, pool_config=config, promote_min_f1=promote_min_f1))
+            versions.extend(register_heads(cat, store, res, pool_config=config, promote_min_f1=promote_min_f1,
+                                           cost_profiles=_head_costs(res)))
             reg_s += time.perf_counter() - t
         log.info("scene %s: %d heads, median f1 %.3f", scene, len(res), float(np.median([r.test_metrics["f1"] for r in res])))
     return BuildReport(results, versions, time.perf_counter() - t0, pool_s, render_s, embed_s, train_s, reg_s, cache.hits, cache.misses, frames)

@@ -33,3 +33,17 @@ def test_build_refuses_unknown_scene_before_any_work(tmp_path):
     r = CliRunner().invoke(app, ["catalog", "build", "--home", str(tmp_path / "h"), "--scene", "seafrnt"])
     assert r.exit_code == 2 and "seafrnt" in r.output and "seafront" in r.output
     assert not (tmp_path / "h" / "catalog.db").exists()
+
+
+def test_built_heads_carry_measured_cost_profiles(tmp_path, backbone_cache, monkeypatch):
+    from catalog import ArtifactStore, Catalog
+
+    monkeypatch.setenv("WAREHOUSE_CACHE_DIR", str(backbone_cache))
+    home = tmp_path / "home"
+    r = CliRunner().invoke(app, ["catalog", "build", "--home", str(home), "--scene", "tunnel", "--per-event", "8",
+                                 "--n-empty", "8", "--no-real"])
+    assert r.exit_code == 0, r.output
+    with Catalog.open(f"sqlite:///{home / 'catalog.db'}", store=ArtifactStore(home / "artifacts")) as cat:
+        profiles = [cat.versions(a.id)[-1].cost_profile for a in cat.list_algorithms()]
+    assert profiles and all(p is not None and p.latency_ms_per_frame > 0 and set(p.latency_ms_per_batch) == {1, 8, 32}
+                            for p in profiles)
