@@ -35,7 +35,7 @@ def main() -> None:
     import warnings
 
     # starlette's TestClient (used in-process by the demo) warns about httpx; not actionable for users
-    warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*httpx.*")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # local single-user Ray; clusters set their own
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app()
