@@ -140,7 +140,7 @@ def run_demo(opts: DemoOptions) -> dict:
     from warehouse.retraining.labeling import GroundTruthLabeler
     from warehouse.retraining.loop import RetrainingLoop
     from warehouse.training.backbone_export import ensure_backbone_onnx
-    from warehouse.workers import AlertSink, FeedbackRouter, RetrainingService
+    from warehouse.consumers import AlertSink, FeedbackRouter, RetrainingService
 
     run_id = uuid.uuid4().hex[:8]
     kafka_bus = _open_bus(opts, run_id) if opts.kafka else None  # an unreachable broker fails here, before any write

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         from warehouse.cli._common import fail_on_domain_errors
         from warehouse.ops_store import OpsStore
         from warehouse.settings import Settings
-        from warehouse.workers import AlertSink, FeedbackRouter
+        from warehouse.consumers import AlertSink, FeedbackRouter
 
         s = Settings()
         with fail_on_domain_errors():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from warehouse.bus import MemorySeenStore, SqliteBus
 from warehouse.feedback import feedback_event, miss_event_from_rejection
-from warehouse.workers import AlertSink, FeedbackRouter
+from warehouse.consumers import AlertSink, FeedbackRouter
 from warehouse.ops_store import OpsStore
 
 
