@@ -40,12 +40,28 @@ from catalog.errors import (
     UnknownRecordError,
     UnknownVersionError,
 )
+from catalog.ids import (
+    AlgorithmId,
+    detector_id,
+    is_valid_algorithm_id,
+    parse_algorithm_id,
+    readout_id,
+    scene_head_id,
+    track_algorithm_id,
+)
 from catalog.head_format import LinearHead, linear_head_onnx, read_linear_head
 from catalog.records import ALGORITHM_KINDS, AlgorithmSpec, CostProfile, ModelVersion, Stage
 from catalog.store import ArtifactStore
 from catalog.taxonomy import EventType, SceneType, Taxonomy, load_taxonomy
 
 __all__ = [
+    "AlgorithmId",
+    "detector_id",
+    "is_valid_algorithm_id",
+    "parse_algorithm_id",
+    "readout_id",
+    "scene_head_id",
+    "track_algorithm_id",
     "ALGORITHM_KINDS",
     "AlgorithmSpec",
     "ArtifactNotFoundError",

@@ -23,6 +23,7 @@ __all__ = [
     "TOPIC_MISS_EVENTS",
     "TOPIC_MODEL_UPDATES",
     "TOPIC_DEAD_LETTER",
+    "TOPIC_CONTROL",
     "ALL_TOPICS",
     "DEFAULT_PARTITIONS",
 ]
@@ -32,7 +33,8 @@ TOPIC_FEEDBACK = "feedback"  # key: algorithm id
 TOPIC_MISS_EVENTS = "miss-events"  # key: algorithm id
 TOPIC_MODEL_UPDATES = "model-updates"  # key: algorithm id
 TOPIC_DEAD_LETTER = "dead-letter"  # key: the failed record's key
-ALL_TOPICS = (TOPIC_ALERTS, TOPIC_FEEDBACK, TOPIC_MISS_EVENTS, TOPIC_MODEL_UPDATES, TOPIC_DEAD_LETTER)
+TOPIC_CONTROL = "control"  # key: camera id or worker id (the control plane's actions)
+ALL_TOPICS = (TOPIC_ALERTS, TOPIC_FEEDBACK, TOPIC_MISS_EVENTS, TOPIC_MODEL_UPDATES, TOPIC_DEAD_LETTER, TOPIC_CONTROL)
 DEFAULT_PARTITIONS = 4
 
 
