@@ -421,6 +421,27 @@ class Catalog:
                                      training_run_id=None, dataset_version_id=None, **version)  # fmt: skip
 
 
+    def _discard_unreferenced_artifact(self, sha: str) -> bool:
+        """Delete ``sha`` from the store if no version or dataset refers to it (undo of a refused import)."""
+        try:
+            with self._tx() as conn:
+                used = conn.execute(
+                    sa.select(t.model_versions.c.id).where(t.model_versions.c.artifact_sha256 == sha).limit(1)
+                ).first() or conn.execute(
+                    sa.select(t.dataset_versions.c.id).where(t.dataset_versions.c.artifact_sha256 == sha).limit(1)
+                ).first()
+        except sa.exc.SQLAlchemyError:
+            log.warning("cannot check whether artifact %s is referenced (database unavailable); kept it", sha, exc_info=True)
+            return False
+        if used is not None:
+            return False
+        try:
+            return self.store.delete(sha)
+        except OSError:
+            log.warning("could not delete unreferenced artifact %s", sha, exc_info=True)
+            return False
+
+
 def _version(row: sa.Row) -> ModelVersion:
     return ModelVersion(
         algorithm_id=row.algorithm_id,

@@ -133,3 +133,22 @@ class PreprocessError(ManifestError):
 
 class CatalogConnectionError(CatalogError, ConnectionError):
     """The catalog database URL is malformed, of an unsupported backend, or unreachable."""
+
+
+class UnsafeInputError(CatalogError, ValueError):
+    """A YAML/JSON document over the limits (size, nesting depth, alias expansion) or not parseable."""
+
+    def __init__(self, message: str, *, value: object = None) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+class ArtifactWriteError(CatalogError, OSError):
+    """The artifact store could not write (disk full, read-only, permissions); nothing partial was left."""
+
+    def __init__(self, message: str, *, value: object = None) -> None:
+        super().__init__(message)
+        self.value = value
+
+    def __str__(self) -> str:
+        return str(self.args[0])

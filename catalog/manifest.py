@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from catalog import _schema as t
@@ -43,13 +42,16 @@ from catalog.errors import (
     ArtifactPathError,
     DuplicateError,
     DuplicateVersionError,
+    InvalidSpecError,
     LabelCountError,
     ManifestSchemaError,
     ModelLoadError,
     ModelSignatureError,
     PreprocessError,
+    UnsafeInputError,
 )
 from catalog.records import AlgorithmSpec, CostProfile, ModelVersion
+from catalog.safe_load import DEFAULT_LIMITS, Limits, load_file
 
 if TYPE_CHECKING:
     from catalog.catalog import Catalog
@@ -65,7 +67,9 @@ DYNAMIC = -1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: a NaN or infinite metric, mean or latency is refused when parsed,
+    # before anything is written (it used to pass here and fail after the artifact was stored).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TensorDecl(_Strict):
@@ -126,15 +130,17 @@ class Manifest(_Strict):
     version: VersionDecl
 
 
-def load_manifest(path: str | Path) -> Manifest:
-    """Parse and type-check a manifest file (no model or catalog checks)."""
+def load_manifest(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Manifest:
+    """Parse and type-check a manifest file (no model or catalog checks).
+
+    The YAML is read with :mod:`catalog.safe_load`'s limits (size, depth, alias expansion),
+    so a huge file or an alias bomb is refused in milliseconds.
+    """
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestSchemaError(f"manifest {str(p)!r} does not exist; pass the path of the manifest YAML", value=str(p)) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ManifestSchemaError(f"manifest {str(p)!r} is not valid YAML ({exc}); fix the syntax", value=str(p)) from None
+        raw = load_file(p, limits=limits)
+    except UnsafeInputError as exc:
+        raise ManifestSchemaError(f"manifest refused: {exc}", value=str(p)) from None
     if not isinstance(raw, dict):
         raise ManifestSchemaError(
             f"manifest {str(p)!r} must be a mapping of fields (id, name, ..., version), got {type(raw).__name__}", value=raw
@@ -148,6 +154,38 @@ def load_manifest(path: str | Path) -> Manifest:
         raise ManifestSchemaError(
             f"manifest {str(p)!r} has invalid fields: {problems}. Fix them (format in docs/catalog.md)", value=raw
         ) from None
+
+
+_COST_FIELDS = ("latency_ms_per_frame", "latency_ms_per_batch", "memory_mib", "engine")
+
+
+def cost_profile_of(declared: dict[str, Any]) -> CostProfile:
+    """The manifest's ``version.cost_profile`` as a :class:`CostProfile`; unknown or missing
+    fields are named in an :class:`~catalog.InvalidSpecError` (never a bare ``KeyError``)."""
+    unknown = sorted(str(k) for k in declared if k not in _COST_FIELDS)
+    if unknown:
+        raise InvalidSpecError(
+            f"version.cost_profile has unknown field(s) {unknown}; the fields are {list(_COST_FIELDS)} "
+            "(latency_ms_per_frame is required)",
+            value=declared,
+        )
+    if "latency_ms_per_frame" not in declared:
+        raise InvalidSpecError(
+            "version.cost_profile lacks latency_ms_per_frame; give the measured latency of one frame in ms, "
+            "or drop cost_profile",
+            value=declared,
+        )
+    batches = declared.get("latency_ms_per_batch", {})
+    if not isinstance(batches, dict):
+        raise InvalidSpecError(
+            f"version.cost_profile.latency_ms_per_batch must map batch size -> ms, got {batches!r}", value=declared
+        )
+    try:
+        return CostProfile.from_dict(declared)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidSpecError):
+            raise
+        raise InvalidSpecError(f"version.cost_profile {declared!r} is invalid ({exc}); fix the values", value=declared) from None
 
 
 def resolve_artifact(manifest_path: Path, artifact: str) -> Path:
@@ -391,7 +429,7 @@ def import_manifest(catalog: Catalog, path: str | Path) -> ModelVersion:
     m = load_manifest(manifest_path)
     model_path = resolve_artifact(manifest_path, m.version.artifact)
     spec = _spec_of(m)
-    cost = CostProfile.from_dict(m.version.cost_profile) if m.version.cost_profile is not None else None
+    cost = cost_profile_of(m.version.cost_profile) if m.version.cost_profile is not None else None
     sha = hashlib.sha256(model_path.read_bytes()).hexdigest()
     check_importable(catalog, spec, sha, m.version.version_number)
     session = _session(model_path)
@@ -407,12 +445,24 @@ def import_manifest(catalog: Catalog, path: str | Path) -> ModelVersion:
     if m.version.preprocess is not None:
         check_preprocess(m.version.preprocess, m.version.inputs)
     _dry_run(session, m, spec)
-    stored = catalog.store.put_file(model_path)
-    if stored != sha:
-        raise ModelLoadError(f"{str(model_path)!r} changed while it was imported (sha {sha[:12]} -> {stored[:12]}); import again")
-    version = catalog._import_version(
-        spec, expected_number=m.version.version_number, artifact_sha256=sha, metrics=m.version.metrics,
-        cost_profile=cost, stage=m.version.stage, notes=m.version.notes,
-    )  # fmt: skip
+    # Everything is checked; write the artifact, then the version. If the version is refused
+    # after all (a concurrent import took the number, the database failed), remove the
+    # artifact again unless it was there before: a refused import leaves the store as it was.
+    existed = catalog.store.exists(sha)
+    written: list[str] = []
+    try:
+        stored = catalog.store.put_file(model_path)
+        written.append(stored)
+        if stored != sha:
+            raise ModelLoadError(f"{str(model_path)!r} changed while it was imported (sha {sha[:12]} -> {stored[:12]}); import again")
+        version = catalog._import_version(
+            spec, expected_number=m.version.version_number, artifact_sha256=sha, metrics=m.version.metrics,
+            cost_profile=cost, stage=m.version.stage, notes=m.version.notes,
+        )  # fmt: skip
+    except BaseException:
+        for written_sha in written:
+            if written_sha != sha or not existed:
+                catalog._discard_unreferenced_artifact(written_sha)
+        raise
     log.info("imported %s from %s", version, manifest_path)
     return version

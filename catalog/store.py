@@ -9,9 +9,12 @@ Layout: ``<root>/sha256/<first two hex>/<sha256><suffix>``.
 b'weights'
 >>> store.put_bytes(b"weights") == sha  # idempotent
 True
+>>> store.delete(sha), store.exists(sha)
+(True, False)
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import fsspec
 
-from catalog.errors import ArtifactNotFoundError, InvalidDigestError, TamperedArtifactError
+from catalog.errors import ArtifactNotFoundError, ArtifactWriteError, InvalidDigestError, TamperedArtifactError
 
 log = logging.getLogger(__name__)
 
@@ -106,31 +109,47 @@ class ArtifactStore:
 
     # -- writes ----------------------------------------------------------------------------
     def put_bytes(self, data: bytes, *, suffix: str = "") -> str:
-        """Store ``data`` and return its sha256 hex digest (no-op if already stored)."""
+        """Store ``data`` and return its sha256 hex digest.
+
+        A no-op if the artifact is stored and intact; if the stored file no longer hashes to
+        its name (tampered, truncated), it is replaced atomically by ``data``: putting the
+        right bytes again repairs it. Raises :class:`~catalog.ArtifactWriteError` (an
+        ``OSError``) when the store cannot write, leaving no partial file behind.
+        """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"put_bytes needs bytes, got {type(data).__name__}; read the file or use put_file")
         _check_suffix(suffix)
         sha = hashlib.sha256(data).hexdigest()
-        if self._locate(sha) is not None:
+        found = self._locate(sha)
+        if found is not None and self._intact(sha, found):
             return sha
-        target = f"{self._dir(sha)}/{sha}{suffix}"
-        self._fs.makedirs(self._dir(sha), exist_ok=True)
+        target = found or f"{self._dir(sha)}/{sha}{suffix}"
         tmp = f"{target}.tmp-{uuid.uuid4().hex}"
-        if self._local:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        else:
-            with self._fs.open(tmp, "wb") as fh:
-                fh.write(bytes(data))
-            self._fs.mv(tmp, target)
+        try:
+            self._fs.makedirs(self._dir(sha), exist_ok=True)
+            if self._local:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            else:
+                with self._fs.open(tmp, "wb") as fh:
+                    fh.write(bytes(data))
+                self._fs.mv(tmp, target)
+        except OSError as exc:
+            self._discard_tmp(tmp)
+            raise self._write_failed(sha, target, exc) from exc
+        if found is not None:
+            log.warning("repaired artifact %s at %s (the stored file failed verification)", sha, target)
         log.debug("stored artifact %s (%d bytes) at %s", sha, len(data), target)
         return sha
 
     def put_file(self, path: str | Path, *, suffix: str | None = None) -> str:
-        """Store a local file (streamed, hashed while copied); the suffix defaults to the file's own."""
+        """Store a local file (streamed, hashed while copied); the suffix defaults to the file's own.
+
+        Like :meth:`put_bytes`, a stored copy that fails verification is replaced.
+        """
         p = Path(path)
         if not p.is_file():
             raise ArtifactNotFoundError(f"cannot store {str(p)!r}: not a file; pass the path of an existing file", value=str(p))
@@ -138,10 +157,12 @@ class ArtifactStore:
         if not _SUFFIX.fullmatch(suffix):
             suffix = ""
         staging = f"{self._root}/tmp"
-        self._fs.makedirs(staging, exist_ok=True)
         tmp = f"{staging}/{uuid.uuid4().hex}.tmp-upload"
         h = hashlib.sha256()
+        sha = "?"
+        target = tmp
         try:
+            self._fs.makedirs(staging, exist_ok=True)
             with open(p, "rb") as src, self._fs.open(tmp, "wb") as dst:
                 for chunk in iter(lambda: src.read(_CHUNK), b""):
                     h.update(chunk)
@@ -150,18 +171,55 @@ class ArtifactStore:
                     dst.flush()
                     os.fsync(dst.fileno())
             sha = h.hexdigest()
-            if self._locate(sha) is None:
+            found = self._locate(sha)
+            if found is None or not self._intact(sha, found):
                 self._fs.makedirs(self._dir(sha), exist_ok=True)
-                target = f"{self._dir(sha)}/{sha}{suffix}"
+                target = found or f"{self._dir(sha)}/{sha}{suffix}"
                 if self._local:
                     os.replace(tmp, target)
                 else:
                     self._fs.mv(tmp, target)
-                log.debug("stored artifact %s from %s at %s", sha, p, target)
+                log.debug("stored artifact %s from %s at %s%s", sha, p, target, " (repaired)" if found else "")
+        except OSError as exc:
+            raise self._write_failed(sha, target, exc) from exc
         finally:
+            self._discard_tmp(tmp)
+        return sha
+
+    def delete(self, sha: str) -> bool:
+        """Remove the stored object for ``sha``; False if there was none.
+
+        For undoing a write that nothing refers to (a refused import); the catalog never
+        deletes an artifact a version points at.
+        """
+        found = self._locate(check_sha256(sha))
+        if found is None:
+            return False
+        self._fs.rm(found)
+        log.info("deleted artifact %s at %s", sha, found)
+        return True
+
+    def _intact(self, sha: str, location: str) -> bool:
+        try:
+            self._verify_file(sha, location)
+        except TamperedArtifactError:
+            return False
+        return True
+
+    def _discard_tmp(self, tmp: str) -> None:
+        try:
             if self._fs.exists(tmp):
                 self._fs.rm(tmp)
-        return sha
+        except OSError:  # the store is failing; the temp name is never read as an artifact
+            log.warning("could not remove temporary file %s", tmp)
+
+    def _write_failed(self, sha: str, target: str, exc: OSError) -> ArtifactWriteError:
+        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        return ArtifactWriteError(
+            f"could not write artifact {sha} to {target!r} in store {self.url!r}: {why}; nothing was stored. "
+            "Free space or point WAREHOUSE_ARTIFACT_URL at a store that can take it, then try again",
+            value=sha,
+        )
 
     # -- reads -----------------------------------------------------------------------------
     def exists(self, sha: str) -> bool:
