@@ -3,8 +3,14 @@
 The plan file is keyed by the model's sha256, the GPU's name and the TensorRT version (a
 plan only runs on the GPU model and TensorRT release that built it), plus precision and the
 batch range. Device buffers are torch CUDA tensors, so the only extra package is
-``tensorrt`` (10.x API: ``set_tensor_address`` / ``execute_async_v3``). Both are imported
-only when the engine is built.
+``tensorrt`` (``set_tensor_address`` / ``execute_async_v3``). Both are imported only when the
+engine is built.
+
+Supported TensorRT releases: ``>=10,<12`` (``SUPPORTED_TRT``). 10.x builds FP16 the weakly
+typed way (``BuilderFlag.FP16``: TensorRT picks FP16 kernels itself). 11.x removed weak
+typing, so there the ONNX graph is converted to FP16 first (``runtime.engines.onnx_fp16``)
+and parsed into a strongly typed network. ``trt_build_mode`` makes that choice from the
+module's version and attributes alone; anything else is an ``EngineUnavailableError``.
 
 >>> trt_cache_key("ab" * 32, gpu_name="NVIDIA H100 80GB HBM3", trt_version="10.3.0", fp16=True, max_batch=256)
 'abababababababab-nvidia-h100-80gb-hbm3-trt10.3.0-fp16-b1-256'
@@ -16,6 +22,7 @@ import logging
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -32,10 +39,88 @@ def trt_cache_key(model_sha256: str, *, gpu_name: str, trt_version: str, fp16: b
     return f"{model_sha256[:16]}-{gpu}-trt{trt_version}-{'fp16' if fp16 else 'fp32'}-b{min_batch}-{max_batch}"
 
 
+# the releases whose Python API this engine is written against (pyproject pins the [gpu]
+# extra to 10.x, the one whose weakly typed FP16 path it was first written for)
+SUPPORTED_TRT = ">=10,<12"
+_SUPPORTED_MAJORS = (10, 11)
+_INSTALL_HINT = "`pip install 'tensorrt>=10,<11'` (or the 'gpu' extra), or use the torch-cuda / ort-cuda engine"
+
+
+@dataclass(frozen=True, slots=True)
+class TrtBuildMode:
+    """How to build a plan with one TensorRT release (pure data; see ``trt_build_mode``)."""
+
+    version: str
+    strongly_typed: bool  # network created STRONGLY_TYPED: precision comes from the graph
+    fp16_flag: bool  # weakly typed FP16: config.set_flag(BuilderFlag.FP16)
+    fp16_graph: bool  # convert the ONNX graph to FP16 before parsing
+
+    def network_flags(self, trt) -> int:
+        flag = getattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED", None)
+        # 11.x accepts the flag and ignores it (always strongly typed); 10.x needs it to opt in
+        return (1 << int(flag)) if self.strongly_typed and flag is not None else 0
+
+
+def _major(version: str) -> int | None:
+    m = re.match(r"\s*(\d+)\.", str(version))
+    return int(m.group(1)) if m else None
+
+
+def trt_build_mode(trt, *, fp16: bool) -> TrtBuildMode:
+    """Pick the build mode from a ``tensorrt`` module's version and attributes.
+
+    Raises ``EngineUnavailableError`` naming the version and ``SUPPORTED_TRT`` when the
+    release is outside the supported range or lacks both FP16 paths.
+
+    >>> from types import SimpleNamespace as NS
+    >>> trt10 = NS(__version__="10.3.0", BuilderFlag=NS(FP16=1), NetworkDefinitionCreationFlag=NS(STRONGLY_TYPED=1))
+    >>> trt_build_mode(trt10, fp16=True).fp16_flag
+    True
+    >>> trt11 = NS(__version__="11.0.0", BuilderFlag=NS(), NetworkDefinitionCreationFlag=NS(STRONGLY_TYPED=1))
+    >>> m = trt_build_mode(trt11, fp16=True); (m.strongly_typed, m.fp16_graph, m.network_flags(trt11))
+    (True, True, 2)
+    """
+    version = str(getattr(trt, "__version__", "unknown"))
+    major = _major(version)
+    if major not in _SUPPORTED_MAJORS:
+        raise EngineUnavailableError(
+            f"TensorRT {version} is not supported by the tensorrt engine; supported range is tensorrt{SUPPORTED_TRT} "
+            f"(10.x weakly typed FP16, 11.x strongly typed FP16); install {_INSTALL_HINT}"
+        )
+    has_fp16_flag = hasattr(getattr(trt, "BuilderFlag", None), "FP16")
+    has_strong = hasattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED")
+    if not fp16:
+        # FP32 needs no precision flag; 11.x is strongly typed whatever we ask
+        return TrtBuildMode(version, strongly_typed=not has_fp16_flag, fp16_flag=False, fp16_graph=False)
+    if has_fp16_flag:
+        return TrtBuildMode(version, strongly_typed=False, fp16_flag=True, fp16_graph=False)
+    if has_strong or major >= 11:
+        return TrtBuildMode(version, strongly_typed=True, fp16_flag=False, fp16_graph=True)
+    raise EngineUnavailableError(
+        f"TensorRT {version} has neither BuilderFlag.FP16 nor NetworkDefinitionCreationFlag.STRONGLY_TYPED, so the "
+        f"engine cannot build FP16; supported range is tensorrt{SUPPORTED_TRT}; install {_INSTALL_HINT}, "
+        "or build with EngineOptions(fp16=False)"
+    )
+
+
+def _installed_trt_version() -> str | None:
+    """The installed tensorrt distribution's version, read without importing it (cheap probe)."""
+    from importlib import metadata
+
+    for dist in ("tensorrt", "tensorrt-cu12", "tensorrt-cu13", "tensorrt_cu12", "tensorrt_cu13"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 def _imports():
     if importlib.util.find_spec("tensorrt") is None:
-        raise EngineUnavailableError("TensorRT is not installed; `pip install tensorrt` (10.x) on a machine with an NVIDIA GPU")
+        raise EngineUnavailableError(f"TensorRT is not installed; install {_INSTALL_HINT} on a machine with an NVIDIA GPU")
     import tensorrt as trt
+
+    trt_build_mode(trt, fp16=False)  # refuse an unsupported release before touching CUDA
     import torch
 
     if not torch.cuda.is_available():
@@ -44,16 +129,21 @@ def _imports():
 
 
 def _build_plan(trt, model: bytes, opts: EngineOptions) -> bytes:
+    mode = trt_build_mode(trt, fp16=opts.fp16)
+    if mode.fp16_graph:
+        from runtime.engines.onnx_fp16 import convert_to_fp16
+
+        model = convert_to_fp16(model)  # strongly typed: the graph's types are the precision
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)  # TRT 10: explicit batch is the only mode
+    network = builder.create_network(mode.network_flags(trt))  # explicit batch is the only mode since 10
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(model):
         errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise EngineError(f"TensorRT could not parse the ONNX model: {errs}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 2 << 30)
-    if opts.fp16:
+    if mode.fp16_flag:
         config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
     opt_b = max(1, min(opts.opt_batch, opts.max_batch))
@@ -106,8 +196,10 @@ class TensorRTEngine:
         self.output_names = tuple(n for n in names if not is_in[n])
         self._np_dtype = {n: np.dtype(trt.nptype(self._engine.get_tensor_dtype(n))) for n in names}
         self._stream = torch.cuda.Stream(device=self._device)
+        mode = trt_build_mode(trt, fp16=opts.fp16)
+        typed = "strongly typed" if mode.strongly_typed else "weakly typed"
         self.info = EngineInfo("tensorrt", str(self._device), "fp16" if opts.fp16 else "fp32", sha,
-                               detail=f"TensorRT {trt.__version__}; plan {plan_path.name}")
+                               detail=f"TensorRT {trt.__version__} ({typed}); plan {plan_path.name}")
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self._torch
@@ -143,6 +235,9 @@ class TensorRTEngine:
 def _probe() -> str | None:
     if importlib.util.find_spec("tensorrt") is None:
         return "tensorrt is not installed"
+    version = _installed_trt_version()
+    if version is not None and _major(version) not in _SUPPORTED_MAJORS:
+        return f"TensorRT {version} is installed; the tensorrt engine supports tensorrt{SUPPORTED_TRT}"
     if importlib.util.find_spec("torch") is None:
         return "PyTorch (CUDA build) is not installed; the TensorRT engine uses it for device buffers"
     if not cuda_device_present():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from catalog import linear_head_onnx, read_linear_head
-from runtime import Backbone, preprocess_bgr
+from runtime import Backbone
 from runtime.engines import (
     EngineError,
     EngineKind,
@@ -31,19 +31,7 @@ CPU_ATOL = 1e-3
 FP16_RTOL = 3e-2
 
 
-@pytest.fixture(scope="module")
-def backbone_path() -> Path:
-    from warehouse.training.backbone_export import ensure_backbone_onnx
-
-    return ensure_backbone_onnx(ROOT / "var" / "cache")
-
-
-@pytest.fixture(scope="module")
-def sample_batch() -> np.ndarray:
-    from skimage import data
-
-    imgs = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
-    return preprocess_bgr([np.ascontiguousarray(im[:, :, ::-1]) for im in imgs])
+# backbone_path and sample_batch: tests/runtime/engines/conftest.py
 
 
 @pytest.mark.parametrize(
