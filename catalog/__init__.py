@@ -20,6 +20,7 @@ from catalog.catalog import Catalog
 from catalog.errors import (
     ArtifactNotFoundError,
     ArtifactPathError,
+    ArtifactWriteError,
     CatalogConnectionError,
     CatalogError,
     DuplicateError,
@@ -39,6 +40,7 @@ from catalog.errors import (
     UnknownAlgorithmError,
     UnknownRecordError,
     UnknownVersionError,
+    UnsafeInputError,
 )
 from catalog.ids import (
     AlgorithmId,
@@ -51,10 +53,17 @@ from catalog.ids import (
 )
 from catalog.head_format import LinearHead, linear_head_onnx, read_linear_head
 from catalog.records import ALGORITHM_KINDS, AlgorithmSpec, CostProfile, ModelVersion, Stage
+from catalog.safe_load import Limits, load_file, load_json_text, load_yaml_text
 from catalog.store import ArtifactStore
 from catalog.taxonomy import EventType, SceneType, Taxonomy, load_taxonomy
 
 __all__ = [
+    "ArtifactWriteError",
+    "Limits",
+    "UnsafeInputError",
+    "load_file",
+    "load_json_text",
+    "load_yaml_text",
     "AlgorithmId",
     "detector_id",
     "is_valid_algorithm_id",
