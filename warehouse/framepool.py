@@ -5,15 +5,24 @@ a reference to its JPEG in the artifact store, and, for synthetic cameras, the g
 exact labels (which stand in for a human labeler in the demo and tests). Bounded per
 camera: the oldest frames go first.
 
+Mining searches the pool through :class:`EmbeddingIndex` (FAISS HNSW over unit vectors,
+so inner product is cosine), kept in step incrementally: frames added or trimmed in this
+process update it at once, and :meth:`FramePool.index` picks up rows other processes wrote
+by diffing ids (only new rows' embeddings are read).
+
 >>> pool = FramePool("sqlite://")
 >>> pool.add(RetainedFrame("f1", "cam-1", 0, 1000, np.ones(4, np.float32)))
 1
 >>> pool.nearest(np.ones(4, np.float32), k=1)[0][0]
 'f1'
+>>> pool.index().search(np.ones((1, 4), np.float32), k=1)[0][0][0]
+'f1'
 """
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +31,8 @@ import sqlalchemy as sa
 from warehouse._db import make_engine
 
 from warehouse.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
 
 _meta = sa.MetaData()
 _frames = sa.Table(
@@ -47,11 +58,143 @@ class RetainedFrame:
     truth: tuple[str, ...] | None = field(default=None)  # event ids present, when known exactly
 
 
+class EmbeddingIndex:
+    """Approximate nearest neighbours (cosine) over frame embeddings, updated incrementally.
+
+    FAISS ``IndexHNSWFlat`` (inner product on L2-normalised vectors). HNSW cannot delete, so
+    removed frames are tombstoned and filtered from results; the graph is rebuilt once more
+    than ``rebuild_dead_fraction`` of it is dead. ``distance_computations`` counts what the
+    searches really scanned (FAISS's own HNSW statistics).
+
+    >>> ix = EmbeddingIndex(3)
+    >>> ix.add(["a", "b"], np.array([[1, 0, 0], [0, 1, 0]], np.float32))
+    2
+    >>> ix.search(np.array([[0.9, 0.1, 0]], np.float32), k=1)[0][0][0]
+    'a'
+    """
+
+    def __init__(self, dim: int, *, m: int = 32, ef_search: int = 96, rebuild_dead_fraction: float = 0.25) -> None:
+        if not isinstance(dim, int) or dim < 1:
+            raise InvalidInputError(f"EmbeddingIndex dim must be a positive int, got {dim!r}")
+        self.dim, self._m, self._ef, self._rebuild_at = dim, m, ef_search, rebuild_dead_fraction
+        self._lock = threading.RLock()
+        self._ids: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._vecs = np.zeros((0, dim), np.float32)
+        self._alive = np.zeros(0, bool)
+        self.distance_computations = 0
+        self._index = self._new_faiss()
+
+    def _new_faiss(self):
+        import faiss
+
+        ix = faiss.IndexHNSWFlat(self.dim, self._m, faiss.METRIC_INNER_PRODUCT)
+        ix.hnsw.efConstruction = 40
+        ix.hnsw.efSearch = self._ef
+        return ix
+
+    def __len__(self) -> int:
+        return int(self._alive.sum())
+
+    def __contains__(self, frame_id: object) -> bool:
+        p = self._pos.get(frame_id)  # type: ignore[arg-type]
+        return p is not None and bool(self._alive[p])
+
+    def ids(self) -> list[str]:
+        return [i for i, a in zip(self._ids, self._alive) if a]
+
+    @staticmethod
+    def _unit(x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9)
+
+    def add(self, frame_ids: list[str], embeddings: np.ndarray) -> int:
+        """Add frames (ids already present are skipped); returns how many were new."""
+        emb = np.asarray(embeddings, np.float32).reshape(len(frame_ids), -1) if len(frame_ids) else np.zeros((0, self.dim), np.float32)
+        if emb.shape[1] != self.dim:
+            raise InvalidInputError(f"embeddings have dimension {emb.shape[1]}, the index holds {self.dim}; embed with the same backbone")
+        with self._lock:
+            keep = [i for i, f in enumerate(frame_ids) if f not in self._pos]
+            keep = list({frame_ids[i]: i for i in keep}.values())  # duplicates within the call: last wins
+            if not keep:
+                return 0
+            unit = self._unit(emb[keep])
+            start = len(self._ids)
+            for j, i in enumerate(keep):
+                self._pos[frame_ids[i]] = start + j
+                self._ids.append(frame_ids[i])
+            self._vecs = np.concatenate([self._vecs, unit])
+            self._alive = np.concatenate([self._alive, np.ones(len(keep), bool)])
+            self._index.add(unit)
+            return len(keep)
+
+    def remove(self, frame_ids: list[str]) -> int:
+        """Forget frames (unknown ids are ignored); returns how many were removed."""
+        with self._lock:
+            n = 0
+            for f in frame_ids:
+                p = self._pos.pop(f, None)
+                if p is not None and self._alive[p]:
+                    self._alive[p] = False
+                    n += 1
+            if len(self._alive) and (~self._alive).sum() > self._rebuild_at * len(self._alive):
+                self._rebuild()
+            return n
+
+    def _rebuild(self) -> None:
+        keep = np.flatnonzero(self._alive)
+        self._ids = [self._ids[i] for i in keep]
+        self._pos = {f: i for i, f in enumerate(self._ids)}
+        self._vecs = self._vecs[keep]
+        self._alive = np.ones(len(keep), bool)
+        self._index = self._new_faiss()
+        if len(keep):
+            self._index.add(self._vecs)
+        log.info("embedding index rebuilt without tombstones (%d frames)", len(keep))
+
+    def vectors(self, frame_ids: list[str]) -> np.ndarray:
+        """Unit embeddings of ``frame_ids`` (KeyError names a missing id)."""
+        try:
+            rows = [self._pos[f] for f in frame_ids]
+        except KeyError as exc:
+            raise InvalidInputError(f"frame {exc.args[0]!r} is not in the embedding index; retain it in the pool first") from None
+        return self._vecs[rows] if rows else np.zeros((0, self.dim), np.float32)
+
+    def search(self, queries: np.ndarray, *, k: int, exclude: set[str] | frozenset[str] = frozenset()) -> list[list[tuple[str, float]]]:
+        """For each query row, up to ``k`` (frame id, cosine) pairs, best first, skipping ``exclude``."""
+        import faiss
+
+        q = self._unit(np.asarray(queries, np.float32).reshape(-1, self.dim))
+        with self._lock:
+            n = len(self._ids)
+            if n == 0 or k <= 0:
+                return [[] for _ in range(len(q))]
+            dead = int((~self._alive).sum())
+            want = min(n, k + dead + len(exclude))
+            while True:
+                self._index.hnsw.efSearch = max(self._ef, want)
+                stats = faiss.cvar.hnsw_stats
+                stats.reset()
+                sims, pos = self._index.search(q, want)
+                self.distance_computations += int(stats.ndis)
+                out, short = [], False
+                for srow, prow in zip(sims, pos):
+                    got = [(self._ids[p], float(s)) for s, p in zip(srow, prow)
+                           if p >= 0 and self._alive[p] and self._ids[p] not in exclude][:k]
+                    short |= len(got) < k and want < n
+                    out.append(got)
+                if not short:
+                    return out
+                want = min(n, want * 2)
+
+
 class FramePool:
     def __init__(self, url: str, *, max_frames_per_camera: int = 50_000) -> None:
         self.engine = make_engine(url)
         _meta.create_all(self.engine)
         self.max_frames_per_camera = max_frames_per_camera
+        self._index: EmbeddingIndex | None = None
+        self._index_lock = threading.Lock()
 
     def add(self, *frames: RetainedFrame) -> int:
         """Insert frames (ignoring ids already present); returns how many were new."""
@@ -69,16 +212,50 @@ class FramePool:
             if rows:
                 c.execute(_frames.insert(), rows)
                 new = len(rows)
+            trimmed: list[str] = []
             for cam in {f.camera_id for f in frames}:
-                self._trim(c, cam)
+                trimmed += self._trim(c, cam)
+        ix = self._index
+        if ix is not None:
+            if rows:
+                ix.add([r["frame_id"] for r in rows], np.stack([np.frombuffer(r["embedding"], np.float32) for r in rows]))
+            ix.remove(trimmed)
         return new
 
-    def _trim(self, c, camera_id: str) -> None:
+    def _trim(self, c, camera_id: str) -> list[str]:
         n = c.execute(sa.select(sa.func.count()).select_from(_frames).where(_frames.c.camera_id == camera_id)).scalar_one()
         extra = n - self.max_frames_per_camera
-        if extra > 0:
-            old = sa.select(_frames.c.frame_id).where(_frames.c.camera_id == camera_id).order_by(_frames.c.ts_ms).limit(extra)
-            c.execute(_frames.delete().where(_frames.c.frame_id.in_(old.scalar_subquery())))
+        if extra <= 0:
+            return []
+        old = list(c.execute(sa.select(_frames.c.frame_id).where(_frames.c.camera_id == camera_id)
+                             .order_by(_frames.c.ts_ms).limit(extra)).scalars())
+        c.execute(_frames.delete().where(_frames.c.frame_id.in_(old)))
+        return old
+
+    def index(self) -> EmbeddingIndex:
+        """The pool's ANN index, built on first use and brought up to date on every call.
+
+        Rows other processes added or trimmed since the last call are found by diffing ids;
+        only the new rows' embeddings are read.
+        """
+        with self._index_lock:
+            with self.engine.connect() as c:
+                ids = set(c.execute(sa.select(_frames.c.frame_id)).scalars())
+                if self._index is None:
+                    first = c.execute(sa.select(_frames.c.embedding).limit(1)).scalar()
+                    if first is None:
+                        raise InvalidInputError("the frame pool is empty; run cameras (or add frames) before mining it")
+                    self._index = EmbeddingIndex(len(first) // 4)
+                ix = self._index
+                have = set(ix.ids())
+                new = sorted(ids - have)
+                for i in range(0, len(new), 5000):
+                    part = new[i:i + 5000]
+                    rows = c.execute(sa.select(_frames.c.frame_id, _frames.c.embedding).where(_frames.c.frame_id.in_(part))).all()
+                    if rows:
+                        ix.add([r[0] for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+            ix.remove(sorted(have - ids))
+            return ix
 
     def get(self, frame_id: str) -> RetainedFrame:
         with self.engine.connect() as c:
@@ -96,6 +273,14 @@ class FramePool:
             q = q.where(_frames.c.frame_id.in_(ids))
         with self.engine.connect() as c:
             return [_row(r) for r in c.execute(q)]
+
+    def embeddings(self, frame_ids: list[str]) -> np.ndarray:
+        """Raw embeddings of ``frame_ids``, in that order (one that is not retained is named)."""
+        by_id = {f.frame_id: f.embedding for f in self.frames(ids=list(frame_ids))} if frame_ids else {}
+        missing = [f for f in frame_ids if f not in by_id]
+        if missing:
+            raise InvalidInputError(f"frames {missing[:5]} are not in the retained pool (evicted or never retained)")
+        return np.stack([by_id[f] for f in frame_ids]) if frame_ids else np.zeros((0, 0), np.float32)
 
     def matrix(self, *, camera_id: str | None = None) -> tuple[list[str], np.ndarray]:
         fr = self.frames(camera_id=camera_id)

@@ -1,12 +1,20 @@
-"""Labeling: who answers "is event E in this frame?" for mined frames.
+"""Labelers: who answers "is event E in this frame?" for mined frames.
 
-``GroundTruthLabeler`` answers from the synthetic generator's exact labels kept with each
-retained frame; it stands in for a human labeler in the demo and tests and refuses frames
-that have no exact labels (real cameras go to the human labeling queue instead).
+- :class:`SimulatedLabeler` reads the synthetic ground truth (a mapping or the frame pool's
+  exact labels) and counts every answer it gives: the demo and the benchmarks use it in
+  place of people, and report ``labels_given``.
+- :class:`GroundTruthLabeler` is the same over a :class:`~warehouse.framepool.FramePool`.
+- People work through the labeling queue (:mod:`warehouse.retraining.queue`, routes under
+  ``/labeling``); :class:`QueueLabeler` waits for their answers.
+
+>>> lab = SimulatedLabeler({"a": True, "b": False})
+>>> lab.label(["a", "b"], event_type="smoke"), lab.labels_given
+({'a': True, 'b': False}, 2)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping
 from typing import Protocol
 
 from warehouse.errors import InvalidInputError
@@ -19,10 +27,32 @@ class Labeler(Protocol):
     def label(self, frame_ids: list[str], *, event_type: str) -> dict[str, bool]: ...
 
 
-@dataclass(frozen=True, slots=True)
+class SimulatedLabeler:
+    """Answers from exact labels; ``truth`` maps frame id -> bool, or frame id -> event ids present."""
+
+    def __init__(self, truth: Mapping[str, object], *, name: str = "simulated-labeler") -> None:
+        self.truth, self.name = truth, name
+        self.labels_given = 0
+        self._lock = threading.Lock()
+
+    def label(self, frame_ids: list[str], *, event_type: str) -> dict[str, bool]:
+        out = {}
+        for f in frame_ids:
+            if f not in self.truth:
+                raise InvalidInputError(f"frame {f!r} has no exact label; send it to the human labeling queue instead")
+            t = self.truth[f]
+            out[f] = bool(t) if isinstance(t, (bool, int)) else event_type in t  # type: ignore[operator]
+        with self._lock:
+            self.labels_given += len(out)
+        return out
+
+
 class GroundTruthLabeler:
-    pool: FramePool
-    name: str = "synthetic-ground-truth"
+    """The synthetic generator's exact labels kept with each retained frame (counts answers too)."""
+
+    def __init__(self, pool: FramePool, *, name: str = "synthetic-ground-truth") -> None:
+        self.pool, self.name = pool, name
+        self.labels_given = 0
 
     def label(self, frame_ids: list[str], *, event_type: str) -> dict[str, bool]:
         out = {}
@@ -33,4 +63,5 @@ class GroundTruthLabeler:
                     "labeling queue instead of the ground-truth labeler"
                 )
             out[f.frame_id] = event_type in f.truth
+        self.labels_given += len(out)
         return out

@@ -1,71 +1,233 @@
-"""Mining strategies: which retained frames are worth a labeler's time after a mistake.
+"""Mining: which retained frames are worth a labeler's time after a mistake.
 
-A strategy is a small object with ``mine(...) -> list[frame_id]``; they are looked up by
-name in a registry object that is passed in (never a global the caller cannot replace).
+A round (SEALS-style) never scores the whole pool: it asks the pool's ANN index
+(:class:`warehouse.framepool.EmbeddingIndex`, FAISS HNSW) for the nearest neighbours of the
+mistakes and of the positives labeled so far, scores only that candidate set with the
+current head, and picks a labeling batch from it by three quotas: frames the head thinks
+likely positive, frames closest to its threshold (uncertainty), and frames most like the
+mistakes; every pick must be unlike the frames already picked (diversity). Strategies are
+looked up by name in a :class:`MiningRegistry` passed in; ``random`` and ``uncertainty``
+(a full-pool scan) are the baselines the benchmark compares against.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> emb = rng.normal(size=(500, 16)).astype(np.float32); emb[:10] += 6
+>>> pool = ArrayPool([f"f{i}" for i in range(500)], emb)
+>>> r = MiningRegistry().get("seals").mine(pool, MiningRequest(queries=("f0",), labeled=frozenset({"f0"}),
+...     score=lambda x: 1 / (1 + np.exp(-x[:, 0])), threshold=0.5, budget=12))
+>>> sum(int(f[1:]) < 10 for f in r.selected) >= 8, r.scanned_fraction < 1
+(True, True)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
 import numpy as np
 
-from catalog import LinearHead
 from warehouse.errors import InvalidInputError
-from warehouse.framepool import FramePool
+from warehouse.framepool import EmbeddingIndex
+
+log = logging.getLogger(__name__)
+
+ScoreFn = Callable[[np.ndarray], np.ndarray]  # raw embeddings [n, D] -> P(event) [n]
+
+
+class MiningPool(Protocol):
+    """What mining needs from a pool: its ANN index and the raw embeddings (for the head)."""
+
+    def index(self) -> EmbeddingIndex: ...
+
+    def embeddings(self, frame_ids: list[str]) -> np.ndarray: ...
+
+
+class ArrayPool:
+    """An in-memory pool (benchmarks, tests): ids and raw embeddings, indexed once."""
+
+    def __init__(self, frame_ids: list[str], embeddings: np.ndarray) -> None:
+        self._emb = np.asarray(embeddings, np.float32)
+        if self._emb.ndim != 2 or len(frame_ids) != len(self._emb):
+            raise InvalidInputError(f"ArrayPool needs N ids and [N, D] embeddings, got {len(frame_ids)} ids and {self._emb.shape}")
+        self._row = {f: i for i, f in enumerate(frame_ids)}
+        self.frame_ids = list(frame_ids)
+        self._index = EmbeddingIndex(self._emb.shape[1])
+        self._index.add(self.frame_ids, self._emb)
+
+    def index(self) -> EmbeddingIndex:
+        return self._index
+
+    def embeddings(self, frame_ids: list[str]) -> np.ndarray:
+        return self._emb[[self._row[f] for f in frame_ids]] if frame_ids else np.zeros((0, self._emb.shape[1]), np.float32)
+
+    def matrix(self) -> tuple[list[str], np.ndarray]:
+        return self.frame_ids, self._emb
+
+
+@dataclass(frozen=True, slots=True)
+class MiningRequest:
+    """One round's inputs: query frames (mistakes, labeled positives), what is already labeled."""
+
+    queries: tuple[str, ...]
+    labeled: frozenset[str]
+    score: ScoreFn | None
+    threshold: float = 0.5
+    budget: int = 64
+    k_per_query: int = 64
+    quotas: tuple[tuple[str, float], ...] = (("likely", 0.5), ("uncertain", 0.3), ("similar", 0.2))
+    dup_cosine: float = 0.995  # a pick this close to an earlier pick adds nothing: skip it
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.budget < 0 or self.k_per_query < 1:
+            raise InvalidInputError(f"mining budget {self.budget} must be >= 0 and k_per_query {self.k_per_query} >= 1")
+        bad = [q for q, _ in self.quotas if q not in _RANKINGS]
+        if bad:
+            raise InvalidInputError(f"unknown mining quota {bad}; valid: {sorted(_RANKINGS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class MiningRound:
+    strategy: str
+    selected: tuple[str, ...]
+    reasons: tuple[str, ...]  # one per selected frame: likely | uncertain | similar | random
+    scanned: int  # frames scored this round (the candidate set)
+    pool_size: int
+    distance_computations: int = 0  # inside the ANN index
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def scanned_fraction(self) -> float:
+        return self.scanned / self.pool_size if self.pool_size else 0.0
+
+    def by_reason(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.reasons:
+            out[r] = out.get(r, 0) + 1
+        return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+_RANKINGS = {
+    "likely": lambda scores, sims, thr: -scores,
+    "uncertain": lambda scores, sims, thr: np.abs(_logit(scores) - _logit(np.array([thr]))),
+    "similar": lambda scores, sims, thr: -sims,
+}
+
+
+def select_batch(candidates: list[str], unit_vectors: np.ndarray, scores: np.ndarray, sims: np.ndarray, *, threshold: float,
+                 budget: int, quotas: tuple[tuple[str, float], ...], dup_cosine: float) -> tuple[list[str], list[str]]:
+    """Pure: fill each quota from its ranking, skipping near-duplicates of earlier picks.
+
+    Returns (selected ids, reason per id). A quota that runs dry passes its share on.
+    """
+    n = len(candidates)
+    budget = min(budget, n)
+    if budget <= 0:
+        return [], []
+    weights = np.array([w for _, w in quotas], float)
+    shares = np.floor(weights / weights.sum() * budget).astype(int)
+    shares[0] += budget - shares.sum()
+    taken = np.zeros(n, bool)
+    picked: list[int] = []
+    reasons: list[str] = []
+    carry = 0
+    for (name, _), share in zip(quotas, shares):
+        want = share + carry
+        order = np.argsort(_RANKINGS[name](scores, sims, threshold), kind="stable")
+        got = 0
+        for i in order:
+            if got >= want:
+                break
+            if taken[i]:
+                continue
+            if picked and float((unit_vectors[picked] @ unit_vectors[i]).max()) > dup_cosine:
+                taken[i] = True  # a near-copy of a pick: never worth a label
+                continue
+            taken[i] = True
+            picked.append(int(i))
+            reasons.append(name)
+            got += 1
+        carry = want - got
+    return [candidates[i] for i in picked], reasons
+
+
+@dataclass(frozen=True, slots=True)
+class SealsMining:
+    """Nearest neighbours of the queries (ANN), scored by the head, picked by quotas."""
+
+    name: str = "seals"
+
+    def mine(self, pool: MiningPool, req: MiningRequest) -> MiningRound:
+        ix = pool.index()
+        queries = [q for q in dict.fromkeys(req.queries) if q in ix]
+        if not queries:
+            raise InvalidInputError(f"none of the query frames {list(req.queries)[:5]} is in the frame pool; mining needs the "
+                                    "mistakes' frames retained (frame_ref of the miss events)")
+        before = ix.distance_computations
+        hits = ix.search(ix.vectors(queries), k=req.k_per_query, exclude=req.labeled)
+        best: dict[str, float] = {}
+        for row in hits:
+            for f, s in row:
+                if s > best.get(f, -2.0):
+                    best[f] = s
+        cands = list(best)
+        if not cands:
+            return MiningRound(self.name, (), (), 0, len(ix), ix.distance_computations - before)
+        sims = np.array([best[f] for f in cands])
+        scores = req.score(pool.embeddings(cands)) if req.score is not None else sims
+        sel, why = select_batch(cands, ix.vectors(cands), np.asarray(scores, float), sims, threshold=req.threshold,
+                                budget=req.budget, quotas=req.quotas, dup_cosine=req.dup_cosine)
+        log.info("mining seals queries=%d candidates=%d selected=%d pool=%d", len(queries), len(cands), len(sel), len(ix))
+        return MiningRound(self.name, tuple(sel), tuple(why), len(cands), len(ix), ix.distance_computations - before,
+                           {"queries": len(queries)})
+
+
+@dataclass(frozen=True, slots=True)
+class UncertaintyMining:
+    """Baseline: score the WHOLE pool with the head, label the frames nearest its threshold."""
+
+    name: str = "uncertainty"
+
+    def mine(self, pool: MiningPool, req: MiningRequest) -> MiningRound:
+        ix = pool.index()
+        ids = [f for f in ix.ids() if f not in req.labeled]
+        if req.score is None:
+            raise InvalidInputError("uncertainty mining needs a head to score frames with; pass MiningRequest(score=...)")
+        scores = np.asarray(req.score(pool.embeddings(ids)), float)
+        order = np.argsort(_RANKINGS["uncertain"](scores, None, req.threshold), kind="stable")[: req.budget]
+        return MiningRound(self.name, tuple(ids[i] for i in order), ("uncertain",) * len(order), len(ids), len(ix))
+
+
+@dataclass(frozen=True, slots=True)
+class RandomMining:
+    """Baseline: a uniform sample of the unlabeled pool."""
+
+    name: str = "random"
+
+    def mine(self, pool: MiningPool, req: MiningRequest) -> MiningRound:
+        ix = pool.index()
+        ids = [f for f in ix.ids() if f not in req.labeled]
+        rng = np.random.default_rng(req.seed)
+        pick = rng.choice(len(ids), size=min(req.budget, len(ids)), replace=False) if ids else []
+        return MiningRound(self.name, tuple(ids[i] for i in pick), ("random",) * len(pick), len(pick), len(ix))
 
 
 class MiningStrategy(Protocol):
     name: str
 
-    def mine(self, pool: FramePool, *, miss_frames: list[str], head: LinearHead | None, threshold: float,
-             exclude: set[str], budget: int) -> list[str]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SimilarToMisses:
-    """Frames nearest (cosine, backbone embedding) to the frames of the reported mistakes."""
-
-    name: str = "similar"
-
-    def mine(self, pool, *, miss_frames, head, threshold, exclude, budget):
-        if not miss_frames or budget <= 0:
-            return []
-        ids, m = pool.matrix()
-        if not ids:
-            return []
-        q = np.stack([pool.get(f).embedding for f in miss_frames])
-        mn = m / (np.linalg.norm(m, axis=1, keepdims=True) + 1e-9)
-        qn = q / (np.linalg.norm(q, axis=1, keepdims=True) + 1e-9)
-        best = (mn @ qn.T).max(axis=1)  # similarity to the closest mistake
-        out = []
-        for i in np.argsort(-best):
-            if ids[i] not in exclude:
-                out.append(ids[i])
-            if len(out) == budget:
-                break
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class UncertainUnderHead:
-    """Frames the current head scores closest to its decision threshold."""
-
-    name: str = "uncertain"
-
-    def mine(self, pool, *, miss_frames, head, threshold, exclude, budget):
-        if head is None or budget <= 0:
-            return []
-        ids, m = pool.matrix()
-        if not ids:
-            return []
-        margin = np.abs(head.scores(m)[:, 0] - threshold)
-        return [ids[i] for i in np.argsort(margin) if ids[i] not in exclude][:budget]
+    def mine(self, pool: MiningPool, req: MiningRequest) -> MiningRound: ...
 
 
 class MiningRegistry:
+    """Strategies by name; pass your own list to add or replace one."""
+
     def __init__(self, strategies: list[MiningStrategy] | None = None) -> None:
-        self._by_name = {s.name: s for s in (strategies or [SimilarToMisses(), UncertainUnderHead()])}
+        self._by_name = {s.name: s for s in (strategies or [SealsMining(), UncertaintyMining(), RandomMining()])}
 
     def get(self, name: str) -> MiningStrategy:
         try:
@@ -77,13 +239,10 @@ class MiningRegistry:
         return sorted(self._by_name)
 
 
-def mine(pool: FramePool, registry: MiningRegistry, plan: dict[str, int], *, miss_frames: list[str],
-         head: LinearHead | None, threshold: float, exclude: set[str]) -> dict[str, list[str]]:
-    """Run each strategy with its budget (``{"similar": 24, "uncertain": 8}``), no frame twice."""
-    taken = set(exclude)
-    out: dict[str, list[str]] = {}
-    for name, budget in plan.items():
-        got = registry.get(name).mine(pool, miss_frames=miss_frames, head=head, threshold=threshold, exclude=taken, budget=budget)
-        out[name] = got
-        taken.update(got)
-    return out
+def mine(pool, registry: MiningRegistry, plan: dict[str, int], *, miss_frames: list[str], head, threshold: float,
+         exclude: set[str]) -> dict[str, list[str]]:
+    """Transitional shape for the old loop: one seals round with the plan's total budget."""
+    score = (lambda x: head.scores(x)[:, 0]) if head is not None else None
+    r = registry.get("seals").mine(pool, MiningRequest(queries=tuple(miss_frames), labeled=frozenset(exclude), score=score,
+                                                       threshold=threshold, budget=sum(plan.values())))
+    return {"seals": list(r.selected)}
