@@ -33,3 +33,15 @@ class InvalidInputError(WarehouseError, ValueError):
 
 class AuthError(WarehouseError, PermissionError):
     pass
+
+
+class SettingsError(WarehouseError, ValueError):
+    """A configuration value (``WAREHOUSE_*`` variable or command-line option) that cannot work.
+
+    ``field`` names the setting; the message names the value (never a secret) and the fix.
+    """
+
+    def __init__(self, message: str, *, field: str = "", value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value

@@ -37,5 +37,8 @@ def main() -> None:
     # starlette's TestClient (used in-process by the demo) warns about httpx; not actionable for users
     warnings.filterwarnings("ignore", message=".*httpx.*")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # local single-user Ray; clusters set their own
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app()
+    level = getattr(logging, os.environ.get("WAREHOUSE_LOG_LEVEL", "WARNING").upper(), logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from warehouse.cli._common import run_cli
+
+    run_cli(app)  # a domain error that escapes a command: one line, exit status 2

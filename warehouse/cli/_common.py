@@ -1,9 +1,17 @@
 """CLI helpers shared by the sub-commands: one clear stderr line and exit status 2 for
-every domain error (no traceback), and the option aliases every command uses."""
+every domain error (no traceback; the traceback goes to the log at debug level, shown with
+``WAREHOUSE_LOG_LEVEL=DEBUG``), and the option aliases every command uses.
+
+Domain errors are the packages' own bases (``WarehouseError``, ``CatalogError``,
+``BusError``, ``KnowledgeGraphError``, ``SchedulerError``), configuration errors
+(``SettingsError``) and ``OSError`` (a file that cannot be read, a port in use).
+"""
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import sys
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -24,13 +32,20 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from warehouse.errors import WarehouseError
 
     handled: tuple = (WarehouseError, CatalogError, BusError, OSError)
-    try:
-        from knowledge_graph import KnowledgeGraphError
-
-        handled += (KnowledgeGraphError,)
-    except ImportError:
-        pass
+    for module, name in (("knowledge_graph", "KnowledgeGraphError"), ("scheduler", "SchedulerError")):
+        try:
+            handled += (getattr(importlib.import_module(module), name),)
+        except (ImportError, AttributeError):
+            pass
     return handled
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line printed for a domain error: its message, never a repr or a traceback."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text = f"{text} ({exc.filename})"
+    return "error: " + text
 
 
 @contextlib.contextmanager
@@ -39,7 +54,7 @@ def fail_on_domain_errors():
         yield
     except _domain_errors() as exc:
         log.debug("command failed", exc_info=True)
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(error_line(exc), err=True)
         raise typer.Exit(code=2) from None
 
 
@@ -52,3 +67,15 @@ def errors_exit_2(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def run_cli(app: typer.Typer) -> None:
+    """Run the root app; a domain error raised outside any command's own handler (settings
+    read at startup, a registered command without :func:`errors_exit_2`) still ends as one
+    line on stderr and exit status 2."""
+    try:
+        app()
+    except _domain_errors() as exc:
+        log.debug("command failed", exc_info=True)
+        typer.echo(error_line(exc), err=True)
+        sys.exit(2)

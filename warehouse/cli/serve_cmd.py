@@ -26,8 +26,11 @@ def register(app: typer.Typer) -> None:
         from warehouse.settings import Settings
         from warehouse.consumers import AlertSink, FeedbackRouter
 
-        s = Settings()
         with fail_on_domain_errors():
+            from warehouse.settings import check_bind_address
+
+            s = Settings()  # every WAREHOUSE_* value checked: one line and exit 2 when one is wrong
+            check_bind_address(host, port)
             s.check_production()
             s.home.mkdir(parents=True, exist_ok=True)
             ops = OpsStore(s.resolved_catalog_url)
