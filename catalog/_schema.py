@@ -138,3 +138,25 @@ stage_transitions = sa.Table(
     sa.Column("to_stage", sa.String(16), nullable=False),
     _ts("at"),
 )
+
+# flywheel (migration 0002): what a version carries beyond its metrics, and event types added at run time
+version_metadata = sa.Table(
+    "catalog_version_metadata",
+    metadata,
+    sa.Column("algorithm_id", _ID, sa.ForeignKey("catalog_algorithms.id"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    _ts("updated_at"),
+)
+
+event_types = sa.Table(
+    "catalog_event_types",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("scenes", sa.JSON, nullable=False),
+    sa.Column("objects", sa.JSON, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    _ts("created_at"),
+)

@@ -69,7 +69,9 @@ class Catalog:
                 f"cannot open catalog database {shown!r}: {exc.orig}; check the URL, that the server runs "
                 "(scripts/postgres.sh start) and that the folder exists"
             ) from None
-        return cls(engine, store)
+        cat = cls(engine, store)
+        cat._load_event_types()
+        return cat
 
     @property
     def url(self) -> str:
@@ -404,6 +406,39 @@ class Catalog:
             version = _version(self._version_row(conn, algorithm_id, number))
             return _lineage.lineage_of(conn, version)
 
+    # -- flywheel metadata (H10, migration 0002) ------------------------------------------
+    def set_version_metadata(self, algorithm_id: str, number: int, key: str, value: Any) -> None:
+        """Store a JSON value with a version (``canary_cameras``, ``gate``, ...); one key, upserted."""
+        with self._tx(write=True) as conn:
+            self._version_row(conn, algorithm_id, number)
+            _lineage.set_version_metadata(conn, algorithm_id, number, key, value)
+
+    def version_metadata(self, algorithm_id: str, number: int | None = None) -> dict[Any, Any]:
+        """``{key: value}`` of a version, or ``{number: {key: value}}`` of every version of the algorithm."""
+        with self._tx() as conn:
+            if number is not None:
+                self._version_row(conn, algorithm_id, number)
+            return _lineage.version_metadata(conn, algorithm_id, number)
+
+    def add_event_type(self, event_id: str, *, name: str, scenes: list[str], objects: list[str] | None = None,
+                       description: str = "") -> bool:  # fmt: skip
+        """Define an event type at run time (stored, and taught to this process's taxonomy); True if new."""
+        from catalog.taxonomy import EventType, extend_taxonomy
+
+        validate_event_id(event_id)
+        ev = EventType(event_id, name, tuple(scenes), tuple(objects or ()))
+        extend_taxonomy(ev)  # validates the scenes before anything is written
+        with self._tx(write=True) as conn:
+            return _lineage.record_event_type(conn, event_id=event_id, name=name, scenes=list(scenes),
+                                              objects=list(objects or ()), description=description)  # fmt: skip
+
+    def _load_event_types(self) -> None:
+        from catalog.taxonomy import EventType, extend_taxonomy
+
+        with self._tx() as conn:
+            for e in _lineage.stored_event_types(conn):
+                extend_taxonomy(EventType(e["id"], e["name"], tuple(e["scenes"]), tuple(e["objects"])))
+
     # -- manifests -------------------------------------------------------------------------
     def import_manifest(self, path: str | Path) -> ModelVersion:
         """Validate a model manifest (YAML) and its ONNX model, then register the version.
@@ -440,6 +475,15 @@ class Catalog:
         except OSError:
             log.warning("could not delete unreferenced artifact %s", sha, exc_info=True)
             return False
+
+
+def validate_event_id(event_id: object) -> str:
+    import re
+
+    if not isinstance(event_id, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_]{0,63}", event_id):
+        raise InvalidSpecError(f"event type id {event_id!r} must be lowercase letters, digits and '_' (<= 64 chars), "
+                               "e.g. 'fallen_tree'", value=event_id)  # fmt: skip
+    return event_id
 
 
 def _version(row: sa.Row) -> ModelVersion:

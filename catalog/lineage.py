@@ -175,3 +175,50 @@ def lineage_of(conn: sa.Connection, version: ModelVersion) -> dict[str, Any]:
     elif version.dataset_version_id is not None:
         out["dataset_version"] = _dataset(conn, version.dataset_version_id)
     return out
+
+
+# -- per-version metadata (canary cameras, gate numbers) ---------------------------------------
+def set_version_metadata(conn: sa.Connection, algorithm_id: str, number: int, key: str, value: Any) -> None:
+    """Upsert one JSON value under ``key`` for a version (e.g. ``canary_cameras``, ``gate``)."""
+    validate_slug(key, "version metadata key")
+    value = _json_dict({"v": value}, f"version metadata {key!r}")["v"]
+    tbl = t.version_metadata
+    where = (tbl.c.algorithm_id == algorithm_id, tbl.c.number == number, tbl.c.key == key)
+    if conn.execute(sa.select(tbl.c.key).where(*where)).first() is None:
+        conn.execute(tbl.insert().values(algorithm_id=algorithm_id, number=number, key=key, value=value, updated_at=utcnow()))
+    else:
+        conn.execute(tbl.update().where(*where).values(value=value, updated_at=utcnow()))
+
+
+def version_metadata(conn: sa.Connection, algorithm_id: str, number: int | None = None) -> dict:
+    """``{key: value}`` of one version, or ``{number: {key: value}}`` of all when ``number`` is None."""
+    tbl = t.version_metadata
+    q = sa.select(tbl).where(tbl.c.algorithm_id == algorithm_id)
+    if number is not None:
+        return {r.key: r.value for r in conn.execute(q.where(tbl.c.number == number))}
+    out: dict = {}
+    for r in conn.execute(q):
+        out.setdefault(r.number, {})[r.key] = r.value
+    return out
+
+
+# -- event types added at run time (a new algorithm for a new kind of event) -----------------------
+def record_event_type(conn: sa.Connection, *, event_id: str, name: str, scenes: list[str], objects: list[str],
+                      description: str) -> bool:  # fmt: skip
+    """Store an event type; True if new. Same definition again: False; a different one: refused."""
+    scenes_t, objects_t = _str_tuple(scenes, "event scenes"), _str_tuple(objects, "event objects") if objects else ()
+    row = conn.execute(sa.select(t.event_types).where(t.event_types.c.id == event_id)).first()
+    if row is not None:
+        if set(row.scenes) != set(scenes_t):
+            raise InvalidSpecError(f"event type {event_id!r} is stored with scenes {row.scenes}, not {list(scenes_t)}; "
+                                   "pick another id or the same scenes", value=event_id)  # fmt: skip
+        return False
+    conn.execute(t.event_types.insert().values(id=event_id, name=name, scenes=list(scenes_t), objects=list(objects_t),
+                                               description=description, created_at=utcnow()))  # fmt: skip
+    log.info("recorded event type %s (scenes %s)", event_id, list(scenes_t))
+    return True
+
+
+def stored_event_types(conn: sa.Connection) -> list[dict[str, Any]]:
+    return [{"id": r.id, "name": r.name, "scenes": list(r.scenes), "objects": list(r.objects), "description": r.description}
+            for r in conn.execute(sa.select(t.event_types).order_by(t.event_types.c.id))]

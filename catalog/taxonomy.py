@@ -94,3 +94,26 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                 )
         events[eid] = EventType(eid, e["name"], tuple(e["scenes"]), tuple(e.get("objects", ())))
     return Taxonomy(int(raw["version"]), scenes, events)
+
+
+def extend_taxonomy(event: EventType, taxonomy: Taxonomy | None = None) -> EventType:
+    """Teach the (default, cached) taxonomy an event type defined at run time.
+
+    Used by the catalog for event types it stores (``Catalog.add_event_type``), so every
+    process that opens the catalog knows them. The same definition again is a no-op; a
+    different one under a known id is refused.
+    """
+    tax = taxonomy or load_taxonomy()
+    for sid in event.scenes:
+        tax.require_scene(sid)
+    have = tax.events.get(event.id)
+    if have is not None:
+        if set(have.scenes) != set(event.scenes):
+            raise TaxonomyError(
+                f"event type {event.id!r} already exists with scenes {list(have.scenes)}, not {list(event.scenes)}; "
+                "pick a new event id or use the existing scenes",
+                value=event.id,
+            )
+        return have
+    tax.events[event.id] = event  # the dict is shared by every holder of the cached taxonomy
+    return event
