@@ -28,16 +28,18 @@ from datetime import datetime
 from pathlib import Path
 
 from catalog import load_taxonomy
-from knowledge_graph import CityGraph, load_ontology
+from knowledge_graph import CityGraph
 
 
 def synthetic_catalog(n_algorithms: int, seed: int) -> list[dict]:
-    """The default algorithm set plus vendor models up to ``n_algorithms``: each detects 1-2
-    events, tagged with 1-2 scenes where those events happen (70%) or scene-independent."""
-    base = load_ontology()
-    records = [{"id": a.id, "kind": a.kind, "event_types": a.event_types, "scene_tags": a.scene_tags,
-                "objects": a.objects, "depends_on": a.depends_on} for a in base.algorithms.values()]
+    """The catalog's algorithms (what ``warehouse catalog build`` registers) plus vendor models
+    up to ``n_algorithms``: each detects 1-2 events, tagged with 1-2 scenes where those events
+    happen (70%) or scene-independent."""
+    from warehouse.training import head_spec
+    from warehouse.training.real_algorithms import real_algorithm_specs, spec_of
+
     tax = load_taxonomy()
+    records = [head_spec(s, e).to_dict() for s, e in tax.scene_event_pairs()] + [spec_of(e).to_dict() for e in real_algorithm_specs()]
     events = sorted(tax.events)
     rng = random.Random(seed)
     i = 0

@@ -6,38 +6,42 @@ is applied (so a crash never applies an unrecorded change) and undoable by id.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from catalog import EventType, Taxonomy
+
 from knowledge_graph.errors import KnowledgeGraphError, UnknownCameraError, UnknownChangeError
 from knowledge_graph.index import CompiledOntology
-from knowledge_graph.journal import ChangeJournal, GraphChange
-from knowledge_graph.relevance import CameraFeedback, CameraRecord, FeedbackCell, Relevance, feedback_note
+from knowledge_graph.journal import GRAPH_WIDE, ChangeJournal, GraphChange
+from knowledge_graph.schema import AlgorithmNode
+from knowledge_graph.relevance import CameraFeedback, CameraFacts, FeedbackCell, Relevance, feedback_note
 
 log = logging.getLogger(__name__)
 
 
-def record_to_dict(rec: CameraRecord | None) -> dict[str, Any] | None:
+def record_to_dict(rec: CameraFacts | None) -> dict[str, Any] | None:
     if rec is None:
         return None
     return {"camera_id": rec.camera_id, "region": rec.region, "scenes": [list(sc) for sc in rec.scenes],
             "exclude_events": sorted(rec.exclude_events), "exclude_algorithms": sorted(rec.exclude_algorithms)}
 
 
-def record_from_dict(d: dict[str, Any] | None) -> CameraRecord | None:
+def record_from_dict(d: dict[str, Any] | None) -> CameraFacts | None:
     if d is None:
         return None
-    return CameraRecord(d["camera_id"], d["region"], tuple((s, float(c)) for s, c in d["scenes"]),
+    return CameraFacts(d["camera_id"], d["region"], tuple((s, float(c)) for s, c in d["scenes"]),
                         frozenset(d.get("exclude_events", ())), frozenset(d.get("exclude_algorithms", ())))
 
 
 class FeedbackLearner:
     """Owns per-camera learned state and the change log; :class:`CityGraph` delegates to it."""
 
-    def __init__(self, index: CompiledOntology, cameras: dict[str, CameraRecord], journal: ChangeJournal | None) -> None:
+    def __init__(self, index: CompiledOntology, cameras: dict[str, CameraFacts], journal: ChangeJournal | None) -> None:
         self.index = index
         self.cameras = cameras
         self.journal = journal
@@ -68,11 +72,47 @@ class FeedbackLearner:
                 f"unknown algorithm {algorithm_id!r}; feedback must name an algorithm of the catalog "
                 f"({len(self.index.ontology.algorithms)} known), e.g. one from CityGraph.relevance(camera).algorithm_ids()")
 
-    def register_camera(self, rec: CameraRecord, reason: str) -> GraphChange:
+    def register_camera(self, rec: CameraFacts, reason: str) -> GraphChange:
         before = self.cameras.get(rec.camera_id)
         effect = "registered" if before is None else "re-registered (scenes/region/hints replaced)"
         return self._new("camera_registered", rec.camera_id, reason, effect,
                          data={"record": record_to_dict(rec), "before": record_to_dict(before)})
+
+    def remove_camera(self, camera_id: str, reason: str) -> GraphChange:
+        self._require_camera(camera_id)
+        return self._new("camera_removed", camera_id, reason, "removed (its learned feedback is kept for a re-registration)",
+                         data={"before": record_to_dict(self.cameras[camera_id])})
+
+    # -- the ontology at run time (the flywheel's new algorithm, a new event type) ----------
+    def add_algorithm(self, alg: AlgorithmNode, reason: str) -> GraphChange:
+        ont = self.index.ontology
+        bad_scenes = [s for s in alg.scene_tags if s not in ont.taxonomy.scenes]
+        bad_events = [e for e in alg.event_types if e not in ont.taxonomy.events]
+        if bad_scenes or bad_events:
+            raise KnowledgeGraphError(
+                f"algorithm {alg.id!r}: unknown scene tags {bad_scenes} / event types {bad_events}; use taxonomy ids, "
+                "or add a new event type first with CityGraph.add_event_type(event, scenes)")
+        before = ont.algorithms.get(alg.id)
+        effect = ("added" if before is None else "replaced") + f" algorithm {alg.id} (events {list(alg.event_types)}, scenes {list(alg.scene_tags) or 'any'})"
+        return self._new("algorithm_added", GRAPH_WIDE, reason, effect, algorithm_id=alg.id,
+                         data={"algorithm": dataclasses.asdict(alg), "before": dataclasses.asdict(before) if before else None})
+
+    def add_event_type(self, event: str, scenes: tuple[str, ...], name: str, objects: tuple[str, ...], reason: str) -> GraphChange:
+        tax = self.index.ontology.taxonomy
+        if not event or not isinstance(event, str) or not event.replace("_", "").isalnum() or event.lower() != event:
+            raise KnowledgeGraphError(f"event type {event!r} must be a lowercase id of letters, digits and '_' (e.g. 'kite_flying')")
+        if event in tax.events:
+            raise KnowledgeGraphError(f"event type {event!r} already exists (it can happen in {list(tax.events[event].scenes)}); "
+                                      "register algorithms for it with CityGraph.add_algorithm")
+        if not scenes:
+            raise KnowledgeGraphError(f"event type {event!r}: give the scenes it can happen in, e.g. scenes=['road']")
+        for s in scenes:
+            tax.require_scene(s)  # TaxonomyError names close matches
+        return self._new("event_type_added", GRAPH_WIDE, reason, f"added event type {event!r} in scenes {list(scenes)}",
+                         event_type=event, data={"scenes": list(scenes), "name": name, "objects": list(objects)})
+
+    def _set_ontology(self, ont) -> None:
+        self.index = CompiledOntology(ont)
 
     def record_verdict(self, kind: str, camera_id: str, algorithm_id: str, alert_id: str, reason: str | None) -> GraphChange:
         self._require_camera(camera_id)
@@ -102,12 +142,15 @@ class FeedbackLearner:
         if key in self._refs:
             return self.changes[self._refs[key]]
         covering = [c.algorithm_id for c in relevance.choices if event_type in c.explanation.event_types]
+        preferred = self._pick_for_miss(self.cameras[camera_id], event_type, required=False)
+        if covering and preferred is not None and preferred not in covering and self._paused(camera_id, preferred):
+            covering = []  # only a stand-in covers it: the miss resumes the paused, better model
         if covering:
             return self._new("miss_covered", camera_id,
                              reason or f"inspector reported missed {event_type!r} (miss {miss_id}); {covering[0]} already covers it",
                              f"no graph change; the miss goes to {covering[0]}'s retraining loop",
                              algorithm_id=covering[0], event_type=event_type, reference_id=str(miss_id))
-        alg = self._pick_for_miss(self.cameras[camera_id], event_type)
+        alg = preferred if preferred is not None else self._pick_for_miss(self.cameras[camera_id], event_type)
         cell = self.state.get(camera_id, CameraFeedback()).cells.get(alg)
         data: dict[str, Any] = {}
         effect = f"added {alg} for {event_type!r} on {camera_id}"
@@ -118,7 +161,11 @@ class FeedbackLearner:
                          reason or f"inspector reported missed {event_type!r} (miss {miss_id}) and no algorithm of this camera covers it",
                          effect, algorithm_id=alg, event_type=event_type, reference_id=str(miss_id), data=data)
 
-    def _pick_for_miss(self, cam: CameraRecord, event_type: str) -> str:
+    def _paused(self, camera_id: str, algorithm_id: str) -> bool:
+        cell = self.state.get(camera_id, CameraFeedback()).cells.get(algorithm_id)
+        return cell is not None and feedback_note(self.index.ontology.feedback, cell)[1]
+
+    def _pick_for_miss(self, cam: CameraFacts, event_type: str, *, required: bool = True) -> str | None:
         """The algorithm to add: the best candidate for the event in the camera's strongest
         scene that allows it, else a generic model, else any model of that event."""
         for scene, _conf in cam.scenes:
@@ -126,8 +173,11 @@ class FeedbackLearner:
                 if slot.event == event_type:
                     return slot.candidates[0]
         cands = self.index.event_candidates.get(event_type, ())
-        if not cands:  # validation forbids this; keep the message useful anyway
-            raise KnowledgeGraphError(f"no algorithm detects {event_type!r}; register one in the catalog first")
+        if not cands:
+            if not required:
+                return None
+            raise KnowledgeGraphError(f"no algorithm with a production version detects {event_type!r}; register and promote one "
+                                      "in the catalog first (CityGraph.add_algorithm adds it to the graph at run time)")
         return cands[0]
 
     def undo(self, change_id: str, reason: str | None) -> GraphChange:
@@ -135,6 +185,11 @@ class FeedbackLearner:
         if target is None:
             raise UnknownChangeError(f"unknown change id {change_id!r}; list changes with CityGraph.changes(camera_id) "
                                      "or `warehouse graph changes`")
+        if target.kind == "event_type_added":
+            users = [a.id for a in self.index.ontology.algorithms.values() if target.event_type in a.event_types]
+            if users:
+                raise UnknownChangeError(f"change {change_id!r} added event type {target.event_type!r}, which algorithms {users} "
+                                         "still detect; undo their algorithm_added changes first")
         if target.kind == "undo":
             raise UnknownChangeError(f"change {change_id!r} is itself an undo; record the original change again instead")
         if change_id in self.undone:
@@ -158,6 +213,17 @@ class FeedbackLearner:
         k = ch.kind
         if k == "camera_registered":
             self.cameras[ch.camera_id] = record_from_dict(ch.data["record"])
+        elif k == "camera_removed":
+            self.cameras.pop(ch.camera_id, None)
+        elif k == "algorithm_added":
+            ont = self.index.ontology
+            alg = _node_from_dict(ch.data["algorithm"])
+            self._set_ontology(dataclasses.replace(ont, algorithms={**ont.algorithms, alg.id: alg}))
+        elif k == "event_type_added":
+            ont = self.index.ontology
+            tax = ont.taxonomy
+            ev = EventType(ch.event_type, ch.data.get("name") or ch.event_type, tuple(ch.data["scenes"]), tuple(ch.data.get("objects", ())))
+            self._set_ontology(dataclasses.replace(ont, taxonomy=Taxonomy(tax.version, tax.scenes, {**tax.events, ev.id: ev})))
         elif k in ("rejection", "confirmation"):
             cell = self._cell(ch.camera_id, ch.algorithm_id)
             if k == "rejection":
@@ -179,7 +245,20 @@ class FeedbackLearner:
 
     def _revert(self, ch: GraphChange) -> None:
         k = ch.kind
-        if k == "camera_registered":
+        if k == "camera_removed":
+            self.cameras[ch.camera_id] = record_from_dict(ch.data["before"])
+        elif k == "algorithm_added":
+            ont = self.index.ontology
+            algs = {a: n for a, n in ont.algorithms.items() if a != ch.algorithm_id}
+            if ch.data.get("before"):
+                algs[ch.algorithm_id] = _node_from_dict(ch.data["before"])
+            self._set_ontology(dataclasses.replace(ont, algorithms=algs))
+        elif k == "event_type_added":
+            ont = self.index.ontology
+            tax = ont.taxonomy
+            events = {e: v for e, v in tax.events.items() if e != ch.event_type}
+            self._set_ontology(dataclasses.replace(ont, taxonomy=Taxonomy(tax.version, tax.scenes, events)))
+        elif k == "camera_registered":
             before = record_from_dict(ch.data.get("before"))
             if before is None:
                 self.cameras.pop(ch.camera_id, None)
@@ -205,3 +284,5 @@ class FeedbackLearner:
         return self.state.get(camera_id)
 
 
+def _node_from_dict(d: dict[str, Any]) -> AlgorithmNode:
+    return AlgorithmNode(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})

@@ -1,7 +1,7 @@
 """CityGraph: the city's knowledge graph, per-camera relevance with explanations, and learning.
 
 >>> from datetime import datetime
->>> g = CityGraph.load()                                   # bundled ontology + default algorithms
+>>> g = CityGraph.from_catalog(catalog)                    # doctest: +SKIP  (bundled ontology + the catalog's algorithms)
 >>> _ = g.add_camera("cam-sea-1", region="coast", scenes={"seafront": 0.92, "road": 0.3})
 >>> rel = g.relevance("cam-sea-1", at=datetime(2024, 5, 1, 23, 0))
 >>> any("parking" in a for a in rel.algorithm_ids())       # a camera facing the sea
@@ -23,10 +23,11 @@ import networkx as nx
 from knowledge_graph.errors import KnowledgeGraphError, UnknownCameraError
 from knowledge_graph.index import CompiledOntology, node
 from knowledge_graph.journal import ChangeJournal, GraphChange
-from knowledge_graph.loader import load_ontology
-from knowledge_graph.relevance import CameraRecord, Explanation, Relevance, camera_record, decide_relevance
+from knowledge_graph.loader import algorithm_from_record, algorithms_from_catalog, load_ontology
+from knowledge_graph.relevance import CameraFacts, Explanation, Relevance, camera_facts, decide_relevance
 from knowledge_graph.feedback import FeedbackLearner
-from knowledge_graph.schema import Ontology
+from knowledge_graph.schema import AlgorithmNode, Ontology
+from knowledge_graph.validate import catalog_gaps
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ HINT_KEYS = ("exclude_events", "exclude_algorithms")
 class CameraReport:
     """What ``warehouse graph explain`` shows: the camera, its relevance, and its history."""
 
-    camera: CameraRecord
+    camera: CameraFacts
     relevance: Relevance
     changes: tuple[GraphChange, ...]
 
@@ -80,11 +81,9 @@ class CityGraph:
     """
 
     def __init__(self, ontology: Ontology, *, journal: str | Path | None = None, fsync: bool = True) -> None:
-        self.ontology = ontology
-        self.index = CompiledOntology(ontology)
-        self._cameras: dict[str, CameraRecord] = {}
+        self._cameras: dict[str, CameraFacts] = {}
         jr = ChangeJournal(journal, fsync=fsync) if journal is not None else None
-        self._learner = FeedbackLearner(self.index, self._cameras, jr)
+        self._learner = FeedbackLearner(CompiledOntology(ontology), self._cameras, jr)
         if jr is not None:
             changes = jr.read()
             self._learner.replay(changes)
@@ -95,15 +94,34 @@ class CityGraph:
         cls,
         ontology: str | Path | Mapping[str, Any] | None = None,
         *,
-        algorithms: Iterable[Any] | None = None,
-        include_default_algorithms: bool | None = None,
+        algorithms: Iterable[Any] | None,
         journal: str | Path | None = None,
         fsync: bool = True,
     ) -> "CityGraph":
-        """Load the ontology YAML (default: bundled ``city.yaml``), optionally over the live
-        catalog's ``list_algorithms()``, and replay ``journal`` if given."""
-        ont = load_ontology(ontology, algorithms=algorithms, include_default_algorithms=include_default_algorithms)
+        """Load the ontology YAML (default: bundled ``city.yaml``) over the catalog's algorithm
+        records (``Catalog.list_algorithms()`` or :func:`knowledge_graph.algorithms_from_catalog`),
+        and replay ``journal`` if given."""
+        ont = load_ontology(ontology, algorithms=algorithms)
         return cls(ont, journal=journal, fsync=fsync)
+
+    @classmethod
+    def from_catalog(cls, catalog: Any, ontology: str | Path | Mapping[str, Any] | None = None, *,
+                     journal: str | Path | None = None, fsync: bool = True) -> "CityGraph":
+        """The graph over a live :class:`catalog.Catalog`: every registered algorithm is a node,
+        chosen only if it has a production version, with its measured cost."""
+        return cls.load(ontology, algorithms=algorithms_from_catalog(catalog), journal=journal, fsync=fsync)
+
+    @property
+    def index(self) -> CompiledOntology:
+        return self._learner.index
+
+    @property
+    def ontology(self) -> Ontology:
+        return self._learner.index.ontology
+
+    def catalog_gaps(self) -> list[str]:
+        """What the ontology expects that the catalog does not hold (see :func:`knowledge_graph.validate.catalog_gaps`)."""
+        return catalog_gaps(self.ontology)
 
     # -- cameras ---------------------------------------------------------------------------
     def add_camera(
@@ -119,7 +137,30 @@ class CityGraph:
 
         ``hints``: ``exclude_events`` / ``exclude_algorithms`` this camera never needs."""
         self._validate_camera(camera_id, region, scenes, hints)
-        return self._learner.register_camera(camera_record(camera_id, region, scenes, hints), reason)
+        return self._learner.register_camera(camera_facts(camera_id, region, scenes, hints), reason)
+
+    def remove_camera(self, camera_id: str, *, reason: str = "removed by operator") -> GraphChange:
+        """Forget a camera (journaled; :meth:`undo` restores it). Its learned feedback is kept,
+        so a camera removed and registered again does not relearn its operators' verdicts."""
+        return self._learner.remove_camera(camera_id, reason)
+
+    # -- the ontology at run time ------------------------------------------------------------
+    def add_algorithm(self, record: Any, *, reason: str = "registered in the catalog") -> GraphChange:
+        """Add (or replace) one algorithm node at run time from its catalog record (an
+        :class:`catalog.AlgorithmSpec`, a dict, or an :class:`AlgorithmNode`); journaled and
+        undoable. Cameras whose scenes allow its events get it from the next query on.
+
+        >>> ch = g.add_algorithm(catalog.get_algorithm("scene.road.kite"))   # doctest: +SKIP
+        >>> _ = g.undo(ch.change_id)                                         # doctest: +SKIP
+        """
+        alg = algorithm_from_record(record, object_classes=self.ontology.object_classes)
+        return self._learner.add_algorithm(alg, reason)
+
+    def add_event_type(self, event: str, scenes: Iterable[str], *, name: str | None = None, objects: Iterable[str] = (),
+                       reason: str = "new event type") -> GraphChange:
+        """Add an event type that can happen in ``scenes`` (journaled, undoable once no
+        algorithm detects it); then :meth:`add_algorithm` a detector for it."""
+        return self._learner.add_event_type(event, tuple(scenes), name or event.replace("_", " ").capitalize(), tuple(objects), reason)
 
     def _validate_camera(self, camera_id: str, region: str, scenes: Mapping[str, float], hints: Mapping[str, Any] | None) -> None:
         ont = self.ontology
@@ -141,7 +182,14 @@ class CityGraph:
             if bad:
                 raise KnowledgeGraphError(f"camera {camera_id!r}: hint {key} names unknown ids {bad}; use taxonomy event ids / catalog algorithm ids")
 
-    def camera(self, camera_id: str) -> CameraRecord:
+    def algorithm(self, algorithm_id: str) -> AlgorithmNode:
+        try:
+            return self.ontology.algorithms[algorithm_id]
+        except KeyError:
+            raise KnowledgeGraphError(f"unknown algorithm {algorithm_id!r}; the graph knows the catalog's "
+                                      f"{len(self.ontology.algorithms)} algorithms") from None
+
+    def camera(self, camera_id: str) -> CameraFacts:
         try:
             return self._cameras[camera_id]
         except KeyError:

@@ -54,9 +54,15 @@ class Negatives:
     algorithms: dict[str, NegativeRule]
 
 
+# a readout sums ImageNet classes that are *evidence* of an event's object (a trash can for
+# overflowing garbage); a model trained for the event beats it wherever one exists
+_KIND_RANK = {"imagenet_readout": 1}
+
+
 def _rank_key(alg, scene: str) -> tuple:
-    # scene-specific before generic; narrower models before broad ones; then id for stability
-    return (0 if scene in alg.scene_tags else 1, len(alg.scene_tags), len(alg.event_types), alg.id)
+    # scene-specific before generic; trained models before readouts; narrower models before
+    # broad ones; then id for stability
+    return (0 if scene in alg.scene_tags else 1, _KIND_RANK.get(alg.kind, 0), len(alg.scene_tags), len(alg.event_types), alg.id)
 
 
 def _window_text(t: GovernanceTask) -> str:
@@ -84,20 +90,26 @@ class CompiledOntology:
 
         by_event: dict[str, list] = {}
         for a in algs.values():
+            if not a.production:  # the catalog holds no production version: nothing to run
+                continue
             for e in a.event_types:
                 by_event.setdefault(e, []).append(a)
         self.event_candidates: dict[str, tuple[str, ...]] = {
-            e: tuple(a.id for a in sorted(lst, key=lambda a: (len(a.scene_tags) > 0, len(a.scene_tags), a.id)))
+            e: tuple(a.id for a in sorted(lst, key=lambda a: (len(a.scene_tags) > 0, _KIND_RANK.get(a.kind, 0), len(a.scene_tags), a.id)))
             for e, lst in by_event.items()
         }
         self.scene_slots: dict[str, tuple[EventSlot, ...]] = {}
+        # scene -> events that can happen there but that no production algorithm detects
+        self.uncovered: dict[str, tuple[str, ...]] = {}
         for s in tax.scenes:
             slots = []
+            uncovered = []
             for e, ev in tax.events.items():
                 if s not in ev.scenes:
                     continue
                 cands = sorted((a for a in by_event.get(e, ()) if not a.scene_tags or s in a.scene_tags), key=lambda a: _rank_key(a, s))
                 if not cands:
+                    uncovered.append(e)
                     continue
                 sn, en = node("scene", s), node("event", e)
                 slots.append(EventSlot(
@@ -108,8 +120,9 @@ class CompiledOntology:
                           + ("" if a.scene_tags else " (generic model)") for a in cands),
                 ))
             self.scene_slots[s] = tuple(slots)
+            self.uncovered[s] = tuple(uncovered)
         self.scene_monitors: dict[str, tuple[str, ...]] = {
-            s: tuple(sorted(a.id for a in algs.values() if a.kind == "imagenet_readout" and s in a.scene_tags))
+            s: tuple(sorted(a.id for a in algs.values() if a.kind == "imagenet_readout" and a.production and s in a.scene_tags))
             for s in tax.scenes
         }
         self.region_chain: dict[str, tuple[str, ...]] = {r: self._chain(r) for r in ont.regions}
@@ -183,6 +196,38 @@ class CompiledOntology:
         res = tuple(out)
         self._closure[alg_id] = res
         return res
+
+    def unreachable(self) -> dict[str, str]:
+        """Algorithms no camera can be given in the normal course (no feedback), each with the
+        reason: no production version, outranked in every scene by a better model for the
+        same events, or detecting nothing that a scene, task or dependency asks for."""
+        ont = self.ontology
+        reach: set[str] = set()
+        for slots in self.scene_slots.values():
+            reach.update(slot.candidates[0] for slot in slots)
+        for mons in self.scene_monitors.values():
+            reach.update(mons)
+        for t in ont.tasks.values():
+            reach.update(a for a in t.algorithms if a in ont.algorithms and ont.algorithms[a].production)
+        for a in list(reach):
+            reach.update(dep for dep, _chain, _r in self.dependency_closure(a))
+        out: dict[str, str] = {}
+        for a in ont.algorithms.values():
+            if a.id in reach:
+                continue
+            if not a.production:
+                out[a.id] = "the catalog holds no production version of it"
+                continue
+            winners = sorted({slot.candidates[0] for slots in self.scene_slots.values() for slot in slots
+                              if a.id in slot.candidates and slot.candidates[0] != a.id})
+            if winners:
+                out[a.id] = (f"outranked for {sorted(a.event_types)} wherever they can happen by {', '.join(winners[:4])}"
+                             + (" ..." if len(winners) > 4 else "") + "; it stands in when those are paused by operator feedback")
+            elif a.event_types:
+                out[a.id] = f"its events {sorted(a.event_types)} cannot happen in its scenes {sorted(a.scene_tags)}"
+            else:
+                out[a.id] = "detects no event type, and no governance task or dependency asks for it"
+        return out
 
     @property
     def graph(self) -> nx.DiGraph:

@@ -1,11 +1,9 @@
-"""Load the ontology YAML (plus an algorithm list, e.g. the live catalog) into an :class:`Ontology`.
+"""Load the ontology YAML plus the catalog's algorithm records into an :class:`Ontology`.
 
 >>> from knowledge_graph.loader import load_ontology
->>> ont = load_ontology()                      # the bundled city.yaml + default algorithm set
->>> "scene.seafront.litter" in ont.algorithms and "ocr.text_ppocr" in ont.algorithms
-True
->>> ont.algorithms["ocr.text_ppocr"].depends_on
-('detector.plate_haar',)
+>>> ont = load_ontology(algorithms=catalog.list_algorithms())   # doctest: +SKIP
+>>> sorted(r for r, _ in resolved_dependencies(ont)["ocr.text_ppocr"])  # doctest: +SKIP
+['detector.plate_haar']
 """
 from __future__ import annotations
 
@@ -38,9 +36,8 @@ log = logging.getLogger(__name__)
 
 _TOP_KEYS = {
     "version", "defaults", "feedback", "object_classes", "regions", "demand_only_events",
-    "algorithm_sets", "algorithms", "dependencies", "governance_tasks", "negative",
+    "dependencies", "governance_tasks", "negative",
 }
-_GENERATORS = ("scene_event_heads", "imagenet_readouts")
 ANY_SCENE_TAG = "any"  # catalog.records.ANY_SCENE
 
 
@@ -57,14 +54,15 @@ def read_ontology_yaml(path: str | Path | None = None) -> dict[str, Any]:
     return copy.deepcopy(raw)
 
 
-def imagenet_readout_id(signal: str) -> str:
-    """``"park bench"`` -> ``"imagenet.park_bench"``."""
-    return "imagenet." + signal.strip().replace(" ", "_").replace("-", "_").lower()
+def algorithm_from_record(record: Any, *, source: str = "catalog", production: bool | None = None,
+                          cost_ms: float | None = None, object_classes: Iterable[str] = ()) -> AlgorithmNode:
+    """An :class:`AlgorithmNode` from one catalog record: a :class:`catalog.AlgorithmSpec`
+    (what ``Catalog.list_algorithms()`` returns), a dict with the same fields, or an
+    :class:`AlgorithmNode` (returned as is). ``objects`` are the record's ``objects`` if it
+    has them, else its ``labels`` that name an ontology object class."""
+    if isinstance(record, AlgorithmNode):
+        return record
 
-
-def algorithm_from_record(record: Any, *, source: str = "catalog") -> AlgorithmNode:
-    """An :class:`AlgorithmNode` from a dict or any object with ``id, kind, event_types, scene_tags``
-    (what ``catalog.Catalog.list_algorithms()`` returns); ``objects``/``depends_on`` are optional."""
     def get(name: str, default: Any = None) -> Any:
         if isinstance(record, Mapping):
             return record.get(name, default)
@@ -73,36 +71,36 @@ def algorithm_from_record(record: Any, *, source: str = "catalog") -> AlgorithmN
     alg_id = get("id")
     if not alg_id or not isinstance(alg_id, str):
         raise OntologyError(f"algorithm record {record!r} has no string `id`; give every algorithm an id")
+    objects = tuple(get("objects", ()) or ())
+    if not objects:
+        known = set(object_classes)
+        objects = tuple(lb for lb in (get("labels", ()) or ()) if lb in known)
+    prod = get("production", True) if production is None else production
+    cost = get("cost_ms", None) if cost_ms is None else cost_ms
     return AlgorithmNode(
         id=alg_id,
         kind=str(get("kind", "unknown") or "unknown"),
         event_types=tuple(get("event_types", ()) or ()),
         # the catalog's scene tag "any" marks a scene-independent model: generic here
         scene_tags=tuple(t for t in (get("scene_tags", ()) or ()) if t != ANY_SCENE_TAG),
-        objects=tuple(get("objects", ()) or ()),
+        objects=objects,
         depends_on=tuple(get("depends_on", ()) or ()),
         source=source,
+        production=bool(prod),
+        cost_ms=None if cost is None else float(cost),
     )
 
 
-def _default_algorithms(raw: Mapping[str, Any], tax: Taxonomy, problems: list[str]) -> list[AlgorithmNode]:
-    out: list[AlgorithmNode] = []
-    for i, spec in enumerate(raw.get("algorithm_sets") or []):
-        gen = (spec or {}).get("generate")
-        pattern = (spec or {}).get("id", "")
-        kind = (spec or {}).get("kind", "unknown")
-        if gen == "scene_event_heads":
-            for scene, event in tax.scene_event_pairs():
-                out.append(AlgorithmNode(pattern.format(scene=scene, event=event), kind, (event,), (scene,)))
-        elif gen == "imagenet_readouts":
-            signals = sorted({s for sc in tax.scenes.values() for s in sc.imagenet_signals})
-            for sig in signals:
-                alg_id = imagenet_readout_id(sig) if pattern == "imagenet.{signal}" else pattern.format(signal=sig)
-                out.append(AlgorithmNode(alg_id, kind, (), tuple(s for s, sc in tax.scenes.items() if sig in sc.imagenet_signals)))
-        else:
-            problems.append(f"algorithm_sets[{i}]: unknown generator {gen!r}; use one of {list(_GENERATORS)}")
-    for alg_id, spec in (raw.get("algorithms") or {}).items():
-        out.append(algorithm_from_record({"id": alg_id, **(spec or {})}, source="ontology"))
+def algorithms_from_catalog(catalog: Any) -> list[AlgorithmNode]:
+    """The graph's algorithm nodes from a live :class:`catalog.Catalog`: every registered
+    algorithm, marked ``production`` when it has a production version, with that version's
+    measured cost per frame."""
+    prod = catalog.production_versions()
+    out = []
+    for spec in catalog.list_algorithms():
+        v = prod.get(spec.id)
+        cost = v.cost_profile.latency_ms_per_frame if v is not None and v.cost_profile is not None else None
+        out.append(algorithm_from_record(spec, production=v is not None, cost_ms=cost))
     return out
 
 
@@ -152,24 +150,28 @@ def _tasks(raw: Mapping[str, Any], problems: list[str]) -> dict[str, GovernanceT
 def load_ontology(
     source: str | Path | Mapping[str, Any] | None = None,
     *,
-    algorithms: Iterable[Any] | None = None,
-    include_default_algorithms: bool | None = None,
+    algorithms: Iterable[Any] | None,
     taxonomy: Taxonomy | None = None,
 ) -> Ontology:
     """Parse and validate. Raises :class:`OntologyError` listing every problem, each naming
     the node and the fix.
 
-    ``algorithms``: records from the live catalog (dicts or objects with ``id, kind,
-    event_types, scene_tags``). When given, they *replace* the YAML's default algorithm set
-    unless ``include_default_algorithms=True`` (then catalog records win on equal ids).
+    ``algorithms``: the catalog's records (``Catalog.list_algorithms()``,
+    :func:`algorithms_from_catalog`, dicts with the same fields, or :class:`AlgorithmNode`).
+    The catalog is the one list of algorithms; the ontology YAML names none of its own.
     """
     raw = dict(source) if isinstance(source, Mapping) else read_ontology_yaml(source)
     src = "<mapping>" if isinstance(source, Mapping) else str(source or DEFAULT_ONTOLOGY_PATH)
     tax = taxonomy or load_taxonomy()
     problems: list[str] = []
+    if algorithms is None:
+        raise OntologyError("no algorithms given; the graph's algorithms come from the catalog: pass "
+                            "algorithms=catalog.list_algorithms() (or use CityGraph.from_catalog(catalog))", source=f"ontology {src}")
     unknown_keys = set(raw) - _TOP_KEYS
     if unknown_keys:
-        problems.append(f"top level: unknown key(s) {sorted(unknown_keys)}; valid keys are {sorted(_TOP_KEYS)}")
+        hint = ("; algorithms are not listed in the ontology, they come from the catalog"
+                if unknown_keys & {"algorithms", "algorithm_sets"} else "")
+        problems.append(f"top level: unknown key(s) {sorted(unknown_keys)}; valid keys are {sorted(_TOP_KEYS)}{hint}")
     if "version" not in raw:
         problems.append("top level: missing `version`; add `version: 1` and bump it on every change")
 
@@ -189,18 +191,12 @@ def load_ontology(
         min_rejections_to_pause=int(_num(f.get("min_rejections_to_pause", 3), "feedback", "min_rejections_to_pause", problems, lo=1, hi=1e6, default=3)),
     )
 
-    defaults_algs = _default_algorithms(raw, tax, problems)
-    if algorithms is None:
-        algs = defaults_algs
-    else:
-        live = [algorithm_from_record(a) for a in algorithms]
-        keep_defaults = bool(include_default_algorithms)
-        live_ids = {a.id for a in live}
-        algs = ([a for a in defaults_algs if a.id not in live_ids] if keep_defaults else []) + live
+    object_classes = {k: str((v or {}).get("name", k)) for k, v in (raw.get("object_classes") or {}).items()}
     alg_map: dict[str, AlgorithmNode] = {}
-    for a in algs:
+    for rec in algorithms:
+        a = algorithm_from_record(rec, object_classes=object_classes)
         if a.id in alg_map:
-            problems.append(f"algorithm {a.id!r}: defined twice; keep one definition (ids are unique)")
+            problems.append(f"algorithm {a.id!r}: listed twice by the catalog; ids are unique, keep one record")
         alg_map[a.id] = a
 
     regions = {
@@ -227,7 +223,7 @@ def load_ontology(
         taxonomy=tax,
         defaults=defaults,
         feedback=policy,
-        object_classes={k: str((v or {}).get("name", k)) for k, v in (raw.get("object_classes") or {}).items()},
+        object_classes=object_classes,
         regions=regions,
         algorithms=alg_map,
         dependencies=deps,

@@ -15,8 +15,10 @@ from knowledge_graph.schema import FeedbackPolicy
 
 
 @dataclass(frozen=True, slots=True)
-class CameraRecord:
-    """One camera as the graph keeps it: small, immutable, replaced on re-registration."""
+class CameraFacts:
+    """What the graph knows of one camera (region, scene links, hints): small, immutable,
+    replaced on re-registration. Derived from the operations store's camera record by the
+    control plane; the graph keeps no camera registry of its own."""
 
     camera_id: str
     region: str
@@ -181,7 +183,7 @@ def feedback_note(policy: FeedbackPolicy, cell: FeedbackCell) -> tuple[float, bo
 
 def decide_relevance(
     idx: CompiledOntology,
-    cam: CameraRecord,
+    cam: CameraFacts,
     feedback: CameraFeedback | None,
     at: datetime,
 ) -> Relevance:
@@ -238,6 +240,11 @@ def decide_relevance(
     for scene, conf in cam.scenes:
         if conf < min_conf:
             break
+        for e in idx.uncovered.get(scene, ()):
+            if e not in seen_events and neg_event(e) is None and node("event", e) not in reported:
+                reported.add(node("event", e))
+                excluded.append(Exclusion(node("event", e), f"event {e!r} can happen in scene {scene!r} but no algorithm "
+                                          "with a production version detects it; register and promote one in the catalog"))
         for slot in idx.scene_slots.get(scene, ()):
             e = slot.event
             if e in seen_events:
@@ -297,6 +304,11 @@ def decide_relevance(
             continue
         conf = max(confs)
         for a in t.algorithms:
+            node_a = ont.algorithms.get(a)
+            if node_a is None or not node_a.production:
+                excluded.append(Exclusion(node("algorithm", a), f"algorithm {a!r} asked for by task {t.id!r}: "
+                                          + ("the catalog does not hold it" if node_a is None else "it has no production version")))
+                continue
             rule = neg_alg(a)
             if rule is not None:
                 exclude(node("algorithm", a), rule, f"algorithm {a!r} is never needed here")
@@ -352,6 +364,10 @@ def decide_relevance(
         closure = idx.dependency_closure(a)
         blocked = None
         for dep, _chain, _reason in closure:
+            dep_node = ont.algorithms.get(dep)
+            if dep_node is None or not dep_node.production:
+                blocked = f"needs {dep!r}, which " + ("the catalog does not hold" if dep_node is None else "has no production version")
+                break
             rule = None if a in overrides else neg_alg(dep)
             if rule is not None:
                 blocked = f"needs {dep!r}, excluded by " + ("the camera's hints" if rule == "hint" else f"negative rule {rule!r}")
@@ -390,9 +406,9 @@ def _rule_reason(ont, rule_id: str) -> str:
     return ""
 
 
-def camera_record(camera_id: str, region: str, scenes: Mapping[str, float], hints: Mapping[str, Any] | None = None) -> CameraRecord:
+def camera_facts(camera_id: str, region: str, scenes: Mapping[str, float], hints: Mapping[str, Any] | None = None) -> CameraFacts:
     """Normalise registration input (validation happens in :class:`CityGraph`)."""
     hints = hints or {}
     ordered = tuple(sorted(((s, float(c)) for s, c in scenes.items()), key=lambda sc: (-sc[1], sc[0])))
-    return CameraRecord(camera_id, region, ordered, frozenset(hints.get("exclude_events", ())),
+    return CameraFacts(camera_id, region, ordered, frozenset(hints.get("exclude_events", ())),
                         frozenset(hints.get("exclude_algorithms", ())))

@@ -17,7 +17,12 @@ from knowledge_graph.timewindow import TimeWindow
 class AlgorithmNode:
     """An algorithm as the graph sees it: what it detects, in which scenes, what it needs.
 
-    ``scene_tags == ()`` means "any scene where its events can happen" (a generic model).
+    Built from the catalog's records (:func:`knowledge_graph.algorithm_from_record`), never by
+    hand: the catalog is the one list of algorithms. ``scene_tags == ()`` means "any scene
+    where its events can happen" (a generic model). ``production`` is False for an algorithm
+    the catalog knows but has no production version of (the graph never chooses it; it is
+    reported as excluded); ``cost_ms`` is the production version's measured cost per frame
+    (``CostProfile.latency_ms_per_frame``), ``None`` when the catalog holds no profile.
     """
 
     id: str
@@ -26,7 +31,9 @@ class AlgorithmNode:
     scene_tags: tuple[str, ...] = ()
     objects: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
-    source: str = "ontology"
+    source: str = "catalog"
+    production: bool = True
+    cost_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

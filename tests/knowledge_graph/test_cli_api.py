@@ -17,7 +17,8 @@ def _cli(home, *args):
     return runner.invoke(cli_app, ["graph", *args, "--home", str(home)])
 
 
-def test_cli_register_explain_feedback_undo(tmp_path):
+def test_cli_register_explain_feedback_undo(home_with_catalog):
+    tmp_path = home_with_catalog
     r = _cli(tmp_path, "add-camera", "cam-7", "--region", "coast", "--scene", "seafront=0.9", "--scene", "road=0.3")
     assert r.exit_code == 0, r.output
     r = _cli(tmp_path, "explain", "cam-7", "--at", "2024-05-01T23:00", "--json")
@@ -45,23 +46,38 @@ def test_cli_register_explain_feedback_undo(tmp_path):
         (["explain", "ghost", "--at", "tonight"], "not an ISO time"),  # bad time (camera checked after)
     ],
 )
-def test_cli_errors_exit_2_with_one_line(tmp_path, args, needle):
-    r = _cli(tmp_path, *args)
+def test_cli_errors_exit_2_with_one_line(home_with_catalog, args, needle):
+    r = _cli(home_with_catalog, *args)
     assert r.exit_code == 2 and needle in r.output
 
 
-def test_cli_validate(tmp_path):
-    r = _cli(tmp_path, "validate")
+def test_cli_validate_reports_the_catalogs_gaps(home_with_catalog):
+    r = _cli(home_with_catalog, "validate")
     assert r.exit_code == 0 and "64 event types" in r.output
+    # the home's catalog holds only road and seafront heads: park-only events are gaps
+    assert "event type 'fallen_tree'" not in r.output  # a road event: covered
+    assert "no algorithm with a production version detects it" in r.output
+
+
+def test_cli_remove_camera_and_undo(home_with_catalog):
+    home = home_with_catalog
+    assert _cli(home, "add-camera", "c1", "--region", "downtown", "--scene", "road=0.9").exit_code == 0
+    r = _cli(home, "remove-camera", "c1", "--json")
+    assert r.exit_code == 0, r.output
+    change = json.loads(r.stdout)
+    assert change["kind"] == "camera_removed"
+    assert "unknown camera 'c1'" in _cli(home, "explain", "c1").output
+    assert _cli(home, "undo", change["change_id"]).exit_code == 0
+    assert "scene.road.illegal_parking" in _cli(home, "explain", "c1", "--at", "2024-05-01T12:00").stdout
 
 
 @pytest.fixture()
-def api(tmp_path):
+def api(tmp_path, ontology):
     from warehouse.api import Services, create_app
     from warehouse.bus import SqliteBus
     from warehouse.ops_store import OpsStore
 
-    graph = CityGraph.load()
+    graph = CityGraph(ontology)
     graph.add_camera("cam-sea", region="coast", scenes={"seafront": 0.9})
     ops = OpsStore(f"sqlite:///{tmp_path / 'ops.db'}")
     bus = SqliteBus(tmp_path / "bus.db")

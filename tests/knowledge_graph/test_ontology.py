@@ -1,38 +1,47 @@
 """Loading validates the ontology: each problem is an error naming the node and the fix."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
-from catalog import load_taxonomy
-from knowledge_graph import OntologyError, load_ontology
+from catalog import load_taxonomy, readout_id, scene_head_id
+from knowledge_graph import CityGraph, OntologyError, catalog_gaps, load_ontology
 from knowledge_graph.timewindow import TimeWindow
 
+NOON = datetime(2024, 5, 1, 12, 0)
 
-def test_bundled_ontology_loads_with_default_algorithm_set(ontology):
+
+def test_algorithm_nodes_are_the_catalog_records(ontology, catalog_specs):
+    # exactly the catalog's ids: no algorithm of the graph's own
+    assert set(ontology.algorithms) == {s.id for s in catalog_specs}
     tax = load_taxonomy()
-    # one head per allowed (scene, event) pair, with the id the catalog registers
     for scene, event in tax.scene_event_pairs():
-        alg = ontology.algorithms[f"scene.{scene}.{event}"]
+        alg = ontology.algorithms[scene_head_id(scene, event)]
         assert (alg.kind, alg.scene_tags, alg.event_types) == ("classification_head", (scene,), (event,))
-    assert ontology.algorithms["ocr.text_ppocr"].depends_on == ("detector.plate_haar",)
-    assert ontology.algorithms["imagenet.seashore"].scene_tags == ("seafront",)
+    # readouts are the runtime's 25 readout classes, with their ids and scene tags
+    from runtime.detectors import CITY_READOUT_CLASSES
+
+    readouts = {a for a, n in ontology.algorithms.items() if n.kind == "imagenet_readout"}
+    assert readouts == {readout_id(c.slug) for c in CITY_READOUT_CLASSES}
+    assert ontology.algorithms[readout_id("seashore")].scene_tags == ("seafront",)
+    # a detector's objects come from its catalog labels
+    assert ontology.algorithms["detector.people_hog"].objects == ("person",)
 
 
-def _dangling_dependency(raw):
-    raw["dependencies"].append({"algorithms": "scene.*.traffic_jam", "requires": ["detector.vehicle_haar"]})
+def test_algorithms_are_required():
+    with pytest.raises(OntologyError, match=r"come from the catalog.*catalog\.list_algorithms"):
+        load_ontology(algorithms=None)
+
+
+def test_yaml_listing_algorithms_is_refused(raw, catalog_specs):
+    raw["algorithms"] = {"detector.kite": {"kind": "detector"}}
+    with pytest.raises(OntologyError, match=r"unknown key\(s\) \['algorithms'\].*come from the catalog"):
+        load_ontology(raw, algorithms=catalog_specs)
 
 
 def _cycle(raw):
-    raw["algorithms"]["detector.plate_haar"]["depends_on"] = ["ocr.text_ppocr"]
-
-
-def _undetected_event(raw):
-    # drop the generated heads and give dead_fish no detector
-    raw["algorithm_sets"] = []
-
-
-def _unknown_scene_tag(raw):
-    raw["algorithms"]["detector.beach_umbrella"] = {"kind": "detector", "scene_tags": ["beach"], "objects": ["person"]}
+    raw["dependencies"].append({"algorithms": "detector.plate_haar", "requires": ["ocr.text_ppocr"]})
 
 
 def _task_region(raw):
@@ -55,21 +64,15 @@ def _task_asks_nothing(raw):
     raw["governance_tasks"]["empty_task"] = {"department": "x", "regions": ["city"]}
 
 
-def _unknown_object(raw):
-    raw["algorithms"]["detector.kite"] = {"kind": "detector", "objects": ["kite"]}
+def _no_requires(raw):
+    raw["dependencies"].append({"algorithms": "scene.*.fire", "requires": []})
 
 
 @pytest.mark.parametrize(
     "mutate, match",
     [
-        # a dependency on an algorithm nobody registered
-        (_dangling_dependency, r"algorithm 'scene\.\w+\.traffic_jam': depends on 'detector\.vehicle_haar'.*register it"),
         # plate_haar <-> ocr.text_ppocr
         (_cycle, r"dependency cycle .*(ocr\.text_ppocr -> detector\.plate_haar|detector\.plate_haar -> ocr\.text_ppocr).*remove one"),
-        # an event type that no algorithm detects
-        (_undetected_event, r"event type 'dead_fish': no algorithm detects it; register one"),
-        # a scene tag outside the taxonomy
-        (_unknown_scene_tag, r"algorithm 'detector\.beach_umbrella': unknown scene tag 'beach'"),
         # a governance task in a region that does not exist
         (_task_region, r"governance task 'fire_safety': unknown region 'atlantis'"),
         # typo in negative knowledge, with a suggestion
@@ -80,44 +83,53 @@ def _unknown_object(raw):
         (_region_parent, r"region 'pier_7': parent 'harbour' is not a region.*did you mean 'harbor'"),
         # a task that asks for nothing
         (_task_asks_nothing, r"governance task 'empty_task': asks for nothing"),
-        # an object class missing from object_classes
-        (_unknown_object, r"algorithm 'detector\.kite': unknown object class 'kite'"),
+        # a dependency rule that requires nothing
+        (_no_requires, r"dependency 'scene\.\*\.fire': `requires` is empty"),
     ],
 )
-def test_validation_errors_name_node_and_fix(raw, mutate, match):
+def test_validation_errors_name_node_and_fix(raw, catalog_specs, mutate, match):
     mutate(raw)
     with pytest.raises(OntologyError, match=match):
-        load_ontology(raw)
+        load_ontology(raw, algorithms=catalog_specs)
 
 
-def test_all_problems_reported_at_once(raw):
+@pytest.mark.parametrize(
+    "record, match",
+    [
+        # a scene tag outside the taxonomy
+        ({"id": "detector.beach_umbrella", "kind": "detector", "scene_tags": ["beach"]}, r"'detector\.beach_umbrella': unknown scene tag 'beach'"),
+        # an object class missing from object_classes
+        ({"id": "detector.kite", "kind": "detector", "objects": ["kite"]}, r"'detector\.kite': unknown object class 'kite'"),
+    ],
+)
+def test_bad_catalog_record_is_a_problem(catalog_specs, record, match):
+    with pytest.raises(OntologyError, match=match):
+        load_ontology(algorithms=[*catalog_specs, record])
+
+
+def test_all_problems_reported_at_once(raw, catalog_specs):
     _task_region(raw)
-    _unknown_scene_tag(raw)
+    _task_asks_nothing(raw)
     with pytest.raises(OntologyError) as info:
-        load_ontology(raw)
+        load_ontology(raw, algorithms=catalog_specs)
     assert len(info.value.problems) == 2
     assert isinstance(info.value, ValueError)
 
 
-def test_live_catalog_list_replaces_defaults():
-    # what catalog.Catalog.list_algorithms() gives: objects with id/kind/event_types/scene_tags
-    tax = load_taxonomy()
-    records = [{"id": f"vendor.{e}", "kind": "onnx_model", "event_types": (e,), "scene_tags": ("any",)} for e in tax.events]
-    records += [{"id": "detector.plate_haar", "kind": "detector", "event_types": (), "scene_tags": ("any",)},
-                {"id": "ocr.text_ppocr", "kind": "ocr", "event_types": (), "scene_tags": ("any",)},
-                {"id": "detector.people_hog", "kind": "detector", "event_types": (), "scene_tags": ("any",)},
-                {"id": "detector.face_mtcnn", "kind": "face_detector", "event_types": (), "scene_tags": ("any",)}]
-    ont = load_ontology(algorithms=records)
-    assert "scene.road.smoke" not in ont.algorithms
-    # "any" is the catalog's marker for a scene-independent model
-    assert ont.algorithms["vendor.smoke"].scene_tags == ()
-
-
-def test_live_catalog_missing_dependency_target_is_dangling():
+def test_partial_catalog_loads_and_reports_its_gaps():
+    # a catalog being filled: one parking head, no OCR, no plate detector
     records = [{"id": "scene.road.illegal_parking", "kind": "classification_head", "event_types": ("illegal_parking",),
                 "scene_tags": ("road",)}]
-    with pytest.raises(OntologyError, match=r"algorithm 'scene\.road\.illegal_parking': depends on 'ocr\.text_ppocr'"):
-        load_ontology(algorithms=records, include_default_algorithms=False)
+    ont = load_ontology(algorithms=records)
+    gaps = catalog_gaps(ont)
+    assert any("'scene.road.illegal_parking': depends on 'ocr.text_ppocr', which the catalog does not hold" in g for g in gaps)
+    assert any(g.startswith("event type 'dead_fish': no algorithm with a production version") for g in gaps)
+    # and relevance never chooses what the catalog lacks: the head needs OCR, so it waits
+    g = CityGraph(ont)
+    g.add_camera("street", region="downtown", scenes={"road": 0.9})
+    rel = g.relevance("street", NOON)
+    assert rel.algorithm_ids() == []
+    assert any("needs 'ocr.text_ppocr', which the catalog does not hold" in x.reason for x in rel.excluded)
 
 
 @pytest.mark.parametrize(

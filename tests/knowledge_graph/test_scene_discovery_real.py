@@ -98,13 +98,13 @@ def test_real_pictures_are_not_claimed_confidently(features, discovery):
         assert est.confidences["tunnel"] < 0.3, (name, est.confidences["tunnel"])
 
 
-def test_discovered_scenes_link_a_camera(features, discovery):
+def test_discovered_scenes_link_a_camera(features, discovery, ontology):
     from knowledge_graph import CityGraph
 
     data, _ = features
     sea = SCENES.index("seafront") * HELDOUT_CAMERAS * FRAMES_PER_HELDOUT
     est = discovery.classify(data["held_emb"][sea:sea + 3], data["held_logits"][sea:sea + 3])
-    g = CityGraph.load()
+    g = CityGraph(ontology)
     g.add_camera("new-cam", region="coast", scenes=est.links(), reason="scene discovery")
     assert g.camera("new-cam").primary_scene == "seafront"
     assert "scene.seafront.person_in_water" in g.relevance("new-cam").algorithm_ids()

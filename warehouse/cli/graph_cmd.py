@@ -2,6 +2,7 @@
 
     warehouse graph validate [--ontology city.yaml]
     warehouse graph add-camera cam-7 --region coast --scene seafront=0.9 --scene road=0.3
+    warehouse graph remove-camera cam-7
     warehouse graph explain cam-7 [--at 2024-05-01T23:00] [--algorithm ID] [--json]
     warehouse graph reject cam-7 scene.seafront.litter ALERT_ID
     warehouse graph confirm cam-7 scene.seafront.litter ALERT_ID
@@ -10,9 +11,9 @@
     warehouse graph undo CHANGE_ID
 
 State: cameras and learned feedback live in the journal ``<home>/graph/journal.jsonl``
-(append-only, replayed on every start). ``--from-catalog`` links the graph to the live
-catalog's algorithms (merged over the ontology's default set; the catalog wins on equal ids). Errors print one line on stderr
-and exit with status 2.
+(append-only, replayed on every start). The graph's algorithms are always the configured
+catalog's (``warehouse catalog build`` fills it); `validate` lists what the ontology expects
+that the catalog does not hold. Errors print one line on stderr and exit with status 2.
 """
 from __future__ import annotations
 
@@ -32,9 +33,6 @@ log = logging.getLogger(__name__)
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Knowledge graph: cameras, relevance, explanations, feedback.")
 
 Ontology = Annotated[Path | None, typer.Option("--ontology", help="Ontology YAML (default: the bundled city.yaml).")]
-FromCatalog = Annotated[bool, typer.Option("--from-catalog", help="Use the live catalog's algorithms.")]
-
-
 
 
 def journal_path(home: Path | None) -> Path:
@@ -42,19 +40,23 @@ def journal_path(home: Path | None) -> Path:
     return settings.home / "graph" / "journal.jsonl"
 
 
-def open_graph(home: Path | None = None, ontology: Path | None = None, from_catalog: bool = False) -> CityGraph:
-    """The CityGraph the CLI (and ``warehouse serve``) works on: ontology + journal under home."""
-    algorithms = None
-    if from_catalog:
+def open_graph(home: Path | None = None, ontology: Path | None = None, catalog: object | None = None) -> CityGraph:
+    """The CityGraph the CLI (and ``warehouse serve``) works on: the bundled (or given)
+    ontology over the catalog's algorithms (``catalog``, else the configured one), plus the
+    journal under home. An empty catalog gives a graph that chooses nothing (logged)."""
+    from knowledge_graph import algorithms_from_catalog
+
+    if catalog is not None:
+        algorithms = algorithms_from_catalog(catalog)
+    else:
         from catalog import ArtifactStore, Catalog
 
         settings = Settings(home=home) if home is not None else Settings()
         with Catalog.open(settings.resolved_catalog_url, store=ArtifactStore(settings.resolved_artifact_root)) as cat:
-            algorithms = cat.list_algorithms()
-    # merged over the default set (a catalog being filled may not yet hold every head the
-    # ontology names); catalog records win on equal ids
-    return CityGraph.load(ontology, algorithms=algorithms, include_default_algorithms=from_catalog or None,
-                          journal=journal_path(home))
+            algorithms = algorithms_from_catalog(cat)
+    if not algorithms:
+        log.warning("the catalog holds no algorithms: the graph chooses nothing until `warehouse catalog build` fills it")
+    return CityGraph.load(ontology, algorithms=algorithms, journal=journal_path(home))
 
 
 def _at(value: str | None) -> datetime | None:
@@ -72,13 +74,19 @@ def _print_change(ch: GraphChange, as_json: bool) -> None:
 
 @app.command()
 @errors_exit_2
-def validate(ontology: Ontology = None, from_catalog: FromCatalog = False, home: Home = None) -> None:
-    """Load and validate the ontology; print a summary or every problem."""
-    g = open_graph(home, ontology, from_catalog)
+def validate(ontology: Ontology = None, home: Home = None) -> None:
+    """Load and validate the ontology over the catalog; print a summary and the catalog's gaps."""
+    g = open_graph(home, ontology)
     o = g.ontology
+    production = sum(1 for a in o.algorithms.values() if a.production)
     typer.echo(f"ontology v{o.version} ok: {len(o.taxonomy.scenes)} scenes, {len(o.taxonomy.events)} event types, "
-               f"{len(o.algorithms)} algorithms, {len(o.tasks)} governance tasks, {len(o.negative)} negative rules, "
-               f"{len(g)} cameras in the journal")
+               f"{len(o.algorithms)} catalog algorithms ({production} in production), {len(o.tasks)} governance tasks, "
+               f"{len(o.negative)} negative rules, {len(g)} cameras in the journal")
+    gaps = g.catalog_gaps()
+    if gaps:
+        typer.echo(f"{len(gaps)} gap(s) between the ontology and the catalog:")
+        for line in gaps:
+            typer.echo(f"  - {line}")
 
 
 @app.command("add-camera")
@@ -104,6 +112,13 @@ def add_camera(
     _print_change(g.add_camera(camera_id, region, scenes, {"exclude_events": exclude_event or []}), as_json)
 
 
+@app.command("remove-camera")
+@errors_exit_2
+def remove_camera(camera_id: str, home: Home = None, as_json: AsJson = False) -> None:
+    """Forget a camera (journaled; `undo` restores it)."""
+    _print_change(open_graph(home).remove_camera(camera_id), as_json)
+
+
 @app.command()
 @errors_exit_2
 def explain(
@@ -112,11 +127,10 @@ def explain(
     algorithm: Annotated[str | None, typer.Option("--algorithm", help="Explain only this algorithm.")] = None,
     home: Home = None,
     ontology: Ontology = None,
-    from_catalog: FromCatalog = False,
     as_json: AsJson = False,
 ) -> None:
     """Which algorithms CAMERA_ID runs, at what priority and rate, and why."""
-    g = open_graph(home, ontology, from_catalog)
+    g = open_graph(home, ontology)
     result = g.explain(camera_id, _at(at), algorithm_id=algorithm)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
