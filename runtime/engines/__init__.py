@@ -7,7 +7,11 @@ PyTorch. Chosen by what the machine has.
 >>> eng.info.name                                                               # doctest: +SKIP
 'ort-cpu'
 """
-from runtime.engines.base import (
+from runtime.engines._requirements import require_onnxruntime
+
+require_onnxruntime()  # the serving path's one hard engine: fail at import with the fix
+
+from runtime.engines.base import (  # noqa: E402 - after the clear ImportError above
     DEFAULT_PREFERENCE,
     Engine,
     EngineError,
@@ -19,9 +23,9 @@ from runtime.engines.base import (
     cuda_device_present,
     select_engine,
 )
-from runtime.engines.ort import OrtEngine
-from runtime.engines.tensorrt_engine import TensorRTEngine, trt_cache_key
-from runtime.engines.torch_engine import TorchCudaEngine, TorchEngine
+from runtime.engines.ort import OrtEngine  # noqa: E402
+from runtime.engines.tensorrt_engine import TensorRTEngine, trt_cache_key  # noqa: E402
+from runtime.engines.torch_engine import TorchCudaEngine, TorchEngine  # noqa: E402
 
 
 def default_registry() -> EngineRegistry:

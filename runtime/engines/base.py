@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFERENCE: tuple[str, ...] = ("tensorrt", "ort-tensorrt", "torch-cuda", "ort-cuda", "ort-cpu")
 
 
+# one of the two, never both: they are the same `onnxruntime` module (README "GPU")
+ORT_INSTALL_HINT = "`pip install 'city-algorithm-warehouse[cpu]'` (CPU) or `pip install 'city-algorithm-warehouse[gpu]'` (NVIDIA)"
+
+
 class EngineError(RuntimeError):
     """Base of every engine failure (build, run, selection)."""
 
@@ -162,7 +166,7 @@ def select_engine(available: Iterable[str], *, preference: Sequence[str] = DEFAU
             return name
     raise EngineUnavailableError(
         f"no engine from the preference list {list(preference)} is available (available: {sorted(avail)}); "
-        "install onnxruntime (`pip install onnxruntime`) for the CPU engine"
+        f"install ONNX Runtime for the CPU engine: {ORT_INSTALL_HINT}"
     )
 
 

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from runtime.engines.base import EngineError, EngineInfo, EngineKind, EngineOptions, EngineUnavailableError, as_float32, sha256_hex
+from runtime.engines.base import ORT_INSTALL_HINT, EngineError, EngineInfo, EngineKind, EngineOptions, EngineUnavailableError, as_float32, sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def _ort():
     try:
         import onnxruntime as ort
     except ImportError as exc:  # pragma: no cover - a hard dependency
-        raise EngineUnavailableError("onnxruntime is not installed; `pip install onnxruntime` (or onnxruntime-gpu)") from exc
+        raise EngineUnavailableError(f"onnxruntime is not installed; {ORT_INSTALL_HINT}") from exc
     return ort
 
 
@@ -44,7 +44,7 @@ class OrtEngine:
         if ep not in ort.get_available_providers():
             raise EngineUnavailableError(
                 f"ONNX Runtime has no {ep} here (available: {ort.get_available_providers()}); "
-                "install onnxruntime-gpu with matching CUDA/TensorRT libraries"
+                "install the 'gpu' extra (onnxruntime-gpu, replacing the CPU wheel) with matching CUDA/TensorRT libraries"
             )
         so = ort.SessionOptions()
         so.intra_op_num_threads = opts.intra_op_threads
@@ -119,7 +119,7 @@ def _probe(provider: str):
             return str(exc)
         ep = PROVIDERS[provider]
         if ep not in ort.get_available_providers():
-            return f"onnxruntime has no {ep} (install onnxruntime-gpu)"
+            return f"onnxruntime has no {ep} (install the 'gpu' extra: onnxruntime-gpu instead of onnxruntime)"
         return None
 
     return probe

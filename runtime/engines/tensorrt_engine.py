@@ -17,7 +17,6 @@ module's version and attributes alone; anything else is an ``EngineUnavailableEr
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -28,6 +27,7 @@ from typing import Mapping
 
 import numpy as np
 
+from runtime.engines._requirements import module_present
 from runtime.engines.base import EngineError, EngineInfo, EngineKind, EngineOptions, EngineUnavailableError, cuda_device_present, sha256_hex
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def _installed_trt_version() -> str | None:
 
 
 def _imports():
-    if importlib.util.find_spec("tensorrt") is None:
+    if not module_present("tensorrt"):
         raise EngineUnavailableError(f"TensorRT is not installed; install {_INSTALL_HINT} on a machine with an NVIDIA GPU")
     import tensorrt as trt
 
@@ -233,12 +233,12 @@ class TensorRTEngine:
 
 
 def _probe() -> str | None:
-    if importlib.util.find_spec("tensorrt") is None:
+    if not module_present("tensorrt"):
         return "tensorrt is not installed"
     version = _installed_trt_version()
     if version is not None and _major(version) not in _SUPPORTED_MAJORS:
         return f"TensorRT {version} is installed; the tensorrt engine supports tensorrt{SUPPORTED_TRT}"
-    if importlib.util.find_spec("torch") is None:
+    if not module_present("torch"):
         return "PyTorch (CUDA build) is not installed; the TensorRT engine uses it for device buffers"
     if not cuda_device_present():
         return "no NVIDIA GPU on this machine"

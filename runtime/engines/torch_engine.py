@@ -8,12 +8,12 @@ torch is imported only when this engine is built, so a CPU worker never loads it
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 from typing import Mapping
 
 import numpy as np
 
+from runtime.engines._requirements import module_present
 from runtime.engines.base import EngineError, EngineInfo, EngineKind, EngineOptions, EngineUnavailableError, cuda_device_present, sha256_hex
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ SUPPORTED_OPS = frozenset({
 
 
 def _torch():
-    if importlib.util.find_spec("torch") is None:
+    if not module_present("torch"):
         raise EngineUnavailableError("PyTorch is not installed; `pip install torch` (a CUDA build for the GPU engine)")
     import torch
 
@@ -171,7 +171,7 @@ class TorchEngine:
 
 
 def _probe_cuda() -> str | None:
-    if importlib.util.find_spec("torch") is None:
+    if not module_present("torch"):
         return "PyTorch is not installed"
     if not cuda_device_present():
         return "no NVIDIA GPU on this machine"
@@ -179,7 +179,7 @@ def _probe_cuda() -> str | None:
 
 
 def _probe_cpu() -> str | None:
-    return None if importlib.util.find_spec("torch") is not None else "PyTorch is not installed"
+    return None if module_present("torch") else "PyTorch is not installed"
 
 
 def torch_kinds() -> list[EngineKind]:

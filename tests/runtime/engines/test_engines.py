@@ -52,7 +52,7 @@ def test_select_engine_picks_most_preferred(available, preference, expected):
 
 @pytest.mark.parametrize("available", [[], ["torch-cpu"]])
 def test_select_engine_without_candidates_names_the_fix(available):
-    with pytest.raises(EngineUnavailableError, match="pip install onnxruntime"):
+    with pytest.raises(EngineUnavailableError, match=r"pip install .city-algorithm-warehouse\[cpu\]"):
         select_engine(available)
 
 
