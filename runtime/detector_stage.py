@@ -24,6 +24,7 @@ like head alerts.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -33,9 +34,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from runtime.detectors.base import Detection as DetectorDetection
+from runtime.detection import Detection
 from runtime.detectors.base import DetectorError
-from runtime.events import Detection as EventDetection
 from runtime.residency import ModelResidency
 from runtime.streams.base import FrameEvent
 
@@ -126,7 +126,7 @@ class EventMapping:
         if not 0.0 <= float(self.min_score) <= 1.0:
             raise DetectorStageConfigError(f"min_score={self.min_score!r}; expected a score in [0, 1]")
 
-    def accepts(self, d: DetectorDetection) -> bool:
+    def accepts(self, d: Detection) -> bool:
         if d.score < self.min_score or (self.labels is not None and d.label not in self.labels):
             return False
         return self.text_regex is None or (d.text is not None and re.search(self.text_regex, d.text) is not None)
@@ -327,7 +327,7 @@ class DetectorStage:
         self.residency.swap(algorithm_id, version=version, load=spec.load, size_mib=mem)
 
     # -- serving ---------------------------------------------------------------------------
-    def run(self, frame: FrameEvent) -> dict[str, list[DetectorDetection]]:
+    def run(self, frame: FrameEvent) -> dict[str, list[Detection]]:
         """Run the detectors of ``frame.camera_id`` that are due on this frame.
 
         Returns algorithm id -> detections, only for detectors that ran and succeeded (a
@@ -353,7 +353,7 @@ class DetectorStage:
                     due.append(alg)
             if due:
                 self._frames_with_runs += 1
-        out: dict[str, list[DetectorDetection]] = {}
+        out: dict[str, list[Detection]] = {}
         busy_ms = 0.0
         for alg in due:
             t1 = time.perf_counter()
@@ -382,7 +382,7 @@ class DetectorStage:
             self._overhead_ms += (time.perf_counter() - t0) * 1000.0 - busy_ms
         return out
 
-    def event_inputs(self, frame: FrameEvent, results: Mapping[str, Sequence[DetectorDetection]]) -> dict[str, EventDetection]:
+    def event_inputs(self, frame: FrameEvent, results: Mapping[str, Sequence[Detection]]) -> dict[str, Detection]:
         """``run``'s results as ``EventDetector.update`` inputs (uses the specs' versions and mappings)."""
         h, w = frame.image.shape[:2]
         versions = {alg: self.residency.version(alg) for alg in results}
@@ -424,35 +424,36 @@ class DetectorStage:
                     frame.camera_id, alg, frame, failures, rest_ms / 1000.0, error, exc_info=failures == 1)
 
 
-def _checked(alg: str, dets: object) -> list[DetectorDetection]:
-    if not isinstance(dets, list) or not all(isinstance(d, DetectorDetection) for d in dets):
-        raise DetectorStageError(f"detector of {alg!r} returned {type(dets).__name__}; expected list[runtime.detectors.Detection]")
+def _checked(alg: str, dets: object) -> list[Detection]:
+    if not isinstance(dets, list) or not all(isinstance(d, Detection) for d in dets):
+        raise DetectorStageError(f"detector of {alg!r} returned {type(dets).__name__}; expected list[runtime.Detection]")
     return dets
 
 
-def event_inputs(results: Mapping[str, Sequence[DetectorDetection]], *, image_wh: tuple[int, int],
+def event_inputs(results: Mapping[str, Sequence[Detection]], *, image_wh: tuple[int, int],
                  model_versions: Mapping[str, str] | None = None,
-                 mappings: Mapping[str, EventMapping | None] | None = None) -> dict[str, EventDetection]:
+                 mappings: Mapping[str, EventMapping | None] | None = None) -> dict[str, Detection]:
     """Detector results -> one ``runtime.Detection`` per algorithm for ``EventDetector.update`` (pure).
 
     The best-scoring detection that the algorithm's :class:`EventMapping` accepts, with its
     box; an algorithm that ran and found nothing gives score 0 on the whole frame, so the
     k-of-n window sees the miss (an algorithm that did not run is absent: not a miss).
 
-    >>> r = {"face": [DetectorDetection("face", 0.6, (1, 2, 3, 4)), DetectorDetection("face", 0.9, (5, 6, 7, 8))], "ocr": []}
+    >>> r = {"face": [Detection(label="face", score=0.6, xyxy=(1, 2, 3, 4)), Detection(label="face", score=0.9, xyxy=(5, 6, 7, 8))],
+    ...      "ocr": []}
     >>> ev = event_inputs(r, image_wh=(64, 48), model_versions={"face": "3"})
-    >>> ev["face"], ev["ocr"].score, ev["ocr"].xyxy
-    (Detection(score=0.9, xyxy=(5.0, 6.0, 7.0, 8.0), model_version='3'), 0.0, (0.0, 0.0, 64.0, 48.0))
+    >>> str(ev["face"]), ev["face"].model_version, ev["ocr"].score, ev["ocr"].xyxy
+    ('face 0.90 [5,6,7,8]', '3', 0.0, (0.0, 0.0, 64.0, 48.0))
     """
     versions, maps = model_versions or {}, mappings or {}
-    out: dict[str, EventDetection] = {}
+    out: dict[str, Detection] = {}
     for alg, dets in results.items():
         m = maps.get(alg)
         kept = [d for d in dets if m is None or m.accepts(d)]
         version = versions.get(alg, "")
         if kept:
             best = max(kept, key=lambda d: d.score)
-            out[alg] = EventDetection(best.score, best.xyxy, version)
+            out[alg] = dataclasses.replace(best, model_version=version or best.model_version)
         else:
-            out[alg] = EventDetection(0.0, (0.0, 0.0, float(image_wh[0]), float(image_wh[1])), version)
+            out[alg] = Detection(score=0.0, xyxy=(0.0, 0.0, float(image_wh[0]), float(image_wh[1])), model_version=version)
     return out

@@ -16,7 +16,7 @@ Frames skipped by the change gate are not scored and do not enter the window.
 >>> def put(b): import hashlib; h = hashlib.sha256(b).hexdigest(); store[h] = b; return h
 >>> det = EventDetector(put_evidence=put, policy=EventPolicy(k=2, n=3, cooldown_s=10))
 >>> img = np.zeros((90, 160, 3), np.uint8)
->>> hit = {"fire": Detection(0.9, (10, 10, 40, 40), "fire@3")}
+>>> hit = {"fire": Detection(score=0.9, xyxy=(10, 10, 40, 40), model_version="fire@3")}
 >>> [len(det.update(FrameEvent("c1", i, i * 100, img), hit)) for i in range(4)]
 [0, 1, 0, 0]
 """
@@ -32,29 +32,12 @@ from typing import Callable, Mapping
 import cv2
 import numpy as np
 
+from runtime.detection import XYXY, Detection
 from runtime.streams.base import FrameEvent, StreamConfigError
 
 log = logging.getLogger(__name__)
 
-XYXY = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """One algorithm's output on one frame: a score, a box in pixels, and the version that produced it."""
-
-    score: float
-    xyxy: XYXY
-    model_version: str = ""
-
-    def __post_init__(self) -> None:
-        box = tuple(float(v) for v in self.xyxy)
-        if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] < box[0] or box[3] < box[1]:
-            raise StreamConfigError(f"detection box {self.xyxy!r} is not (x0, y0, x1, y1) with x1 >= x0 and y1 >= y0")
-        if not math.isfinite(float(self.score)):
-            raise StreamConfigError(f"detection score {self.score!r} is not a finite number")
-        object.__setattr__(self, "xyxy", box)
-        object.__setattr__(self, "score", float(self.score))
+__all__ = ["Alert", "Detection", "EventDetector", "EventPolicy", "evidence_jpeg", "region_cell"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +133,10 @@ class EventDetector:
 
     def policy_for(self, algorithm_id: str) -> EventPolicy:
         return self._policies.get(algorithm_id, self._policy)
+
+    def set_policy(self, algorithm_id: str, policy: EventPolicy) -> None:
+        """Use ``policy`` for ``algorithm_id`` from the next frame on (a new version's threshold)."""
+        self._policies = {**self._policies, algorithm_id: policy}
 
     def update(self, frame: FrameEvent, detections: Mapping[str, Detection]) -> list[Alert]:
         """Feed one scored frame's detections (by algorithm id); returns new alerts."""

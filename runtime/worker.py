@@ -196,7 +196,7 @@ class InferenceWorker:
                 self._batch_sizes[n] += 1
         raised = []
         for f, d, sc in zip(frames, due, scores):
-            dets = {alg: Detection(s, box, self._label(alg, ver)) for alg, (s, box, ver) in sc.items()}
+            dets = {alg: Detection(score=s, xyxy=box, model_version=self._label(alg, ver)) for alg, (s, box, ver) in sc.items()}
             if self._stage is not None:  # every frame that reaches the worker, head due or not
                 results = self._stage.run(f)
                 if results:

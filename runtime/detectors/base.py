@@ -1,22 +1,22 @@
-"""What every real detector shares: the ``Detection`` record, the ``Detector`` protocol, errors.
+"""What every real detector shares: the ``Detector`` protocol, errors, image checks, NMS.
 
->>> d = Detection("person", 0.8, (10, 20, 74, 148))
+The ``Detection`` record is the runtime's one type (:mod:`runtime.detection`), re-exported here.
+
+>>> d = Detection(label="person", score=0.8, xyxy=(10, 20, 74, 148))
 >>> d.width_px, d.height_px
 (64.0, 128.0)
->>> str(d)
-'person 0.80 [10,20,74,148]'
 """
 from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from runtime.detection import Detection, InvalidDetectionError  # noqa: F401  (re-exported: the runtime's one type)
 
 log = logging.getLogger(__name__)
 
@@ -37,59 +37,11 @@ class InvalidImageError(DetectorInputError):
     """An image that is not HxWx3 uint8 BGR (or HxW uint8 gray)."""
 
 
-class InvalidDetectionError(DetectorError, ValueError):
-    """A :class:`Detection` built with values out of range."""
-
-
 class UnknownDetectorError(DetectorError, KeyError):
     """No detector registered under that name; the message lists the valid names."""
 
     def __str__(self) -> str:  # KeyError would show the repr of the message
         return str(self.args[0])
-
-
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """One thing found in a frame, in that frame's pixel coordinates.
-
-    ``score`` is in [0, 1] for every detector: a probability for MTCNN, OCR and the ImageNet
-    readout, the logistic of the SVM / boosting margin for HOG and Haar cascades.
-    ``text`` is the recognised string (OCR only); ``landmarks`` are (x, y) points
-    (MTCNN: left eye, right eye, nose, mouth left, mouth right).
-    """
-
-    label: str
-    score: float
-    xyxy: tuple[float, float, float, float]
-    text: str | None = None
-    landmarks: tuple[tuple[float, float], ...] | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.label, str) or not self.label:
-            raise InvalidDetectionError(f"detection label {self.label!r} must be a non-empty string")
-        score = float(self.score)
-        if not (0.0 <= score <= 1.0):
-            raise InvalidDetectionError(f"detection score {self.score!r} is outside [0, 1]; squash raw margins with a logistic")
-        box = tuple(float(v) for v in self.xyxy)
-        if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] < box[0] or box[3] < box[1]:
-            raise InvalidDetectionError(f"detection xyxy {self.xyxy!r} must be 4 finite numbers with x2 >= x1 and y2 >= y1")
-        object.__setattr__(self, "score", score)
-        object.__setattr__(self, "xyxy", box)
-        if self.landmarks is not None:
-            object.__setattr__(self, "landmarks", tuple((float(x), float(y)) for x, y in self.landmarks))
-
-    @property
-    def width_px(self) -> float:
-        return self.xyxy[2] - self.xyxy[0]
-
-    @property
-    def height_px(self) -> float:
-        return self.xyxy[3] - self.xyxy[1]
-
-    def __str__(self) -> str:
-        box = ",".join(f"{v:.0f}" for v in self.xyxy)
-        text = f" {self.text!r}" if self.text is not None else ""
-        return f"{self.label} {self.score:.2f} [{box}]{text}"
 
 
 @runtime_checkable

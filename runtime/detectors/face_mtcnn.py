@@ -193,7 +193,7 @@ class MtcnnFaceDetector:
             boxes, points = self._stage3(rgb, boxes)
         h, w = image.shape[:2]
         out = [
-            Detection("face", float(np.clip(b[4], 0.0, 1.0)), clip_xyxy(b[:4], w, h),
+            Detection(label="face", score=float(np.clip(b[4], 0.0, 1.0)), xyxy=clip_xyxy(b[:4], w, h),
                       landmarks=tuple((float(p[i]), float(p[i + 5])) for i in range(5)))
             for b, p in zip(boxes, points)
         ]

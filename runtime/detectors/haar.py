@@ -114,7 +114,7 @@ class HaarCascadeDetector:
         for (x, y, w, h), margin in zip(np.asarray(rects).reshape(-1, 4), np.ravel(weights)):
             score = float(logistic(margin))
             if score >= c.min_score:
-                out.append(Detection(c.label, score, (float(x), float(y), float(x + w), float(y + h))))
+                out.append(Detection(label=c.label, score=score, xyxy=(float(x), float(y), float(x + w), float(y + h))))
         out.sort(key=lambda d: -d.score)
         log.debug("%s found %d %s in %s", self.name, len(out), c.label, image.shape[:2])
         return out

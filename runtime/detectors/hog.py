@@ -81,7 +81,7 @@ class HogPeopleDetector:
             if score < c.min_score:
                 continue
             box = ((x - pad) / s, (y - pad) / s, (x - pad + bw) / s, (y - pad + bh) / s)
-            out.append(Detection("person", score, clip_xyxy(box, w, h)))
+            out.append(Detection(label="person", score=score, xyxy=clip_xyxy(box, w, h)))
         out.sort(key=lambda d: -d.score)
         log.debug("%s found %d people in %dx%d", self.name, len(out), w, h)
         return out

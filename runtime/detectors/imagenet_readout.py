@@ -186,4 +186,4 @@ class ImagenetReadoutDetector:
         image = check_image(image_bgr, who=self.name)
         logits, _ = self.backbone.embed_frames([image])
         h, w = image.shape[:2]
-        return [Detection(r.slug, r.score, (0.0, 0.0, float(w), float(h))) for r in self.readout.read(logits)[0]]
+        return [Detection(label=r.slug, score=r.score, xyxy=(0.0, 0.0, float(w), float(h))) for r in self.readout.read(logits)[0]]

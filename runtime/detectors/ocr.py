@@ -168,4 +168,4 @@ class PpOcrTextReader:
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Detections labelled ``text``, with the string in ``text`` and its confidence as score."""
-        return [Detection("text", line.score, line.xyxy, text=line.text) for line in self.read(image_bgr)]
+        return [Detection(label="text", score=line.score, xyxy=line.xyxy, text=line.text) for line in self.read(image_bgr)]

@@ -110,7 +110,7 @@ class _CornerDetector:
 
     def detect(self, image: np.ndarray) -> list[DetectorDetection]:
         patch = image[:16, :16]
-        return [DetectorDetection("sign", 0.95, (0, 0, 16, 16))] if patch.mean() > 200 else []
+        return [DetectorDetection(label="sign", score=0.95, xyxy=(0, 0, 16, 16))] if patch.mean() > 200 else []
 
 
 def _stage() -> DetectorStage:

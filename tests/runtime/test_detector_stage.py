@@ -41,7 +41,7 @@ class Recorder:
         if self.current_ms < self.fail_until_ms:
             raise RuntimeError(f"broken until {self.fail_until_ms} ms")
         self.seen_ms.append(self.current_ms)
-        return [Detection(self.label, 0.8, (1, 2, 30, 40))]
+        return [Detection(label=self.label, score=0.8, xyxy=(1, 2, 30, 40))]
 
 
 def frames(camera_id: str, ts_list, image=IMG):
@@ -233,17 +233,19 @@ def test_residency_eviction_under_a_tiny_budget_reloads_on_next_use(budget_mib, 
     ("dets", "mapping", "score", "xyxy"),
     [
         ([], None, 0.0, (0, 0, 64, 48)),  # ran, found nothing: a miss on the whole frame
-        ([Detection("car", 0.4, (1, 1, 5, 5)), Detection("car", 0.7, (9, 9, 20, 20))], None, 0.7, (9, 9, 20, 20)),  # best
-        ([Detection("cat", 0.9, (1, 1, 5, 5)), Detection("person", 0.6, (2, 2, 8, 8))], EventMapping(labels={"person"}), 0.6,
+        ([Detection(label="car", score=0.4, xyxy=(1, 1, 5, 5)),
+          Detection(label="car", score=0.7, xyxy=(9, 9, 20, 20))], None, 0.7, (9, 9, 20, 20)),  # best
+        ([Detection(label="cat", score=0.9, xyxy=(1, 1, 5, 5)), Detection(label="person", score=0.6, xyxy=(2, 2, 8, 8))], EventMapping(labels={"person"}), 0.6,
          (2, 2, 8, 8)),  # only the mapped label counts
-        ([Detection("text", 0.95, (1, 1, 5, 5), text="SALE"), Detection("text", 0.8, (3, 3, 9, 9), text="NO PARKING")],
+        ([Detection(label="text", score=0.95, xyxy=(1, 1, 5, 5), text="SALE"), Detection(label="text", score=0.8, xyxy=(3, 3, 9, 9), text="NO PARKING")],
          EventMapping(text_regex="NO (PARKING|DUMPING)"), 0.8, (3, 3, 9, 9)),  # OCR text must match
-        ([Detection("face", 0.3, (1, 1, 5, 5))], EventMapping(min_score=0.5), 0.0, (0, 0, 64, 48)),  # below min_score
+        ([Detection(label="face", score=0.3, xyxy=(1, 1, 5, 5))], EventMapping(min_score=0.5), 0.0, (0, 0, 64, 48)),  # below min_score
     ],
 )
 def test_event_inputs_best_accepted_detection(dets, mapping, score, xyxy):
     ev = event_inputs({"alg": dets}, image_wh=(64, 48), model_versions={"alg": "v3"}, mappings={"alg": mapping})
-    assert ev == {"alg": EventDetection(score, xyxy, "v3")}
+    assert list(ev) == ["alg"]
+    assert (ev["alg"].score, ev["alg"].xyxy, ev["alg"].model_version) == (score, tuple(map(float, xyxy)), "v3")
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ def run(scores, *, policy, box=LEFT, fps=10.0, camera="c1", store=None, detector
     out = []
     for i, s in enumerate(scores):
         b = box(i) if callable(box) else box
-        alerts = det.update(FrameEvent(camera, i, int(i * 1000 / fps), IMG), {"fire": Detection(s, b, "fire@7")})
+        alerts = det.update(FrameEvent(camera, i, int(i * 1000 / fps), IMG), {"fire": Detection(score=s, xyxy=b, model_version="fire@7")})
         out += [(i, a) for a in alerts]
     return [i for i, _ in out], [a for _, a in out], det
 
@@ -87,7 +87,7 @@ def test_dedup_is_per_camera_and_algorithm():
     store = Store()
     det = EventDetector(put_evidence=store.put, policy=EventPolicy(k=1, n=1, cooldown_s=60))
     f1, f2 = FrameEvent("c1", 0, 0, IMG), FrameEvent("c2", 0, 0, IMG)
-    d = Detection(H, LEFT, "v1")
+    d = Detection(score=H, xyxy=LEFT, model_version="v1")
     got = det.update(f1, {"fire": d, "smoke": d}) + det.update(f2, {"fire": d}) + det.update(f1, {"fire": d})
     assert sorted((a.camera_id, a.algorithm_id) for a in got) == [("c1", "fire"), ("c1", "smoke"), ("c2", "fire")]
 
@@ -127,8 +127,6 @@ def test_region_cell(xyxy, image_wh, expected):
         (lambda: EventPolicy(k=0), "1 <= k <= n"),  # zero hits needed
         (lambda: EventPolicy(cooldown_s=-1), "cooldown_s=-1"),  # negative cooldown
         (lambda: EventPolicy(grid_wh=(0, 4)), "grid_wh"),  # no cells
-        (lambda: Detection(0.5, (10, 10, 5, 20)), "x1 >= x0"),  # inverted box
-        (lambda: Detection(float("nan"), (0, 0, 1, 1)), "not a finite number"),  # NaN score
         (lambda: EventDetector(put_evidence="store"), "not callable"),  # not a function
     ],
 )
@@ -141,5 +139,5 @@ def test_per_algorithm_policy_overrides_the_default():
     store = Store()
     det = EventDetector(put_evidence=store.put, policy=EventPolicy(k=3, n=3),
                         policies={"smoke": EventPolicy(k=1, n=1)})
-    got = det.update(FrameEvent("c", 0, 0, IMG), {"fire": Detection(H, LEFT), "smoke": Detection(H, LEFT)})
+    got = det.update(FrameEvent("c", 0, 0, IMG), {"fire": Detection(score=H, xyxy=LEFT), "smoke": Detection(score=H, xyxy=LEFT)})
     assert [a.algorithm_id for a in got] == ["smoke"]

@@ -13,7 +13,7 @@ from runtime.detectors.base import check_image, nms_xyxy, package_dir
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(label="", score=0.5, xyxy=(0, 0, 1, 1)), "label ''"),  # empty label
+        (dict(label=3, score=0.5, xyxy=(0, 0, 1, 1)), "label 3"),  # not a string
         (dict(label="face", score=1.5, xyxy=(0, 0, 1, 1)), "score 1.5 is outside"),  # raw margin not squashed
         (dict(label="face", score=0.5, xyxy=(5, 0, 1, 1)), "x2 >= x1"),  # inverted box
         (dict(label="face", score=0.5, xyxy=(0, 0, float("nan"), 1)), "finite"),
@@ -26,7 +26,7 @@ def test_detection_validates(kwargs, match):
 
 
 def test_detection_normalises_types():
-    d = Detection("text", np.float32(0.5), np.array([1, 2, 3, 4]), text="NO PARKING", landmarks=[np.array([1, 2])])
+    d = Detection(label="text", score=np.float32(0.5), xyxy=np.array([1, 2, 3, 4]), text="NO PARKING", landmarks=[np.array([1, 2])])
     assert d.xyxy == (1.0, 2.0, 3.0, 4.0) and type(d.score) is float and d.landmarks == ((1.0, 2.0),)
     assert str(d) == "text 0.50 [1,2,3,4] 'NO PARKING'"
 

