@@ -112,6 +112,11 @@ class LinearHeadScorer:
         self._snap = ({**heads, algorithm_id: head}, {**versions, algorithm_id: str(version)})
         log.info("linear scorer swap algorithm=%s version=%s", algorithm_id, version)
 
+    def remove(self, algorithm_id: str) -> None:
+        """Drop one head (no camera uses it any more)."""
+        heads, versions = self._snap
+        self._snap = ({a: h for a, h in heads.items() if a != algorithm_id}, {a: v for a, v in versions.items() if a != algorithm_id})
+
     def score_frames(self, frames: Sequence[FrameEvent], due: Sequence[Collection[str]]) -> list[FrameScoreMap]:
         """One backbone call for the batch, then one matmul per head over the rows that need it."""
         if len(due) != len(frames):
@@ -125,6 +130,7 @@ class LinearHeadScorer:
         if not rows:
             return out
         _, emb = self._backbone.embed_frames([frames[i].image for i in rows])
+        self.last_embeddings = emb  # rows of the frames that had a head due, in order
         by_alg: dict[str, list[int]] = {}
         for j, i in enumerate(rows):
             for a in due[i]:
@@ -222,6 +228,14 @@ class InferenceCoreScorer:
     def swap(self, algorithm_id: str, onnx_bytes: bytes, *, version: str, threshold: float | None = None) -> None:
         """``HeadBank.swap``: a new fused matrix, switched in one reference store."""
         self.core.heads.swap(algorithm_id, onnx_bytes, version=version, threshold=threshold)
+
+    def remove(self, algorithm_id: str) -> None:
+        self.core.heads.remove(algorithm_id)
+
+    @property
+    def last_embeddings(self):
+        """Embeddings ``[N, D]`` of the last scored batch (rows of the frames that had a head due)."""
+        return getattr(self.core, "last_embeddings", None)
 
     def score_frames(self, frames: Sequence[FrameEvent], due: Sequence[Collection[str]]) -> list[FrameScoreMap]:
         """One backbone batch and ONE fused head-bank matmul for all ``frames`` (several per camera allowed)."""

@@ -10,6 +10,14 @@ that are due (:class:`~runtime.detector_stage.DetectorStage`, at their own rates
 their inputs with the head scores and feeds the :class:`~runtime.events.EventDetector`.
 Alerts are kept for ``drain_alerts`` and handed, as they are produced, to an optional sink.
 
+The control plane drives a worker at run time (``configure_camera``, ``remove_camera``,
+``load_head``, ``status``): cameras come and go and versions change without a restart. Heads
+are fetched by artifact hash (``fetch_artifact``) and kept in the fused bank under a memory
+budget: :class:`~runtime.residency.ModelResidency` loads a head on first use and evicts the
+least recently used ones when the assigned heads do not all fit. ``frame_hook_factory``
+gives a hook that sees every scored batch (frames, embeddings): the application retains
+them in its frame pool for mining.
+
 ``swap_model`` hot-swaps a head while frames flow: the scorer swaps copy-on-write, a batch
 finishes on the snapshot it started with, and every score carries the version of the
 snapshot that produced it, so no frame is dropped or scored twice.
@@ -22,20 +30,25 @@ snapshot that produced it, so no frame is dropped or scored twice.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from runtime.batching import BatchPolicy, CrossCameraBatcher, PendingFrame
 from runtime.events import Alert, Detection, EventDetector, EventPolicy
+from runtime.residency import ModelResidency
 from runtime.sampling import RateSampler
 from runtime.scoring import FrameScoreMap, FrameScorer, pair_of
 from runtime.streams.base import FrameEvent, StreamConfigError
+from runtime.work import CameraWork, HeadWork
 
 log = logging.getLogger(__name__)
 
 AlertSink = Callable[[dict], None]
+FrameHook = Callable[[list, object], None]  # (frames, embeddings [N, D] or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +92,24 @@ class InferenceWorker:
                  policies: Mapping[str, EventPolicy] | None = None, model_versions: Mapping[str, str] | None = None,
                  batch_policy: BatchPolicy | None = None, stage_factory: Callable[[], Any] | None = None,
                  alert_sink_factory: Callable[[], AlertSink] | None = None, keep_scores: int = 0,
-                 max_kept_alerts: int = 10_000) -> None:
+                 max_kept_alerts: int = 10_000, node_id: str | None = None,
+                 fetch_artifact: Callable[[str], bytes] | None = None, memory_budget_mib: float = float("inf"),
+                 frame_hook_factory: Callable[[], FrameHook] | None = None) -> None:
         self.worker_id = worker_id
+        self.node_id = node_id
+        self._fetch = fetch_artifact
+        # heads the control plane loaded: slot -> (version, sha256, threshold); the residency
+        # decides which of them sit in the fused bank right now (measured size vs budget)
+        self._head_meta: dict[str, tuple[str, str, float | None]] = {}
+        self._residency = ModelResidency(budget_mib=memory_budget_mib)
+        self._revisions: dict[str, str] = {}
+        self._hook = frame_hook_factory() if frame_hook_factory is not None else None
+        self.hook_errors = 0
+        self.started_ms = int(time.time() * 1000)
+        self.last_frame_ms: dict[str, int] = {}
         self._stage = stage_factory() if stage_factory is not None else None
         detector_ids = set(self._stage.algorithm_ids) if self._stage is not None else set()
-        self._heads_of: dict[str, list[str]] = defaultdict(list)
+        self._heads_of: dict[str, dict[str, str]] = defaultdict(dict)  # camera -> algorithm -> bank slot
         stage_rates: dict[str, dict[str, float | None]] = defaultdict(dict)
         self._samplers: dict[tuple[str, str], RateSampler] = {}
         self._cameras: set[str] = set()
@@ -94,7 +120,7 @@ class InferenceWorker:
             if alg in detector_ids:
                 stage_rates[cam][alg] = fps if fps > 0 else None  # None: the spec's rate
                 continue
-            self._heads_of[cam].append(alg)
+            self._heads_of[cam][alg] = alg
             if fps > 0:
                 self._samplers[(cam, alg)] = RateSampler(target_fps=fps)
         for cam, rates in stage_rates.items():
@@ -184,19 +210,29 @@ class InferenceWorker:
 
     def _score_batch(self, batch: list[PendingFrame]) -> None:
         frames = [p.frame[0] for p in batch]
-        due = [{alg for alg in self._heads_of.get(f.camera_id, ())
-                if (s := self._samplers.get((f.camera_id, alg))) is None or s.accept(f.ts_ms)} for f in frames]
+        due = []
+        for f in frames:
+            heads = self._heads_of.get(f.camera_id, {})
+            due.append({slot for alg, slot in heads.items()
+                        if (s := self._samplers.get((f.camera_id, alg))) is None or s.accept(f.ts_ms)})
         n = sum(1 for d in due if d)
         scores: list[FrameScoreMap] = [{} for _ in frames]
         if n:
+            self._ensure_resident(set().union(*due))
             scores = self._scorer.score_frames(frames, due) if self._batchable else self._score_in_rounds(frames, due)
             with self._lock:
                 self.batches += 1
                 self.frames_scored += n
                 self._batch_sizes[n] += 1
+            if self._hook is not None:
+                self._run_hook([f for f, d in zip(frames, due) if d])
         raised = []
+        now_ms = int(time.time() * 1000)
         for f, d, sc in zip(frames, due, scores):
-            dets = {alg: Detection(score=s, xyxy=box, model_version=self._label(alg, ver)) for alg, (s, box, ver) in sc.items()}
+            self.last_frame_ms[f.camera_id] = now_ms
+            slots = self._heads_of.get(f.camera_id, {})
+            dets = {alg: Detection(score=sc[slot][0], xyxy=sc[slot][1], model_version=self._label(slot, sc[slot][2]))
+                    for alg, slot in slots.items() if slot in sc}
             if self._stage is not None:  # every frame that reaches the worker, head due or not
                 results = self._stage.run(f)
                 if results:
@@ -252,13 +288,136 @@ class InferenceWorker:
             self.alerts += len(alerts)
         if self._sink is None:
             return
+        wall = int(time.time() * 1000)
         for a in alerts:
             try:
-                self._sink(a.to_dict())
+                self._sink(self._alert_record(a, wall))
             except Exception:  # the bus may be down; the alert stays in drain_alerts
                 self.sink_errors += 1
                 log.warning("worker=%s alert sink failed for %s (%d failures)", self.worker_id, a, self.sink_errors,
                             exc_info=self.sink_errors == 1)
+
+    def _alert_record(self, a: Alert, wall_ms: int) -> dict:
+        """The alert as the bus sees it: wall-clock ``ts_ms``, the stream's own clock beside it, the frame's key."""
+        d = a.to_dict()
+        d["stream_ts_ms"], d["ts_ms"] = max(0, int(a.ts_ms)), wall_ms
+        d["frame_ref"] = f"{a.camera_id}:{a.frame_index}"
+        d["worker_id"] = self.worker_id
+        return d
+
+    def _run_hook(self, frames: list[FrameEvent]) -> None:
+        try:
+            self._hook(frames, getattr(self._scorer, "last_embeddings", None))
+        except Exception:  # retention must never stop scoring
+            self.hook_errors += 1
+            log.warning("worker=%s frame hook failed (%d failures)", self.worker_id, self.hook_errors,
+                        exc_info=self.hook_errors == 1)
+
+    # -- run-time configuration (the control plane) ---------------------------------------------
+    def load_head(self, head: HeadWork) -> bool:
+        """Make ``head``'s version the one its slot serves; a slot already in the bank is hot-swapped now
+        (copy-on-write: running batches finish on the old head). Returns False if nothing changed."""
+        if self._fetch is None:
+            raise StreamConfigError(f"worker {self.worker_id!r} was built without fetch_artifact; it cannot load heads by hash")
+        meta = (head.version, head.artifact_sha256, head.threshold)
+        if self._head_meta.get(head.slot) == meta:
+            return False
+        fetch = self._fetch
+        sha = head.artifact_sha256
+
+        def load(sha: str = sha) -> bytes:
+            return fetch(sha)
+
+        self._residency.register(head.slot, version=head.version, load=load, size_mib=max(0.0, head.size_mib))
+        self._head_meta[head.slot] = meta
+        if head.slot in self._scorer.versions():  # serving now: swap at once, do not wait for the next use
+            self._scorer.swap(head.slot, self._residency.get(head.slot), version=head.version, threshold=head.threshold)
+        log.info("worker=%s head slot=%s version=%s sha=%s", self.worker_id, head.slot, head.version, sha[:12])
+        return True
+
+    def _ensure_resident(self, slots: set[str]) -> None:
+        managed = [s for s in slots if s in self._head_meta]
+        if not managed:
+            return
+        serving = self._scorer.versions()
+        for slot in managed:
+            version, _, threshold = self._head_meta[slot]
+            blob = self._residency.get(slot)  # loads (evicting by use) or touches
+            if serving.get(slot) != version:
+                self._scorer.swap(slot, blob, version=version, threshold=threshold)
+        resident = set(self._residency.resident())
+        for slot in serving:
+            if slot in self._head_meta and slot not in resident and slot not in slots:
+                self._scorer.remove(slot)
+
+    def configure_camera(self, work: CameraWork) -> str:
+        """Run ``work`` for its camera from the next frame on (replacing what it ran); returns its revision."""
+        cam = work.camera_id
+        for h in work.heads:
+            self.load_head(h)
+        with self._lock:
+            self._heads_of[cam] = {h.algorithm_id: h.slot for h in work.heads}
+            for h in work.heads:
+                old = self._samplers.get((cam, h.algorithm_id))
+                if h.fps <= 0:
+                    self._samplers.pop((cam, h.algorithm_id), None)
+                elif old is None or old.target_fps != h.fps:
+                    self._samplers[(cam, h.algorithm_id)] = RateSampler(target_fps=h.fps)
+                self._versions[h.algorithm_id] = h.version
+                thr = h.threshold if h.threshold is not None else 0.5
+                self._events.set_policy(h.algorithm_id, EventPolicy(threshold=thr, k=h.k, n=h.n, cooldown_s=h.cooldown_s))
+            for (c, alg) in [k for k in self._samplers if k[0] == cam and k[1] not in self._heads_of[cam]]:
+                self._samplers.pop((c, alg), None)
+            self._cameras.add(cam)
+            self._revisions[cam] = work.revision
+        if self._stage is not None:
+            known = set(self._stage.algorithm_ids)
+            rates = {a: (f if f > 0 else None) for a, f in work.detectors if a in known}
+            unknown = [a for a, _ in work.detectors if a not in known]
+            if unknown:
+                log.warning("worker=%s camera=%s: detectors %s are not in this worker's stage; skipped", self.worker_id, cam, unknown)
+            self._stage.assign(cam, rates) if rates else self._stage.unassign(cam)
+        self._gc_slots()
+        log.info("worker=%s configured camera=%s revision=%s heads=%d detectors=%d", self.worker_id, cam, work.revision,
+                 len(work.heads), len(work.detectors))
+        return work.revision
+
+    def remove_camera(self, camera_id: str) -> bool:
+        """Stop scoring ``camera_id`` here and free the heads no other camera uses."""
+        with self._lock:
+            known = camera_id in self._cameras
+            self._cameras.discard(camera_id)
+            self._heads_of.pop(camera_id, None)
+            self._revisions.pop(camera_id, None)
+            for k in [k for k in self._samplers if k[0] == camera_id]:
+                self._samplers.pop(k, None)
+        if self._stage is not None:
+            try:
+                self._stage.unassign(camera_id)
+            except Exception:
+                log.debug("stage had no camera %s", camera_id)
+        self._gc_slots()
+        return known
+
+    def _gc_slots(self) -> None:
+        used = {slot for heads in self._heads_of.values() for slot in heads.values()}
+        for slot in [s for s in self._head_meta if s not in used]:
+            self._head_meta.pop(slot, None)
+            self._residency.unregister(slot)
+            if slot in self._scorer.versions():
+                self._scorer.remove(slot)
+
+    def status(self) -> dict[str, Any]:
+        """What runs here (for the control plane's actual state): cameras and revisions, serving versions, memory."""
+        r = self._residency.stats()
+        with self._lock:
+            cams = dict(self._revisions)
+            last = dict(self.last_frame_ms)
+        return {"worker_id": self.worker_id, "node_id": self.node_id, "pid": os.getpid(), "cameras": cams,
+                "heads": {slot: m[0] for slot, m in self._head_meta.items()},
+                "serving": self._scorer.versions() if callable(getattr(self._scorer, "versions", None)) else {},
+                "resident": list(r.resident), "memory_used_mib": r.used_mib, "memory_budget_mib": r.budget_mib,
+                "evictions": r.evictions, "loads": r.loads, "last_frame_ms": last, "stats": self.stats()}
 
     # -- control -----------------------------------------------------------------------------
     def swap_model(self, algorithm_id: str, onnx_bytes: bytes, version: str, threshold: float | None = None) -> str:
@@ -298,7 +457,7 @@ class InferenceWorker:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             sizes = dict(sorted(self._batch_sizes.items()))
-            out = {"worker_id": self.worker_id, "frames_in": self.frames_in, "frames_scored": self.frames_scored, "batches": self.batches,
+            out = {"worker_id": self.worker_id, "hook_errors": self.hook_errors, "frames_in": self.frames_in, "frames_scored": self.frames_scored, "batches": self.batches,
                    "mean_batch": self.frames_scored / self.batches if self.batches else 0.0,
                    "batch_sizes": sizes, "pending": len(self._batcher), "alerts": self.alerts,
                    "sink_errors": self.sink_errors, "suppressed": self._events.suppressed}

@@ -33,6 +33,9 @@ class FrameEvent:
     frame_index: int
     ts_ms: int
     image: np.ndarray = field(repr=False)
+    # exact labels where the source knows them (the synthetic generator: the events on this
+    # frame); None for real cameras. The frame pool keeps them for simulated labelers.
+    labels: tuple[str, ...] | None = None
 
     def __str__(self) -> str:
         return f"{self.camera_id}#{self.frame_index}@{self.ts_ms}ms"

@@ -183,6 +183,7 @@ class SyntheticSource(TrackedSource):
                     closed.wait(delay)
             img = self.render(i)
             self._health.frame_read()
-            yield FrameEvent(self.camera_id, i, media_ts_ms(self._start_ms, i, self._fps), img)
+            labels = tuple(sorted({ev.kind for ev in self.event_schedule if ev.active(i)}))
+            yield FrameEvent(self.camera_id, i, media_ts_ms(self._start_ms, i, self._fps), img, labels)
             i += 1
         self._health.update(state=HealthState.ENDED)

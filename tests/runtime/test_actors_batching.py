@@ -167,7 +167,15 @@ def test_alert_sink_gets_each_alert_and_its_failures_do_not_lose_alerts(backbone
         raised = w.process(_frames(["a", "b"], 4))
         alerts = w.drain_alerts()
         assert raised == len(alerts) == 2 and {a.model_version for a in alerts} == {"always@1"}
-        assert sink.got == ([] if fail else [a.to_dict() for a in alerts])
+        if fail:
+            assert sink.got == []
+        else:  # the bus record: the alert, the stream's clock kept beside the wall clock, and the frame's key
+            import time as _t
+
+            assert [g["alert_id"] for g in sink.got] == [a.alert_id for a in alerts]
+            for g, a in zip(sink.got, alerts):
+                assert g["stream_ts_ms"] == a.ts_ms and abs(g["ts_ms"] - _t.time() * 1000) < 60_000
+                assert g["frame_ref"] == f"{a.camera_id}:{a.frame_index}" and g["worker_id"] == w.worker_id
         assert w.stats()["sink_errors"] == (2 if fail else 0)
     finally:
         w.close()
