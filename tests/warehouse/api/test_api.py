@@ -6,36 +6,25 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.warehouse.api.conftest import alert as _alert
 from warehouse.api import Services, create_app
-from warehouse.bus import SqliteBus
-from warehouse.ops_store import OpsStore
+from warehouse.ops import CameraRecord, OpsStore
 
-
-@pytest.fixture()
-def env(tmp_path):
-    ops = OpsStore(f"sqlite:///{tmp_path / 'ops.db'}")
-    bus = SqliteBus(tmp_path / "bus.db")
-    keys = {role: ops.create_api_key(role=role, name=f"{role}-1")[1] for role in ("viewer", "operator", "admin")}
-    client = TestClient(create_app(Services(ops=ops, bus=bus)))
-    yield client, ops, bus, keys
-    bus.close()
-
-
-def _alert(i: int = 1, camera: str = "cam-1") -> dict:
-    return {"alert_id": f"al-{i}", "camera_id": camera, "algorithm_id": "scene.road.fire", "ts_ms": 1000 + i,
-            "model_version": 1, "score": 0.9, "frame_ref": f"cam-1:{i}"}
+CAM = {"camera_id": "c1", "region": "r", "stream_url": "synthetic://road"}
 
 
 @pytest.mark.parametrize(
     "role, method, path, body, expected",
     [
         (None, "get", "/cameras", None, 401),  # no key at all
-        ("viewer", "post", "/cameras", {"camera_id": "c1", "region": "r", "stream_url": "x"}, 403),  # viewer cannot register
-        ("operator", "post", "/cameras", {"camera_id": "c1", "region": "r", "stream_url": "x"}, 403),  # nor an operator
-        ("admin", "post", "/cameras", {"camera_id": "c1", "region": "r", "stream_url": "x"}, 201),  # admin can
+        ("viewer", "post", "/cameras", CAM, 403),  # viewer cannot register
+        ("operator", "post", "/cameras", CAM, 403),  # nor an operator
+        ("admin", "post", "/cameras", CAM, 201),  # admin can
         ("viewer", "get", "/cameras", None, 200),  # anyone with a key can read
         ("viewer", "post", "/keys", {"role": "admin", "name": "x"}, 403),  # only admins mint keys
-        ("admin", "post", "/cameras", {"camera_id": "../etc", "region": "r", "stream_url": "x"}, 422),  # path-like id refused
+        ("operator", "get", "/audit", None, 403),  # only admins read the audit log
+        ("admin", "post", "/cameras", {**CAM, "camera_id": "../etc"}, 422),  # path-like id refused
+        ("admin", "post", "/cameras", {**CAM, "extra": 1}, 422),  # unknown field refused
     ],
 )
 def test_roles_and_validation(env, role, method, path, body, expected):
@@ -43,9 +32,11 @@ def test_roles_and_validation(env, role, method, path, body, expected):
     headers = {"X-API-Key": keys[role]} if role else {}
     r = getattr(client, method)(path, headers=headers, **({"json": body} if body is not None else {}))
     assert r.status_code == expected, r.text
+    if expected >= 400:
+        assert set(r.json()) >= {"detail", "error", "field", "errors"}  # the documented error body
 
 
-def test_wrong_key_is_refused_and_keys_are_stored_hashed(env, tmp_path):
+def test_wrong_key_is_refused_and_keys_are_stored_hashed(env):
     client, ops, _, keys = env
     assert client.get("/cameras", headers={"X-API-Key": "not-a-key"}).status_code == 401
     raw = keys["admin"]
@@ -70,6 +61,19 @@ def test_rejection_goes_on_feedback_topic_keyed_by_algorithm(env):
     assert ops.get_alert("al-1")["status"] == "rejected"
 
 
+def test_feedback_is_idempotent_per_operator(env):
+    client, ops, bus, keys = env
+    ops.ingest_alert(_alert(1))
+    h = {"X-API-Key": keys["operator"]}
+    first = client.post("/alerts/al-1/feedback", json={"verdict": "reject"}, headers=h)
+    again = client.post("/alerts/al-1/feedback", json={"verdict": "reject"}, headers=h)
+    flip = client.post("/alerts/al-1/feedback", json={"verdict": "confirm"}, headers=h)
+    assert (first.status_code, again.status_code, flip.status_code) == (201, 200, 409)
+    assert again.json()["event_id"] == first.json()["event_id"] and again.json()["created"] is False
+    assert "already" in flip.json()["detail"]
+    assert len(bus.consumer("feedback", group="t").poll(timeout_s=0.5)) == 1  # one event, so one miss downstream
+
+
 @pytest.mark.parametrize(
     "body, expected, needle",
     [
@@ -84,35 +88,74 @@ def test_bad_feedback(env, body, expected, needle):
     assert bus.consumer("feedback", group="t").poll(timeout_s=0.2) == []  # nothing half-published
 
 
+TS = 1_700_000_000_000
+
+
 @pytest.mark.parametrize(
-    "camera, event, expected",
+    "body, expected, needle",
     [
-        ("cam-1", "illegal_parking", 201),  # a valid report
-        ("cam-9", "illegal_parking", 404),  # unknown camera
-        ("cam-1", "illegal_parkin", 422),  # typo in the event type: refused, with a suggestion
+        ({"camera_id": "cam-1", "event_type": "illegal_parking", "ts_ms": TS}, 201, None),  # a valid report
+        ({"camera_id": "cam-9", "event_type": "illegal_parking", "ts_ms": TS}, 404, "cam-9"),  # unknown camera
+        ({"camera_id": "cam-1", "event_type": "illegal_parkin", "ts_ms": TS}, 422, "did you mean illegal_parking"),  # typo
+        ({"camera_id": "cam-1", "event_type": "illegal_parking", "ts_ms": True}, 422, "body.ts_ms"),  # a boolean is not a time
+        ({"camera_id": "cam-1", "event_type": "illegal_parking", "ts_ms": 5}, 422, "body.ts_ms"),  # 1970: out of range
+        ({"camera_id": "cam-1", "event_type": "illegal_parking", "ts_ms": TS, "algorithm_id": "../../etc/passwd"}, 422, "algorithm_id"),
     ],
 )
-def test_report_miss(env, camera, event, expected):
+def test_report_miss(env, body, expected, needle):
     client, ops, bus, keys = env
-    from warehouse.ops_store import CameraRecord
-
     ops.add_camera(CameraRecord("cam-1", "harbour", "synthetic://road"))
-    r = client.post("/misses", json={"camera_id": camera, "event_type": event, "ts_ms": 5},
-                    headers={"X-API-Key": keys["operator"]})
+    r = client.post("/misses", json=body, headers={"X-API-Key": keys["operator"]})
     assert r.status_code == expected, r.text
     recs = bus.consumer("miss-events", group="t").poll(timeout_s=0.3)
     assert len(recs) == (1 if expected == 201 else 0)
-    if expected == 422:
-        assert "did you mean illegal_parking" in r.text
+    if needle:
+        assert needle in r.text
 
 
-def test_alert_listing_filters(env):
+def test_same_miss_report_twice_is_one_event(env):
+    client, ops, bus, keys = env
+    ops.add_camera(CameraRecord("cam-1", "harbour", "synthetic://road"))
+    body = {"camera_id": "cam-1", "event_type": "illegal_parking", "ts_ms": TS}
+    codes = [client.post("/misses", json=body, headers={"X-API-Key": keys["operator"]}).status_code for _ in range(2)]
+    assert codes == [201, 200]
+    assert len(bus.consumer("miss-events", group="t").poll(timeout_s=0.3)) == 1
+
+
+def test_alert_listing_filters_and_cursor(env):
     client, ops, _, keys = env
-    for i in range(3):
-        ops.ingest_alert(_alert(i, camera="cam-a" if i < 2 else "cam-b"))
+    ops.add_camera(CameraRecord("cam-a", "north", "synthetic://road"))
+    ops.add_camera(CameraRecord("cam-b", "south", "synthetic://road"))
+    for i in range(7):
+        ops.ingest_alert(_alert(i, camera="cam-a" if i < 5 else "cam-b", algorithm="scene.road.fire" if i % 2 else "scene.road.smoke"))
     assert ops.ingest_alert(_alert(0, camera="cam-a")) is False  # idempotent re-ingest
-    r = client.get("/alerts", params={"camera_id": "cam-a"}, headers={"X-API-Key": keys["viewer"]})
-    assert sorted(a["alert_id"] for a in r.json()) == ["al-0", "al-1"]
+    h = {"X-API-Key": keys["viewer"]}
+    assert sorted(a["alert_id"] for a in client.get("/alerts", params={"region": "south"}, headers=h).json()) == ["al-5", "al-6"]
+    r = client.get("/alerts", params={"camera_id": "cam-a", "algorithm_id": "scene.road.fire"}, headers=h)
+    assert [a["alert_id"] for a in r.json()] == ["al-3", "al-1"]  # newest first
+    seen, cursor = [], None
+    while True:
+        r = client.get("/alerts", params={"limit": 3, **({"cursor": cursor} if cursor else {})}, headers=h)
+        seen += [a["alert_id"] for a in r.json()]
+        cursor = r.headers.get("X-Next-Cursor")
+        if not cursor:
+            break
+    assert seen == [f"al-{i}" for i in range(6, -1, -1)]  # every alert once, in order, across pages
+    r = client.get("/alerts", params={"since_ms": TS + 2, "until_ms": TS + 4}, headers=h)
+    assert [a["alert_id"] for a in r.json()] == ["al-3", "al-2"]
+    assert client.get("/alerts", params={"cursor": "!!"}, headers=h).status_code == 422
+
+
+def test_lineage_version_out_of_range_is_422_not_500(env):
+    client, _, _, keys = env
+    r = client.get(f"/algorithms/scene.road.fire/versions/{2**63}/lineage", headers={"X-API-Key": keys["viewer"]})
+    assert r.status_code == 422 and r.json()["field"] == "path.number"
+
+
+def test_oversized_body_is_413(env):
+    client, _, _, keys = env
+    r = client.post("/cameras", content=b'{"x": "' + b"a" * 2_000_000 + b'"}', headers={"X-API-Key": keys["admin"], "Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"] == "PayloadTooLarge"
 
 
 def test_algorithms_route_reads_the_catalog(tmp_path):

@@ -1,0 +1,46 @@
+"""The operations store: cameras, alerts, operator feedback, reported misses, the outbox,
+API keys and the audit log, in one database (SQLite by default, PostgreSQL in production).
+
+Every write is one transaction; alert ingest is idempotent by id; every bus event a write
+announces is written to the outbox in that same transaction (see :mod:`warehouse.ops.outbox`).
+
+>>> ops = OpsStore("sqlite://")
+>>> ops.add_camera(CameraRecord("cam-1", region="harbour", stream_url="synthetic://seafront"))
+True
+>>> ops.get_camera("cam-1").region, ops.cameras_version()
+('harbour', 1)
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from warehouse._db import make_engine
+from warehouse.ops.alerts import AlertStoreMixin
+from warehouse.ops.cameras import CameraRecord, CameraStoreMixin
+from warehouse.ops.keys import KeyStoreMixin
+from warehouse.ops.streams import StreamPolicy
+from warehouse.ops.tables import create_tables
+
+__all__ = ["CameraRecord", "OpsStore"]
+
+
+class OpsStore(CameraStoreMixin, AlertStoreMixin, KeyStoreMixin):
+    """``stream_policy`` decides which camera stream URLs are accepted (default: from the
+    environment, see :class:`~warehouse.ops.StreamPolicy`)."""
+
+    def __init__(self, url: str, *, stream_policy: StreamPolicy | None = None) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.stream_policy = stream_policy or StreamPolicy.from_env()
+        create_tables(self.engine)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (``/healthz``)."""
+        with self.engine.connect() as c:
+            c.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"OpsStore({self.engine.url.render_as_string(hide_password=True)!r})"
