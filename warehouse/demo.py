@@ -136,7 +136,7 @@ def run_demo(opts: DemoOptions) -> dict:
     from runtime import Backbone
     from warehouse.api import Services, create_app
     from warehouse.framepool import FramePool
-    from warehouse.ops_store import OpsStore
+    from warehouse.ops import OpsStore, StreamPolicy
     from warehouse.retraining.labeling import GroundTruthLabeler
     from warehouse.retraining.loop import RetrainingLoop
     from warehouse.training.backbone_export import ensure_backbone_onnx
@@ -157,7 +157,9 @@ def run_demo(opts: DemoOptions) -> dict:
     bus_url, prefix, bus = kafka_bus or _open_bus(opts, run_id)
     store = ArtifactStore(str((opts.home / "artifacts").resolve()))
     catalog = Catalog.open(f"sqlite:///{(opts.home / 'catalog.db').resolve()}", store=store)
-    ops = OpsStore(f"sqlite:///{(opts.home / 'ops.db').resolve()}")
+    # the demo's video is a local file: allow its folder as a stream root (the default policy refuses local files)
+    roots = (opts.home,) + ((opts.video.parent,) if opts.video is not None else ())
+    ops = OpsStore(f"sqlite:///{(opts.home / 'ops.db').resolve()}", stream_policy=StreamPolicy.from_env(extra_roots=roots))
     pool_url = f"sqlite:///{(opts.home / 'pool.db').resolve()}"
     pool = FramePool(pool_url)
     backbone = Backbone.load(backbone_path)
