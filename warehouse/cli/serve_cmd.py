@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
             s.home.mkdir(parents=True, exist_ok=True)
             ops = OpsStore(s.resolved_catalog_url)
             if s.bootstrap_admin_key:
-                ops.ensure_api_key(role="admin", name="bootstrap-admin", raw_key=s.bootstrap_admin_key)
+                ops.ensure_bootstrap_admin(s.bootstrap_admin_key)  # never recreated once revoked
             bus = open_bus(s.resolved_bus_url)
             catalog = Catalog.open(s.resolved_catalog_url, store=ArtifactStore(s.resolved_artifact_root))
             from warehouse.cli.graph_cmd import open_graph
@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
             graph = open_graph(s.home)
         services = Services(ops=ops, bus=bus, catalog=catalog, graph=graph)
         stop = threading.Event()
+        services.outbox.start()  # the outbox relay: feedback/miss events reach the bus, retried while it is down
 
         def consume() -> None:
             sink, router = AlertSink(bus, ops, hub=services.alert_hub), FeedbackRouter(bus, graph=graph)
@@ -58,3 +59,4 @@ def register(app: typer.Typer) -> None:
             uvicorn.run(create_app(services), host=host, port=port, log_level="info")
         finally:
             stop.set()
+            services.outbox.stop()
