@@ -1,21 +1,90 @@
-"""scheduler: turning assignments and workers into a placement plan (plain data).
+"""scheduler: which camera's algorithms run where, and how often (pure decisions, plain data).
 
->>> from scheduler import Assignment, Worker, simple_plan
->>> plan = simple_plan(["cam-1"], [Assignment("cam-1", "fire", fps=5)], [Worker("w0", compute_fps=20, memory_mib=256)])
->>> plan.cameras_on("w0")
-('cam-1',)
+The instance (``warehouse.schedule/1``) and the plan (``warehouse.plan/1``) are documented
+in docs/scheduler.md. ``plan`` maximises the objective (incrementally against a previous
+plan), ``check`` verifies any plan, ``lp_bound`` bounds the objective from above.
+
+>>> from scheduler import check, lp_bound, plan
+>>> from scheduler.families import tiny
+>>> inst = tiny()
+>>> p = plan(inst)
+>>> check(inst, p).ok, p.objective <= lp_bound(inst)
+(True, True)
+>>> p2 = plan(inst.replace(jobs=()), previous=p)
+>>> check(inst.replace(jobs=()), p2).ok, p2.migrations
+(True, 0)
+
+``simple_plan`` (round-robin over ``Worker``/``Assignment`` records) is the older placement
+the runtime's deploy path still takes; ``PlanResult.to_placements()`` turns a plan into it.
 """
-from scheduler.errors import PlacementError, PlanError, SchedulerError
+from scheduler.baselines import first_fit_decreasing, round_robin
+from scheduler.bound import BoundError, lp_bound
+from scheduler.check import CheckReport, Violation, WorkerUsage, check
+from scheduler.drift import DriftPolicy, drift, needs_full_replan
+from scheduler.errors import InstanceError, PlacementError, PlanError, PlanFormatError, SchedulerError
+from scheduler.families import FAMILIES, generate, tiny
+from scheduler.instance import (
+    INSTANCE_FORMAT,
+    AlgorithmSpec,
+    Backbone,
+    CameraSpec,
+    Demand,
+    Instance,
+    JobSpec,
+    WorkerSpec,
+)
 from scheduler.plan import Assignment, CameraPlacement, CostModel, Plan, Worker, simple_plan
+from scheduler.planner import plan
+from scheduler.result import (
+    PLAN_FORMAT,
+    CameraAssignment,
+    Grant,
+    JobPlacement,
+    PlanResult,
+    UnplacedJob,
+    Unserved,
+)
 
 __all__ = [
+    "FAMILIES",
+    "INSTANCE_FORMAT",
+    "PLAN_FORMAT",
+    "AlgorithmSpec",
     "Assignment",
+    "Backbone",
+    "BoundError",
+    "CameraAssignment",
     "CameraPlacement",
+    "CameraSpec",
+    "CheckReport",
     "CostModel",
+    "Demand",
+    "DriftPolicy",
+    "Grant",
+    "Instance",
+    "InstanceError",
+    "JobPlacement",
+    "JobSpec",
     "PlacementError",
     "Plan",
     "PlanError",
+    "PlanFormatError",
+    "PlanResult",
     "SchedulerError",
+    "UnplacedJob",
+    "Unserved",
+    "Violation",
     "Worker",
+    "WorkerSpec",
+    "WorkerUsage",
+    "check",
+    "drift",
+    "first_fit_decreasing",
+    "generate",
+    "lp_bound",
+    "needs_full_replan",
+    "plan",
+    "round_robin",
     "simple_plan",
+    "tiny",
 ]

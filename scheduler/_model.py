@@ -1,0 +1,150 @@
+"""The instance as numpy arrays, and each camera's ladder of rate levels (internal).
+
+A camera at *level* ``f`` grants every demand whose ``min_fps <= f`` at ``min(fps, f)``;
+the camera runs at the highest of those rates. So any level gives a valid camera, its value
+``V`` and compute ``K`` are piecewise linear in ``f``, and a plan is a choice of one level
+(or none) per camera plus a worker. Arrays are indexed: workers ``w``, cameras ``c``
+(instance order), demands ``d`` (camera by camera, CSR ``start[c]:start[c+1]``),
+algorithms ``a``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scheduler.instance import Instance
+
+MAX_LEVELS = 24
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Model:
+    inst: Instance
+    w_compute: np.ndarray  # (W,) ms/s
+    w_memory: np.ndarray  # (W,) MiB
+    w_node: np.ndarray  # (W,) node index
+    nodes: tuple[str, ...]
+    c_frame: np.ndarray  # (C,) decode + backbone ms per frame
+    c_pin: np.ndarray  # (C,) node index, -1 when free, -2 when pinned to a node without workers
+    start: np.ndarray  # (C + 1,) CSR offsets into demands
+    d_cam: np.ndarray
+    d_alg: np.ndarray
+    d_pri: np.ndarray
+    d_fps: np.ndarray
+    d_min: np.ndarray
+    d_head: np.ndarray
+    a_mem: np.ndarray
+    backbone_mib: float
+    levels: np.ndarray  # (L,) the rate grid, ascending
+    V: np.ndarray  # (C, L) value at each level
+    K: np.ndarray  # (C, L) compute ms/s at each level
+    cam_fps: np.ndarray  # (C, L) the camera's fps at each level
+
+    @property
+    def n_cameras(self) -> int:
+        return len(self.c_frame)
+
+    def granted(self, c: int, level: int) -> np.ndarray:
+        """Demand indices granted on camera ``c`` at ``level`` (``-1`` = none)."""
+        s, e = self.start[c], self.start[c + 1]
+        if level < 0:
+            return np.arange(0)
+        return np.arange(s, e)[self.d_min[s:e] <= self.levels[level]]
+
+    def algs_at(self, c: int, level: int) -> np.ndarray:
+        return self.d_alg[self.granted(c, level)]
+
+
+def level_grid(d_fps: np.ndarray, d_min: np.ndarray) -> np.ndarray:
+    grid = np.unique(np.concatenate([d_fps, d_min])) if len(d_fps) else np.array([1.0])
+    if len(grid) > MAX_LEVELS:  # keep the extremes, thin the middle: every level stays valid
+        idx = np.unique(np.round(np.linspace(0, len(grid) - 1, MAX_LEVELS)).astype(int))
+        grid = grid[idx]
+    return grid
+
+
+def compile_instance(inst: Instance) -> Model:
+    workers = inst.workers
+    nodes = tuple(sorted({w.node for w in workers}))
+    node_ix = {n: i for i, n in enumerate(nodes)}
+    w_compute = np.array([w.compute_ms_per_s for w in workers], dtype=float)
+    w_memory = np.array([w.memory_mib for w in workers], dtype=float)
+    w_node = np.array([node_ix[w.node] for w in workers], dtype=np.int64)
+    alg_ix = {a.id: i for i, a in enumerate(inst.algorithms)}
+    a_mem = np.array([a.memory_mib for a in inst.algorithms], dtype=float)
+    a_head = np.array([a.head_ms for a in inst.algorithms], dtype=float)
+    cams = inst.cameras
+    c_frame = np.array([c.decode_ms + c.backbone_ms for c in cams], dtype=float)
+    c_pin = np.array([-1 if c.node is None else node_ix.get(c.node, -2) for c in cams], dtype=np.int64)
+    counts = np.fromiter((len(c.demands) for c in cams), dtype=np.int64, count=len(cams))
+    start = np.zeros(len(cams) + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    n = int(start[-1])
+    d_alg = np.fromiter((alg_ix[d.algorithm] for c in cams for d in c.demands), dtype=np.int64, count=n)
+    d_pri = np.fromiter((d.priority for c in cams for d in c.demands), dtype=float, count=n)
+    d_fps = np.fromiter((d.fps for c in cams for d in c.demands), dtype=float, count=n)
+    d_min = np.fromiter((d.min_fps for c in cams for d in c.demands), dtype=float, count=n)
+    d_cam = np.repeat(np.arange(len(cams), dtype=np.int64), counts)
+    d_head = a_head[d_alg] if n else np.zeros(0)
+    levels = level_grid(d_fps, d_min)
+    V, K, cam_fps = ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start)
+    return Model(inst, w_compute, w_memory, w_node, nodes, c_frame, c_pin, start, d_cam, d_alg, d_pri, d_fps,
+                 d_min, d_head, a_mem, inst.backbone.memory_mib, levels, V, K, cam_fps)
+
+
+def ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start):
+    """(V, K, cam_fps), each (C, L): value, compute and camera fps of every camera at every level."""
+    C, L = len(c_frame), len(levels)
+    V = np.zeros((C, L))
+    K = np.zeros((C, L))
+    cam_fps = np.zeros((C, L))
+    nonempty = start[1:] > start[:-1]
+    for j, f in enumerate(levels):
+        fd = np.where(d_min <= f, np.minimum(d_fps, f), 0.0)
+        V[:, j] = np.bincount(d_cam, weights=d_pri * fd / d_fps, minlength=C)
+        heads = np.bincount(d_cam, weights=d_head * fd, minlength=C)
+        if len(fd):
+            top = np.zeros(C)
+            top[nonempty] = np.maximum.reduceat(fd, start[:-1][nonempty])
+            cam_fps[:, j] = top
+        K[:, j] = c_frame * cam_fps[:, j] + heads
+    return V, K, cam_fps
+
+
+def camera_ladder(m: Model, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One camera's (V, K, cam_fps) rows, recomputed from its demands (for incremental use)."""
+    s, e = m.start[c], m.start[c + 1]
+    return tuple(r[0] for r in ladder(m.levels, np.zeros(e - s, dtype=np.int64), m.d_pri[s:e], m.d_fps[s:e],
+                                      m.d_min[s:e], m.d_head[s:e], m.c_frame[c:c + 1], np.array([0, e - s])))
+
+
+def choose_levels(V: np.ndarray, K: np.ndarray, lam: float) -> np.ndarray:
+    """Per camera the level maximising V - lam*K, or -1 (not run) when no level gains."""
+    if V.shape[1] == 0:
+        return np.full(V.shape[0], -1)
+    gain = V - lam * K
+    best = np.argmax(gain, axis=1)
+    ok = gain[np.arange(len(best)), best] > 1e-12
+    return np.where(ok, best, -1)
+
+
+def price(V: np.ndarray, K: np.ndarray, capacity: float, *, iters: int = 40) -> float:
+    """The smallest price ``lam`` (value per ms/s) at which the chosen levels' total compute
+    fits ``capacity``: the Lagrangian relaxation of the pooled compute constraint."""
+    def load(lam: float) -> float:
+        lv = choose_levels(V, K, lam)
+        sel = lv >= 0
+        return float(K[np.nonzero(sel)[0], lv[sel]].sum())
+
+    if len(V) == 0 or load(0.0) <= capacity:
+        return 0.0
+    ratio = V / np.maximum(K, 1e-12)
+    lo, hi = 0.0, float(ratio.max()) * 2 + 1e-9
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        if load(mid) > capacity:
+            lo = mid
+        else:
+            hi = mid
+    return hi

@@ -1,0 +1,200 @@
+"""The packing state and the moves the planner makes on it (internal).
+
+``Packing`` holds, per camera, its level and worker, and per worker its free compute, free
+memory and how many of its cameras use each algorithm (an algorithm's memory is paid once
+per worker, the backbone once per worker with any camera). Every move keeps each worker
+within its limits, so any state is a valid plan.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from scheduler._model import Model
+
+_EPS = 1e-9
+WINDOW = 3
+
+
+class Packing:
+    __slots__ = ("m", "level", "worker", "free_c", "free_m", "hosted", "algs", "reason", "jobs")
+
+    def __init__(self, m: Model) -> None:
+        self.m = m
+        self.level = np.full(m.n_cameras, -1, dtype=np.int64)
+        self.worker = np.full(m.n_cameras, -1, dtype=np.int64)
+        self.free_c = m.w_compute.copy()
+        self.free_m = m.w_memory.copy()
+        self.hosted = np.zeros(len(m.w_compute), dtype=np.int64)
+        self.algs: list[dict[int, int]] = [{} for _ in range(len(m.w_compute))]
+        self.reason: dict[int, str] = {}
+        self.jobs: dict[int, int] = {}  # job index -> worker
+
+    # ---- the two primitive moves --------------------------------------------------------
+    def new_memory(self, w: int, algs: np.ndarray) -> float:
+        have = self.algs[w]
+        extra = sum(float(self.m.a_mem[a]) for a in algs.tolist() if a not in have)
+        return extra + (self.m.backbone_mib if self.hosted[w] == 0 else 0.0)
+
+    def fits(self, c: int, lv: int, w: int, algs: np.ndarray) -> bool:
+        k = self.m.K[c, lv]
+        if k > self.free_c[w] + _EPS * max(1.0, self.m.w_compute[w]):
+            return False
+        return self.new_memory(w, algs) <= self.free_m[w] + _EPS * max(1.0, self.m.w_memory[w])
+
+    def place(self, c: int, lv: int, w: int, algs: np.ndarray) -> None:
+        self.free_m[w] -= self.new_memory(w, algs)
+        self.free_c[w] -= self.m.K[c, lv]
+        have = self.algs[w]
+        for a in algs.tolist():
+            have[a] = have.get(a, 0) + 1
+        self.hosted[w] += 1
+        self.level[c], self.worker[c] = lv, w
+        self.reason.pop(c, None)
+
+    def remove(self, c: int) -> None:
+        w, lv = int(self.worker[c]), int(self.level[c])
+        if w < 0:
+            return
+        have = self.algs[w]
+        for a in self.m.algs_at(c, lv).tolist():
+            have[a] -= 1
+            if have[a] == 0:
+                del have[a]
+                self.free_m[w] += self.m.a_mem[a]
+        self.free_c[w] += self.m.K[c, lv]
+        self.hosted[w] -= 1
+        if self.hosted[w] == 0:
+            self.free_m[w] += self.m.backbone_mib
+        self.level[c], self.worker[c] = -1, -1
+
+    def eligible(self, c: int) -> np.ndarray:
+        pin = self.m.c_pin[c]
+        if pin == -1:
+            return np.arange(len(self.free_c))
+        return np.nonzero(self.m.w_node == pin)[0]
+
+    # ---- phases ----------------------------------------------------------------------------
+    def next_fit(self, cams: np.ndarray, levels: np.ndarray, workers: np.ndarray) -> list[int]:
+        """Place ``cams`` (in order) at ``levels`` walking ``workers`` once, with a small
+        window of open workers so neighbours in the order (similar cameras) share workers.
+        Returns the cameras that did not fit."""
+        window: deque[int] = deque(maxlen=WINDOW)
+        ptr, failed = 0, []
+        for c, lv in zip(cams.tolist(), levels.tolist()):
+            algs = self.m.algs_at(c, lv)
+            for w in reversed(window):
+                if self.fits(c, lv, w, algs):
+                    self.place(c, lv, w, algs)
+                    break
+            else:
+                while ptr < len(workers):
+                    w = int(workers[ptr])
+                    ptr += 1
+                    if self.fits(c, lv, w, algs):
+                        window.append(w)
+                        self.place(c, lv, w, algs)
+                        break
+                else:
+                    failed.append(c)
+        return failed
+
+    def best_fit(self, c: int, levels: list[int], *, tries: int = 6) -> bool:
+        """Place ``c`` at the first of ``levels`` that fits some eligible worker: among the
+        ``tries`` workers with the most free compute, the one adding the least memory."""
+        elig = self.eligible(c)
+        if len(elig) == 0:
+            return False
+        order = elig[np.argsort(-self.free_c[elig], kind="stable")][:max(tries, 1) * 4]
+        for lv in levels:
+            k = self.m.K[c, lv]
+            algs = self.m.algs_at(c, lv)
+            best, best_mem = -1, np.inf
+            seen = 0
+            for w in order.tolist():
+                if self.free_c[w] + _EPS * max(1.0, self.m.w_compute[w]) < k:
+                    break
+                mem = self.new_memory(w, algs)
+                if mem <= self.free_m[w] + _EPS * max(1.0, self.m.w_memory[w]) and mem < best_mem:
+                    best, best_mem = w, mem
+                seen += 1
+                if seen >= tries and best >= 0:
+                    break
+            if best >= 0:
+                self.place(c, lv, best, algs)
+                return True
+        return False
+
+    def upgrade(self, cams: list[int]) -> None:
+        """Raise placed cameras to higher levels where their worker has room (rates first
+        lowered to fit are given back when the packing left slack)."""
+        m = self.m
+        top = np.argmax(m.V, axis=1) if m.V.shape[1] else np.zeros(0, dtype=np.int64)
+        for c in cams:
+            w, lv = int(self.worker[c]), int(self.level[c])
+            if w < 0 or lv >= top[c]:
+                continue
+            for up in range(int(top[c]), lv, -1):
+                if m.V[c, up] <= m.V[c, lv] + 1e-12:
+                    continue
+                extra_k = m.K[c, up] - m.K[c, lv]
+                if extra_k > self.free_c[w] + _EPS * max(1.0, m.w_compute[w]):
+                    continue
+                algs_up = m.algs_at(c, up)
+                self.remove(c)
+                if self.fits(c, up, w, algs_up):
+                    self.place(c, up, w, algs_up)
+                    break
+                self.place(c, lv, w, m.algs_at(c, lv))
+
+    def diagnose(self, c: int) -> str:
+        """Why camera ``c`` found no place: the resource that ran out, first words fixed."""
+        m = self.m
+        pin = m.c_pin[c]
+        if len(m.w_compute) == 0:
+            return "no worker: the instance has no workers"
+        if pin == -2:
+            node = m.inst.cameras[c].node
+            return f"node pin: camera is pinned to node {node!r}, which has no worker"
+        elig = self.eligible(c)
+        lv = lowest_level(m, c)
+        if lv < 0:
+            return "demand: no rate level gives this camera any value"
+        k = m.K[c, lv]
+        room = elig[self.free_c[elig] + _EPS * np.maximum(1.0, m.w_compute[elig]) >= k]
+        where = f" on node {m.nodes[pin]!r}" if pin >= 0 else ""
+        if len(room) == 0:
+            most = float(self.free_c[elig].max()) if len(elig) else 0.0
+            return (f"compute: no worker{where} has {k:.1f} ms/s free for this camera even at "
+                    f"{m.cam_fps[c, lv]:g} fps (most free: {most:.1f} ms/s)")
+        algs = m.algs_at(c, lv)
+        need = min(self.new_memory(int(w), algs) for w in room[:64])
+        most = float(self.free_m[room].max())
+        return (f"memory: no worker{where} with the compute also has {need:.0f} MiB free for its backbone and "
+                f"algorithms (most free: {most:.0f} MiB)")
+
+
+def lowest_level(m: Model, c: int) -> int:
+    """The lowest level at which camera ``c`` grants anything, or -1."""
+    row = m.V[c]
+    nz = np.nonzero(row > 1e-12)[0]
+    return int(nz[0]) if len(nz) else -1
+
+
+def similarity_order(m: Model, cams: np.ndarray) -> np.ndarray:
+    """Cameras ordered so that those sharing algorithms are neighbours: by their algorithms
+    ranked from the most used down (lexicographic on the first four)."""
+    if len(cams) == 0:
+        return cams
+    freq = np.bincount(m.d_alg, minlength=len(m.a_mem))
+    rank = np.empty(len(freq), dtype=np.int64)
+    rank[np.lexsort((np.arange(len(freq)), -freq))] = np.arange(len(freq))
+    n_keys = 4
+    keys = np.full((len(cams), n_keys), len(freq), dtype=np.int64)
+    for i, c in enumerate(cams.tolist()):
+        s, e = m.start[c], m.start[c + 1]
+        r = np.sort(rank[m.d_alg[s:e]])[:n_keys]
+        keys[i, :len(r)] = r
+    order = np.lexsort(tuple(keys[:, j] for j in range(n_keys - 1, -1, -1)))
+    return cams[order]

@@ -1,0 +1,195 @@
+"""The planner: place every camera's demands on the workers to maximise the objective.
+
+Full plan, in four phases over numpy arrays (``_model``) and a packing state (``_pack``):
+
+1. jobs first (they must run): largest first, each on the worker with the most free compute
+   that holds it;
+2. a price on compute: the smallest ``lam`` (value per ms/s) at which every camera, taking
+   the rate level that maximises ``value - lam * compute``, fits the pooled free compute —
+   so when compute is short, low-value demands lose rate (down to ``min_fps``) or drop out
+   by their value per ms, the camera's decode and backbone counted once per frame;
+3. packing: pinned cameras on their node's workers, then the rest over all workers, in an
+   order that puts cameras sharing algorithms next to each other (an algorithm's memory is
+   paid once per worker), next-fit with a small window of open workers;
+4. repair and fill: cameras that did not fit, and those priced out, are placed at the
+   highest level that fits any worker (rates lowered before a demand is dropped), then
+   placed cameras are raised to higher levels where their worker has room.
+
+``plan(instance, previous=plan)`` re-plans incrementally: cameras keep their worker (at a
+lower rate before moving, when their worker got fuller), only what no longer fits moves,
+new and unserved cameras fill free room; ``migrations`` counts cameras that moved.
+Deterministic: same input, same plan.
+
+>>> from scheduler.families import tiny
+>>> p = plan(tiny())
+>>> sorted(a.camera for a in p.cameras), p.unserved
+(['c0', 'c1', 'c2'], ())
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from scheduler._model import Model, choose_levels, compile_instance, price
+from scheduler._pack import Packing, lowest_level, similarity_order
+from scheduler.instance import Instance
+from scheduler.result import CameraAssignment, Grant, JobPlacement, PlanResult, UnplacedJob, Unserved
+
+log = logging.getLogger(__name__)
+
+#: share of the pooled free compute the price targets (the rest absorbs packing losses)
+TARGET_FILL = 0.99
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _State:
+    """What a plan carries for the next incremental re-plan (private)."""
+
+    model: Model
+    packing: Packing
+    lam: float
+    base_gap: float  # 1 - objective / dual bound at the last full plan
+    changes_since_full: int
+
+
+def plan(instance: Instance, *, previous: PlanResult | None = None) -> PlanResult:
+    """The plan for ``instance``; incremental against ``previous`` when given."""
+    if previous is not None:
+        from scheduler.incremental import replan
+
+        return replan(instance, previous)
+    m = compile_instance(instance)
+    pk = Packing(m)
+    place_jobs(pk)
+    lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
+    chosen = choose_levels(m.V, m.K, lam)
+    failed = pack_all(pk, chosen)
+    rest = [c for c in range(m.n_cameras) if pk.worker[c] < 0 and lowest_level(m, c) >= 0]
+    fill(pk, rest, chosen)
+    pk.upgrade(by_density(m, [c for c in range(m.n_cameras) if pk.worker[c] >= 0], pk.level))
+    log.debug("full plan: %d cameras, lam=%.4g, %d failed first fit", m.n_cameras, lam, len(failed))
+    return build_result(pk, lam=lam, migrations=0, base_gap=None, changes=0)
+
+
+def place_jobs(pk: Packing, keep: dict[str, str] | None = None) -> None:
+    """Jobs (they must run): kept where they were when they still fit, others largest first
+    on the worker with the most free compute that holds them."""
+    m = pk.m
+    jobs = m.inst.jobs
+    w_ix = {w.id: i for i, w in enumerate(m.inst.workers)}
+    order = sorted(range(len(jobs)), key=lambda j: (-(jobs[j].compute_ms_per_s + jobs[j].memory_mib), jobs[j].id))
+    todo = []
+    for j in order:
+        w = w_ix.get((keep or {}).get(jobs[j].id, ""), -1)
+        if w >= 0 and pk.free_c[w] >= jobs[j].compute_ms_per_s and pk.free_m[w] >= jobs[j].memory_mib:
+            _take_job(pk, j, w)
+        else:
+            todo.append(j)
+    for j in todo:
+        job = jobs[j]
+        ok = np.nonzero((pk.free_c >= job.compute_ms_per_s) & (pk.free_m >= job.memory_mib))[0]
+        if len(ok) == 0:
+            continue
+        _take_job(pk, j, int(ok[np.argmax(pk.free_c[ok])]))
+
+
+def _take_job(pk: Packing, j: int, w: int) -> None:
+    job = pk.m.inst.jobs[j]
+    pk.free_c[w] -= job.compute_ms_per_s
+    pk.free_m[w] -= job.memory_mib
+    pk.jobs[j] = w
+
+
+def worker_order(m: Model) -> np.ndarray:
+    """Largest workers first (stable: instance order among equals)."""
+    return np.lexsort((np.arange(len(m.w_compute)), -m.w_memory, -m.w_compute))
+
+
+def pack_all(pk: Packing, chosen: np.ndarray) -> list[int]:
+    m = pk.m
+    sel = np.nonzero(chosen >= 0)[0]
+    order = similarity_order(m, sel)
+    workers = worker_order(m)
+    failed: list[int] = []
+    pins = m.c_pin[order]
+    for node in sorted(set(pins[pins >= 0].tolist())):
+        cams = order[pins == node]
+        failed += pk.next_fit(cams, chosen[cams], workers[m.w_node[workers] == node])
+    free = order[pins == -1]
+    failed += pk.next_fit(free, chosen[free], workers)
+    failed += order[pins == -2].tolist()
+    return failed
+
+
+def by_density(m: Model, cams: list[int], levels: np.ndarray) -> list[int]:
+    """Cameras by value per ms/s at ``levels`` (their top level where < 0), best first."""
+    if not cams:
+        return []
+    c = np.asarray(cams, dtype=np.int64)
+    lv = np.where(levels[c] >= 0, levels[c], m.V.shape[1] - 1)
+    dens = m.V[c, lv] / np.maximum(m.K[c, lv], 1e-12)
+    return c[np.lexsort((c, -dens))].tolist()
+
+
+def fill(pk: Packing, cams: list[int], chosen: np.ndarray) -> None:
+    """Place ``cams`` (best value density first) at the highest level that fits anywhere,
+    from their chosen level down to their lowest; record why for those that fit nowhere."""
+    m = pk.m
+    top = m.V.shape[1] - 1
+    for c in by_density(m, cams, chosen):
+        low = lowest_level(m, c)
+        start = int(chosen[c]) if chosen[c] >= 0 else top
+        levels = [lv for lv in range(start, low - 1, -1) if m.V[c, lv] > 1e-12 and
+                  (lv == start or m.K[c, lv] < m.K[c, lv + 1] - 1e-12)]
+        if low < 0 or pk.free_c.max(initial=0.0) + 1e-9 < m.K[c, low] or not pk.best_fit(c, levels):
+            pk.reason[c] = pk.diagnose(c)
+
+
+def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | None, changes: int) -> PlanResult:
+    m = pk.m
+    inst = m.inst
+    cams_out: list[CameraAssignment] = []
+    unserved: list[Unserved] = []
+    objective = 0.0
+    wids = [w.id for w in inst.workers]
+    for c, cam in enumerate(inst.cameras):
+        lv, w = int(pk.level[c]), int(pk.worker[c])
+        if w < 0:
+            if cam.demands:
+                why = pk.reason.get(c) or pk.diagnose(c)
+                unserved.extend(Unserved(cam.id, d.algorithm, why) for d in cam.demands)
+            continue
+        f = float(m.levels[lv])
+        grants = []
+        for d in cam.demands:
+            if d.min_fps <= f:
+                g = d.fps if d.fps <= f else f
+                grants.append(Grant(d.algorithm, g))
+                objective += d.priority * g / d.fps
+            else:
+                unserved.append(Unserved(cam.id, d.algorithm,
+                                         f"compute: the camera runs at {f:g} fps to fit the compute, below this "
+                                         f"demand's min_fps {d.min_fps:g}"))
+        cams_out.append(CameraAssignment(cam.id, wids[w], max(g.fps for g in grants), tuple(grants)))
+    jobs_out = [JobPlacement(inst.jobs[j].id, wids[w]) for j, w in sorted(pk.jobs.items())]
+    unplaced = [UnplacedJob(job.id, _job_reason(pk, job)) for j, job in enumerate(inst.jobs) if j not in pk.jobs]
+    if base_gap is None:
+        from scheduler.drift import dual_bound
+
+        dual = dual_bound(m, lam)
+        base_gap = 1.0 - objective / dual if dual > 0 else 0.0
+    state = _State(m, pk, lam, base_gap, changes)
+    return PlanResult(tuple(cams_out), tuple(jobs_out), tuple(unserved), objective, migrations, tuple(unplaced),
+                      _state=state)
+
+
+def _job_reason(pk: Packing, job) -> str:
+    if len(pk.free_c) == 0:
+        return "no worker: the instance has no workers"
+    if (pk.m.w_compute < job.compute_ms_per_s).all():
+        return f"compute: no worker has {job.compute_ms_per_s:g} ms/s in all"
+    if (pk.m.w_memory < job.memory_mib).all():
+        return f"memory: no worker has {job.memory_mib:g} MiB in all"
+    return "compute: no worker has both the compute and the memory left after the other jobs"
