@@ -25,7 +25,7 @@ from runtime.engines.base import (  # noqa: E402 - after the clear ImportError a
 )
 from runtime.engines.ort import OrtEngine  # noqa: E402
 from runtime.engines.tensorrt_engine import TensorRTEngine, trt_cache_key  # noqa: E402
-from runtime.engines.torch_engine import TorchCudaEngine, TorchEngine  # noqa: E402
+from runtime.engines.torch_engine import CudaGraphRunner, TorchCudaEngine, TorchEngine  # noqa: E402
 
 
 def default_registry() -> EngineRegistry:
@@ -41,6 +41,7 @@ def default_registry() -> EngineRegistry:
 
 
 __all__ = [
+    "CudaGraphRunner",
     "DEFAULT_PREFERENCE",
     "Engine",
     "EngineError",

@@ -74,6 +74,7 @@ class EngineOptions:
     cache_dir: str = "var/cache/engines"  # TensorRT plans
     intra_op_threads: int = 0  # ORT CPU; 0 = ORT's default
     device_id: int = 0
+    channels_last: bool = True  # torch CUDA engine: NHWC activations and weights
 
 
 def model_bytes(model: bytes | str | os.PathLike) -> bytes:

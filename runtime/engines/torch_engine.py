@@ -47,7 +47,7 @@ def _pads2d(pads):
 class _Graph:
     """The ONNX graph as a list of closures over torch tensors (built once, run many times)."""
 
-    def __init__(self, model_proto, device, dtype) -> None:
+    def __init__(self, model_proto, device, dtype, *, channels_last: bool = False) -> None:
         from onnx import numpy_helper
 
         torch = _torch()
@@ -67,22 +67,47 @@ class _Graph:
             self.consts[t.name] = ten.to(dtype) if ten.is_floating_point() else ten
         self.input_names = tuple(i.name for i in g.input if i.name not in inits)
         self.output_names = tuple(o.name for o in g.output)
+        host = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.nodes = []
         for n in g.node:
             a = _attrs(n)
             if n.op_type == "Constant":
-                arr = numpy_helper.to_array(a["value"])
-                ten = torch.from_numpy(np.array(arr)).to(device)
+                arr = np.array(numpy_helper.to_array(a["value"]))
+                host[n.output[0]] = arr
+                ten = torch.from_numpy(arr).to(device)
                 self.consts[n.output[0]] = ten.to(dtype) if ten.is_floating_point() else ten
                 continue
+            # constant operands read on the host now, so running the graph never syncs the
+            # device (a sync inside a CUDA graph capture is an error)
+            if n.op_type == "Clip":
+                for key, idx in (("min", 1), ("max", 2)):
+                    if len(n.input) > idx and n.input[idx] in host:
+                        a[key] = float(host[n.input[idx]])
+            if n.op_type == "Reshape" and n.input[1] in host:
+                a["shape"] = [int(v) for v in host[n.input[1]].tolist()]
             self.nodes.append((n.op_type, list(n.input), list(n.output), a))
+        if channels_last:
+            for name, ten in self.consts.items():
+                if ten.dim() == 4:  # conv weights: NHWC kernels (tensor cores) want them channels-last
+                    self.consts[name] = ten.contiguous(memory_format=torch.channels_last)
+        # drop every intermediate after its last reader: at batch 1024 keeping them all would
+        # hold tens of GiB
+        last_use: dict[str, int] = {}
+        for i, (_, ins, _, _) in enumerate(self.nodes):
+            for name in ins:
+                last_use[name] = i
+        keep = set(self.output_names) | set(self.consts)
+        self.frees = [[] for _ in self.nodes]
+        for name, i in last_use.items():
+            if name not in keep:
+                self.frees[i].append(name)
         self.dtype = dtype
 
     def run(self, env: dict) -> dict:
         F = self.torch.nn.functional
         torch = self.torch
         env = {**self.consts, **env}
-        for op, ins, outs, a in self.nodes:
+        for (op, ins, outs, a), frees in zip(self.nodes, self.frees):
             x = [env[i] if i else None for i in ins]
             if op == "Conv":
                 same, full = _pads2d(a.get("pads", [0, 0, 0, 0]))
@@ -90,9 +115,9 @@ class _Graph:
                 y = F.conv2d(inp, x[1], x[2] if len(x) > 2 else None, stride=tuple(a.get("strides", (1, 1))),
                              padding=same or 0, dilation=tuple(a.get("dilations", (1, 1))), groups=a.get("group", 1))
             elif op == "Clip":
-                lo = x[1] if len(x) > 1 and x[1] is not None else a.get("min")
-                hi = x[2] if len(x) > 2 and x[2] is not None else a.get("max")
-                y = torch.clamp(x[0], None if lo is None else float(lo), None if hi is None else float(hi))
+                lo = a.get("min") if "min" in a or len(x) < 2 or x[1] is None else x[1]
+                hi = a.get("max") if "max" in a or len(x) < 3 or x[2] is None else x[2]
+                y = torch.clamp(x[0], lo, hi)
             elif op == "Relu":
                 y = F.relu(x[0])
             elif op == "Sigmoid":
@@ -115,7 +140,7 @@ class _Graph:
                 ax = a.get("axis", 1)
                 y = x[0].reshape(int(np.prod(x[0].shape[:ax])) if ax > 0 else 1, -1)
             elif op == "Reshape":
-                shape = [int(s) for s in x[1].tolist()]
+                shape = a["shape"] if "shape" in a else [int(s) for s in x[1].tolist()]
                 shape = [x[0].shape[i] if s == 0 else s for i, s in enumerate(shape)]
                 y = x[0].reshape(shape)
             elif op == "Concat":
@@ -130,6 +155,8 @@ class _Graph:
             else:  # pragma: no cover - SUPPORTED_OPS is checked at build
                 raise EngineError(f"operator {op} slipped past the support check")
             env[outs[0]] = y
+            for name in frees:
+                env.pop(name, None)
         return {name: env[name] for name in self.output_names}
 
 
@@ -146,28 +173,103 @@ class TorchEngine:
                 raise EngineUnavailableError("torch.cuda.is_available() is False; install a CUDA build of PyTorch or use ort-cpu")
             device = f"cuda:{opts.device_id}"
             torch.backends.cudnn.benchmark = True  # fixed shapes per batch size: let cuDNN pick kernels
-        fp16 = bool(opts.fp16) and device.startswith("cuda")
+        on_cuda = device.startswith("cuda")
+        fp16 = bool(opts.fp16) and on_cuda
         self._dtype = torch.float16 if fp16 else torch.float32
         self._device = torch.device(device)
+        self._channels_last = bool(opts.channels_last) and on_cuda
         self._sha = sha256_hex(model)
-        self._graph = _Graph(onnx.load_from_string(model), self._device, self._dtype)
+        proto = onnx.load_from_string(model)
+        self._graph = _Graph(proto, self._device, self._dtype, channels_last=self._channels_last)
         self.input_names = self._graph.input_names
         self.output_names = self._graph.output_names
-        name = "torch-cuda" if device.startswith("cuda") else "torch-cpu"
-        self.info = EngineInfo(name, device, "fp16" if fp16 else "fp32", self._sha, detail=f"torch {torch.__version__}")
+        inits = {t.name for t in proto.graph.initializer}
+        self.input_shapes = {i.name: tuple(d.dim_value for d in i.type.tensor_type.shape.dim[1:])
+                             for i in proto.graph.input if i.name not in inits}
+        name = "torch-cuda" if on_cuda else "torch-cpu"
+        layout = ", channels-last" if self._channels_last else ""
+        self.info = EngineInfo(name, device, "fp16" if fp16 else "fp32", self._sha, detail=f"torch {torch.__version__}{layout}")
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    def _prepare(self, t):
+        torch = self._graph.torch
+        t = t.to(self._device, non_blocking=True)
+        if t.is_floating_point():
+            t = t.to(self._dtype)
+            if self._channels_last and t.dim() == 4:
+                t = t.contiguous(memory_format=torch.channels_last)
+        return t
+
+    def run_torch(self, feeds: Mapping[str, object]) -> dict[str, object]:
+        """Torch tensors in (any device), torch tensors out on the engine's device, its dtype.
+
+        The device-resident path: no host copies, for callers that preprocess on the GPU.
+        """
+        torch = self._graph.torch
+        with torch.no_grad():
+            return self._graph.run({k: self._prepare(v) for k, v in feeds.items()})
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self._graph.torch
-        with torch.inference_mode():
-            env = {}
-            for k, v in feeds.items():
-                t = torch.from_numpy(np.ascontiguousarray(v)).to(self._device, non_blocking=True)
-                env[k] = t.to(self._dtype) if t.is_floating_point() else t
-            outs = self._graph.run(env)
-            return {k: v.float().cpu().numpy() for k, v in outs.items()}
+        outs = self.run_torch({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in feeds.items()})
+        return {k: v.float().cpu().numpy() for k, v in outs.items()}
+
+    def cuda_graph(self, batch: int) -> "CudaGraphRunner":
+        """Capture the whole graph at one batch size as a CUDA graph (one launch per batch)."""
+        return CudaGraphRunner(self, batch)
 
     def close(self) -> None:
         self._graph = None
+
+
+class CudaGraphRunner:
+    """One captured CUDA graph of a ``TorchEngine`` at a fixed batch size.
+
+    ``run(x)`` copies ``x`` (a CUDA tensor of that batch) into the captured input and replays
+    the graph: the ~100 kernel launches of MobileNetV2 become one, which is what small
+    batches are bound by. The outputs are the graph's own buffers, overwritten by the next
+    ``run``; copy them to keep them.
+    """
+
+    def __init__(self, engine: TorchEngine, batch: int) -> None:
+        torch = engine._graph.torch
+        if engine.device.type != "cuda":
+            raise EngineError(f"CUDA graphs need a CUDA engine; this one runs on {engine.device}")
+        if len(engine.input_names) != 1:
+            raise EngineError(f"CUDA graph capture supports one input; the model has {list(engine.input_names)}")
+        name = engine.input_names[0]
+        shape = engine.input_shapes.get(name, ())
+        if not shape or any(d <= 0 for d in shape):
+            raise EngineError(f"input {name!r} has dynamic non-batch dims {shape}; export with fixed HxW")
+        self.batch = int(batch)
+        self._name = name
+        self._graph = engine._graph
+        static = torch.zeros((self.batch, *shape), dtype=engine.dtype, device=engine.device)
+        self._static_in = engine._prepare(static)
+        side = torch.cuda.Stream(device=engine.device)
+        side.wait_stream(torch.cuda.current_stream(engine.device))
+        with torch.no_grad(), torch.cuda.stream(side):
+            for _ in range(3):  # warm-up outside the capture: cuDNN picks its kernels here
+                self._graph.run({name: self._static_in})
+        torch.cuda.current_stream(engine.device).wait_stream(side)
+        self._cuda_graph = torch.cuda.CUDAGraph()
+        with torch.no_grad(), torch.cuda.graph(self._cuda_graph):
+            self._static_out = self._graph.run({name: self._static_in})
+        self.output_names = tuple(self._static_out)
+
+    def run(self, x) -> dict[str, object]:
+        if tuple(x.shape[:1]) != (self.batch,):
+            raise EngineError(f"this CUDA graph was captured at batch {self.batch}; got a batch of {x.shape[0]}")
+        self._static_in.copy_(x)
+        self._cuda_graph.replay()
+        return self._static_out
 
 
 def _probe_cuda() -> str | None:
