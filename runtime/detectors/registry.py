@@ -74,6 +74,12 @@ def _hog(**kw: Any) -> Detector:
     return HogPeopleDetector(**kw)
 
 
+def _nanodet(**kw: Any) -> Detector:
+    from runtime.detectors.nanodet import NanoDetDetector
+
+    return NanoDetDetector.from_cache(**kw)
+
+
 def _haar(name: str) -> DetectorFactory:
     def build() -> Detector:
         from runtime.detectors.haar import HaarCascadeDetector
@@ -99,6 +105,7 @@ def default_registry() -> DetectorRegistry:
     reg.register("ocr.text_ppocr", _ocr)
     reg.register("detector.face_mtcnn", _mtcnn)
     reg.register("detector.people_hog", _hog)
+    reg.register("detector.coco_nanodet", _nanodet)
     for name in BUILTIN_CASCADES:
         reg.register(name, _haar(name))
     reg.register("imagenet.readout", _readout)

