@@ -237,12 +237,3 @@ class MiningRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
-
-
-def mine(pool, registry: MiningRegistry, plan: dict[str, int], *, miss_frames: list[str], head, threshold: float,
-         exclude: set[str]) -> dict[str, list[str]]:
-    """Transitional shape for the old loop: one seals round with the plan's total budget."""
-    score = (lambda x: head.scores(x)[:, 0]) if head is not None else None
-    r = registry.get("seals").mine(pool, MiningRequest(queries=tuple(miss_frames), labeled=frozenset(exclude), score=score,
-                                                       threshold=threshold, budget=sum(plan.values())))
-    return {"seals": list(r.selected)}

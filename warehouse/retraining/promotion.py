@@ -70,6 +70,14 @@ def _record(catalog, algorithm_id: str, number: int, action: str, actor: str, re
                                  {"action": action, "actor": actor, "reason": reason, "at": now_utc().isoformat(), **extra})
 
 
+def publish_registered(catalog, bus, algorithm_id: str, version: int, *, reason: str = ""):
+    """Announce a new candidate version (stage unchanged: the runtime keeps production)."""
+    prod = catalog.production_version(algorithm_id)
+    ev = _event(catalog, algorithm_id, version, "registered", previous=prod.number if prod else None, reason=reason)
+    _publish(bus, ev)
+    return ev
+
+
 def _actor(actor: object) -> str:
     if not isinstance(actor, str) or not actor.strip():
         raise PromotionError(f"actor {actor!r} must name who decided (an API key's name, 'flywheel-policy', a user)")
