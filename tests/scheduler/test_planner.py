@@ -1,0 +1,109 @@
+"""The planner: every rule holds, deterministic, never worse than the baselines, near the LP bound."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+
+from scheduler import (
+    FAMILIES,
+    check,
+    first_fit_decreasing,
+    generate,
+    lp_bound,
+    plan,
+    round_robin,
+    tiny,
+)
+from tests.scheduler.strategies import instances
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances())
+def test_property_plan_obeys_every_rule(inst):
+    p = plan(inst)
+    report = check(inst, p)
+    unplaced = {j.job for j in p.unplaced_jobs}
+    # the only allowed violation: a job that fits no worker (the plan lists it, with why)
+    assert all(v.rule == "job_placed" and v.subject.removeprefix("job ") in unplaced for v in report.violations), \
+        [str(v) for v in report.violations]
+    assert_unplaced_jobs_fit_nowhere(inst, p)
+    assert report.objective == pytest.approx(p.objective, rel=1e-9, abs=1e-9)
+    assert all(u.reason.split(":")[0] in ("compute", "memory", "node pin", "no worker", "demand") for u in p.unserved)
+
+
+def assert_unplaced_jobs_fit_nowhere(inst, p):
+    used_c = {w.id: 0.0 for w in inst.workers}
+    used_m = {w.id: 0.0 for w in inst.workers}
+    for j in p.jobs:
+        used_c[j.worker] += inst.job(j.job).compute_ms_per_s
+        used_m[j.worker] += inst.job(j.job).memory_mib
+    for u in p.unplaced_jobs:
+        job = inst.job(u.job)
+        assert u.reason
+        assert not any(job.compute_ms_per_s <= w.compute_ms_per_s - used_c[w.id] and
+                       job.memory_mib <= w.memory_mib - used_m[w.id] for w in inst.workers)
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances())
+def test_property_never_worse_than_the_baselines(inst):
+    p = plan(inst).objective
+    assert p >= round_robin(inst).objective - 1e-9
+    assert p >= first_fit_decreasing(inst).objective - 1e-9
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances())
+def test_property_baselines_obey_every_rule(inst):
+    for planner in (round_robin, first_fit_decreasing):
+        p = planner(inst)
+        report = check(inst, p)
+        unplaced = {j.job for j in p.unplaced_jobs}
+        assert all(v.rule == "job_placed" and v.subject.removeprefix("job ") in unplaced
+                   for v in report.violations), (planner.__name__, [str(v) for v in report.violations])
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(jobs=False))
+def test_property_lp_bound_is_an_upper_bound(inst):
+    bound = lp_bound(inst)
+    assert plan(inst).objective <= bound + 1e-6
+    assert first_fit_decreasing(inst).objective <= bound + 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(instances())
+def test_property_deterministic(inst):
+    assert plan(inst).to_json() == plan(inst).to_json()
+
+
+def test_tiny_everything_served():
+    p = plan(tiny())
+    assert not p.unserved and p.objective == pytest.approx(7.0)
+    assert p.worker_of("c1") == "w1"  # pinned to n1
+
+
+def test_short_compute_lowers_rates_before_dropping():
+    inst = tiny()
+    # one small worker: full rates need (10*5 + 1*5 + .5*5) + ... ~ 200 ms/s; give 90
+    small = inst.replace(workers=(inst.workers[0].__class__("w0", "n0", 90.0, 512.0),), jobs=())
+    p = plan(small)
+    assert check(small, p).ok
+    rates = [g.fps for a in p.cameras for g in a.demands]
+    assert rates and min(rates) < 5.0  # some demand runs below its desired rate
+    assert any(u.reason.startswith("node pin") for u in p.unserved)  # c1 pinned to n1: no such worker now
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_families_valid_and_better_than_baselines(family):
+    inst = generate(family, n_cameras=150, seed=3)
+    p = plan(inst)
+    assert check(inst, p).ok
+    assert p.objective >= max(round_robin(inst).objective, first_fit_decreasing(inst).objective) - 1e-9
+
+
+@pytest.mark.parametrize("family, max_gap", [("uniform", 0.02), ("load100", 0.02), ("compute_bound", 0.02),
+                                             ("skewed", 0.02), ("load200", 0.05)])
+def test_gap_to_lp_bound(family, max_gap):
+    inst = generate(family, n_cameras=200, seed=5)
+    assert 1.0 - plan(inst).objective / lp_bound(inst) <= max_gap
