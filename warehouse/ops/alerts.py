@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import secrets
 from typing import Any
@@ -31,6 +32,23 @@ def _wire(event: Any) -> dict[str, Any]:
         return event.model_dump(mode="json")
     wire = to_wire(event)
     return json.loads(wire) if isinstance(wire, (str, bytes)) else wire
+
+
+def _stable_id(prefix: str, *parts: str) -> str:
+    return prefix + hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+def _feedback_event(feedback_id: str, alert: dict, verdict: str, operator: str, note: str) -> dict:
+    """The ``feedback`` topic's event (warehouse.bus.events.FeedbackEvent) for one verdict."""
+    from warehouse.bus.events import FeedbackEvent, to_wire
+
+    mv = alert.get("model_version")
+    ts = alert.get("ts_ms")
+    return to_wire(FeedbackEvent(
+        event_id=_stable_id("fbk-", feedback_id), feedback_id=feedback_id, alert_id=alert["alert_id"], camera_id=alert["camera_id"],
+        algorithm_id=alert["algorithm_id"], verdict=verdict, operator=operator, note=note,
+        model_version=None if mv is None else str(mv), score=alert.get("score"), frame_ref=alert.get("frame_ref"),
+        evidence_sha256=alert.get("evidence_sha256"), alert_ts_ms=int(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None))
 
 
 def encode_cursor(ts_ms: int, seq: int) -> str:
@@ -137,8 +155,6 @@ class AlertStoreMixin:
         """One verdict per (alert, operator): the same verdict again returns the first one
         (``created`` False, no second event); the opposite verdict raises ConflictError.
         The ``feedback`` event is written to the outbox in the same transaction."""
-        from warehouse.feedback import feedback_event
-
         if verdict not in ("confirm", "reject"):
             raise InvalidInputError(f"verdict {verdict!r} is not valid; use 'confirm' or 'reject'")
         with self.engine.begin() as c:
@@ -154,7 +170,7 @@ class AlertStoreMixin:
                 return {"feedback_id": old.feedback_id, "alert": alert, "verdict": verdict, "operator": operator,
                         "note": old.note, "event_id": old.event_id, "created": False}
             fb_id = "fb-" + secrets.token_hex(8)
-            event = _wire(feedback_event(feedback_id=fb_id, alert=alert, verdict=verdict, operator=operator, note=note))
+            event = _feedback_event(fb_id, alert, verdict, operator, note)
             c.execute(t.feedback.insert().values(feedback_id=fb_id, alert_id=alert_id, verdict=verdict, operator=operator,
                                                  note=note, ts_ms=now_ms(), event_id=event["event_id"]))
             c.execute(t.alerts.update().where(t.alerts.c.alert_id == alert_id)
@@ -167,10 +183,11 @@ class AlertStoreMixin:
                     frame_ref: str | None = None, note: str = "") -> dict:
         """A reported miss, stored and put in the outbox for ``miss-events`` in one transaction;
         the same report again (same camera, event, time, reporter, frame) is one event."""
-        from warehouse.feedback import miss_event_from_report
+        from warehouse.bus.events import MissEvent, to_wire
 
-        event = _wire(miss_event_from_report(camera_id=camera_id, event_type=event_type, ts_ms=ts_ms, reporter=reporter,
-                                             algorithm_id=algorithm_id, frame_ref=frame_ref, note=note))
+        event_id = _stable_id("miss-", camera_id, event_type, str(ts_ms), reporter, frame_ref or "")
+        event = to_wire(MissEvent(event_id=event_id, kind="missed_event", camera_id=camera_id, algorithm_id=algorithm_id,
+                                  event_type=event_type, frame_ref=frame_ref, ts_ms=ts_ms, reporter=reporter, note=note))
         with self.engine.begin() as c:
             if c.execute(sa.select(t.misses.c.event_id).where(t.misses.c.event_id == event["event_id"])).first():
                 return {"event_id": event["event_id"], "algorithm_id": algorithm_id, "created": False}

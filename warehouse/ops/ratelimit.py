@@ -30,8 +30,8 @@ class FailureLimiter:
     def retry_after_s(self, client: str) -> float:
         """0 when the client may try; else seconds until it may."""
         with self._lock:
-            over = self._current(client, self._clock()) - self.burst
-        return 0.0 if over < 0 else (over + 1) / self.per_s
+            over = self._current(client, self._clock()) - (self.burst - 1)  # room for one more failure?
+        return 0.0 if over <= 0 else over / self.per_s
 
     def fail(self, client: str) -> None:
         now = self._clock()

@@ -1,0 +1,151 @@
+"""Feedback and its bus event never diverge (outbox through a bus outage); the live stream
+resumes from Last-Event-ID; failed keys are rate limited; health, metrics, audit, cameras."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.warehouse.api.conftest import alert
+from warehouse.api import Services, create_app
+from warehouse.bus import SqliteBus
+from warehouse.bus.events import parse_event
+from warehouse.ops import CameraRecord, FailureLimiter, OpsStore
+
+
+def test_bus_outage_delays_feedback_but_loses_none(tmp_path):
+    ops = OpsStore(f"sqlite:///{tmp_path / 'ops.db'}")
+    down = SqliteBus(tmp_path / "bus.db")
+    down.close()  # the bus is unreachable: every publish raises
+    op = ops.create_api_key(role="operator", name="op")[1]
+    services = Services(ops=ops, bus=down)
+    client = TestClient(create_app(services))
+    for i in range(3):
+        ops.ingest_alert(alert(i))
+        r = client.post(f"/alerts/al-{i}/feedback", json={"verdict": "reject"}, headers={"X-API-Key": op})
+        assert r.status_code == 201, r.text  # accepted: the event waits in the outbox
+    health = client.get("/healthz").json()
+    assert health["status"] == "degraded" and health["bus"]["ok"] is False and health["outbox"]["pending"] == 3
+    assert client.post("/alerts/al-0/feedback", json={"verdict": "reject"}, headers={"X-API-Key": op}).status_code == 200
+
+    up = SqliteBus(tmp_path / "bus.db")  # the bus is back
+    services.outbox.bus = up
+    assert services.outbox.run_once().published == 3
+    assert client.get("/healthz").json()["status"] == "ok"
+    recs = up.consumer("feedback", group="t").poll(timeout_s=0.5)
+    events = [parse_event("feedback", r.value) for r in recs]  # every event is the contract's FeedbackEvent
+    assert sorted(e.alert_id for e in events) == ["al-0", "al-1", "al-2"] and {e.verdict for e in events} == {"reject"}
+    assert services.outbox.run_once().published == 0  # nothing published twice by the relay
+    up.close()
+
+
+def test_outbox_relay_thread_delivers_after_a_write(env):
+    client, ops, bus, keys = env
+    services = client.app.state.services
+    services.outbox.idle_s = 0.05
+    services.outbox.start()
+    try:
+        ops.add_camera(CameraRecord("cam-1", "harbour", "synthetic://road"))
+        ops.record_miss(camera_id="cam-1", event_type="illegal_parking", ts_ms=1_700_000_000_000, reporter="r")  # store only
+        deadline = time.time() + 5
+        got = []
+        c = bus.consumer("miss-events", group="t")
+        while time.time() < deadline and not got:
+            got = c.poll(timeout_s=0.2)
+        assert len(got) == 1 and got[0].key == "event:illegal_parking"
+    finally:
+        services.outbox.stop()
+
+
+def _sse_ids(text: str) -> list[str]:
+    return [line[4:] for line in text.splitlines() if line.startswith("id: ")]
+
+
+def test_stream_resumes_from_last_event_id(env):
+    client, ops, _, keys = env
+    hub = client.app.state.services.alert_hub
+    for i in range(5):
+        a = alert(i)
+        ops.ingest_alert(a)
+        if i >= 2:
+            hub.publish(a)  # al-0, al-1 were stored before this server started: only the store has them
+    h = {"X-API-Key": keys["viewer"]}
+    r = client.get("/alerts/stream", params={"max_events": 3}, headers={**h, "Last-Event-ID": "al-1"})
+    assert _sse_ids(r.text) == ["al-2", "al-3", "al-4"]  # from the replay buffer
+    r = client.get("/alerts/stream", params={"max_events": 4}, headers={**h, "Last-Event-ID": "al-0"})
+    assert _sse_ids(r.text)[:2] == ["al-1", "al-2"]  # al-0 unknown to the buffer: the store replays
+
+
+def test_live_stream_filters_by_camera(env):
+    client, ops, _, keys = env
+    hub = client.app.state.services.alert_hub
+    result = {}
+
+    def read():
+        r = client.get("/alerts/stream", params={"max_events": 2, "camera_id": "cam-b", "heartbeat_s": 0.1},
+                       headers={"X-API-Key": keys["viewer"]})
+        result["ids"] = _sse_ids(r.text)
+
+    t = threading.Thread(target=read)
+    t.start()
+    deadline = time.time() + 5
+    while hub.subscribers == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    for i in range(6):
+        hub.publish(alert(i, camera="cam-b" if i % 2 else "cam-a"))
+    t.join(10)
+    assert result["ids"] == ["al-1", "al-3"]
+
+
+def test_failed_keys_are_rate_limited_per_client(tmp_path):
+    ops = OpsStore("sqlite://")
+    good = ops.create_api_key(role="viewer", name="v")[1]
+    client = TestClient(create_app(Services(ops=ops, bus=None, auth_limiter=FailureLimiter(burst=5, per_s=0.01))))
+    codes = [client.get("/cameras", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(7)]
+    assert codes == [401] * 5 + [429] * 2
+    r = client.get("/cameras", headers={"X-API-Key": good})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0  # blocked before the key is looked at
+
+
+def test_camera_api_masks_credentials_below_admin_and_audits(env):
+    client, ops, _, keys = env
+    body = {"camera_id": "cam-9", "region": "harbour", "stream_url": "rtsp://u:pw@10.1.2.3/live",
+            "zones": [{"name": "pier", "kind": "intrusion", "points_xy": [[0, 0], [50, 0], [50, 50]], "window": {"start": "22:00", "end": "06:00"}}]}
+    admin, viewer = {"X-API-Key": keys["admin"]}, {"X-API-Key": keys["viewer"]}
+    assert client.post("/cameras", json=body, headers=admin).status_code == 201
+    assert client.post("/cameras", json=body, headers=admin).status_code == 409  # duplicate create
+    assert client.get("/cameras/cam-9", headers=viewer).json()["stream_url"] == "rtsp://***@10.1.2.3/live"
+    assert client.get("/cameras/cam-9", headers=admin).json()["stream_url"] == "rtsp://u:pw@10.1.2.3/live"
+    assert "pw" not in json.dumps(client.get("/cameras", headers=viewer).json())
+    r = client.patch("/cameras/cam-9", json={"region": "north"}, headers=admin)
+    assert r.status_code == 200 and r.json()["has_credentials"]  # credentials kept when the URL is not changed
+    bad = client.patch("/cameras/cam-9", json={"stream_url": "http://169.254.169.254/"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["field"] == "stream_url"
+    assert client.get("/cameras/cam-9/health", headers=viewer).json()["state"] == "unknown"
+    assert client.delete("/cameras/cam-9", headers=admin).status_code == 204
+    audit = client.get("/audit", params={"target": "cam-9"}, headers=admin).json()
+    assert [a["action"] for a in audit] == ["camera.delete", "camera.update", "camera.create"]
+    assert all(a["actor"].startswith("admin-1") for a in audit)
+
+
+def test_metrics_are_prometheus_text(env):
+    client, ops, _, keys = env
+    client.app.state.services.alert_hub.publish(alert(1))
+    r = client.get("/metrics", headers={"X-API-Key": keys["viewer"]})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    from prometheus_client.parser import text_string_to_metric_families
+
+    names = {f.name for f in text_string_to_metric_families(r.text)}
+    assert {"warehouse_alerts_streamed", "warehouse_alerts_per_second", "warehouse_outbox_pending"} <= names
+
+
+def test_keys_api_last_admin_and_unique_names(env):
+    client, ops, _, keys = env
+    admin = {"X-API-Key": keys["admin"]}
+    assert client.post("/keys", json={"role": "viewer", "name": "viewer-1"}, headers=admin).status_code == 409
+    [me] = [k for k in client.get("/keys", headers=admin).json() if k["name"] == "admin-1"]
+    r = client.delete(f"/keys/{me['key_id']}", headers=admin)
+    assert r.status_code == 409 and "last active admin" in r.json()["detail"]
