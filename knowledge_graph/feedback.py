@@ -18,6 +18,7 @@ from catalog import EventType, Taxonomy
 from knowledge_graph.errors import KnowledgeGraphError, UnknownCameraError, UnknownChangeError
 from knowledge_graph.index import CompiledOntology
 from knowledge_graph.journal import GRAPH_WIDE, ChangeJournal, GraphChange
+from knowledge_graph.revision import revise_scenes
 from knowledge_graph.schema import AlgorithmNode
 from knowledge_graph.relevance import CameraFeedback, CameraFacts, FeedbackCell, Relevance, feedback_note
 
@@ -132,7 +133,10 @@ class FeedbackLearner:
         else:
             effect = f"relevance x{factor:.2f}" + (" (still paused)" if paused else "")
         why = reason or f"operator {'rejected' if kind == 'rejection' else 'confirmed'} alert {alert_id}; {note}"
-        return self._new(kind, camera_id, why, effect, algorithm_id=algorithm_id, reference_id=str(alert_id))
+        ch = self._new(kind, camera_id, why, effect, algorithm_id=algorithm_id, reference_id=str(alert_id))
+        if paused and not was_paused:
+            self.maybe_revise_scene(camera_id)
+        return ch
 
     def record_miss(self, camera_id: str, event_type: str, miss_id: str, relevance: Relevance, reason: str | None) -> GraphChange:
         self._require_camera(camera_id)
@@ -157,9 +161,45 @@ class FeedbackLearner:
         if cell is not None and feedback_note(self.index.ontology.feedback, cell)[1]:
             data = {"offset_before": cell.rejection_offset, "offset_after": cell.rejections}
             effect += " (resumed: its earlier rejections no longer count)"
-        return self._new("miss_added", camera_id,
-                         reason or f"inspector reported missed {event_type!r} (miss {miss_id}) and no algorithm of this camera covers it",
-                         effect, algorithm_id=alg, event_type=event_type, reference_id=str(miss_id), data=data)
+        ch = self._new("miss_added", camera_id,
+                       reason or f"inspector reported missed {event_type!r} (miss {miss_id}) and no algorithm of this camera covers it",
+                       effect, algorithm_id=alg, event_type=event_type, reference_id=str(miss_id), data=data)
+        self.maybe_revise_scene(camera_id)
+        return ch
+
+    def scene_evidence(self, camera_id: str) -> tuple[list[str], list[str]]:
+        """(events seen occurring: misses and confirmed alerts; events of algorithms paused by
+        rejections) on this camera, from its live (not undone) changes."""
+        algs = self.index.ontology.algorithms
+        occurred: list[str] = []
+        for ch in self.changes.values():
+            if ch.camera_id != camera_id or ch.change_id in self.undone:
+                continue
+            if ch.kind in ("miss_added", "miss_covered") and ch.event_type:
+                occurred.append(ch.event_type)
+            elif ch.kind == "confirmation" and ch.algorithm_id in algs and len(algs[ch.algorithm_id].event_types) == 1:
+                occurred.append(algs[ch.algorithm_id].event_types[0])
+        absent = []
+        fb = self.state.get(camera_id)
+        for a, cell in (fb.cells.items() if fb else ()):
+            node = algs.get(a)
+            if node is not None and len(node.event_types) == 1 and feedback_note(self.index.ontology.feedback, cell)[1]:
+                absent.append(node.event_types[0])
+        return occurred, absent
+
+    def maybe_revise_scene(self, camera_id: str) -> GraphChange | None:
+        """Re-link the camera's scenes when its feedback contradicts them (see :mod:`knowledge_graph.revision`)."""
+        cam = self.cameras[camera_id]
+        occurred, absent = self.scene_evidence(camera_id)
+        rev = revise_scenes(self.index.ontology.taxonomy, cam.scenes, occurred=occurred, absent=absent,
+                            min_link=self.index.ontology.defaults.min_scene_confidence)
+        if rev is None:
+            return None
+        after = CameraFacts(cam.camera_id, cam.region, tuple(sorted(rev.scenes.items(), key=lambda sc: (-sc[1], sc[0]))),
+                            cam.exclude_events, cam.exclude_algorithms)
+        return self._new("scene_revised", camera_id, rev.reason,
+                         f"scenes {dict(cam.scenes)} -> {dict(after.scenes)}",
+                         data={"record": record_to_dict(after), "before": record_to_dict(cam)})
 
     def _paused(self, camera_id: str, algorithm_id: str) -> bool:
         cell = self.state.get(camera_id, CameraFeedback()).cells.get(algorithm_id)
@@ -211,7 +251,7 @@ class FeedbackLearner:
     def _apply(self, ch: GraphChange) -> None:
         self.changes[ch.change_id] = ch
         k = ch.kind
-        if k == "camera_registered":
+        if k in ("camera_registered", "scene_revised"):
             self.cameras[ch.camera_id] = record_from_dict(ch.data["record"])
         elif k == "camera_removed":
             self.cameras.pop(ch.camera_id, None)
@@ -258,7 +298,7 @@ class FeedbackLearner:
             tax = ont.taxonomy
             events = {e: v for e, v in tax.events.items() if e != ch.event_type}
             self._set_ontology(dataclasses.replace(ont, taxonomy=Taxonomy(tax.version, tax.scenes, events)))
-        elif k == "camera_registered":
+        elif k in ("camera_registered", "scene_revised"):
             before = record_from_dict(ch.data.get("before"))
             if before is None:
                 self.cameras.pop(ch.camera_id, None)

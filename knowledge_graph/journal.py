@@ -26,7 +26,7 @@ from knowledge_graph.errors import KnowledgeGraphError
 log = logging.getLogger(__name__)
 
 CHANGE_KINDS = ("camera_registered", "camera_removed", "rejection", "confirmation", "miss_added", "miss_covered",
-                "algorithm_added", "event_type_added", "undo")
+                "algorithm_added", "event_type_added", "scene_revised", "undo")
 GRAPH_WIDE = ""  # camera_id of a change to the ontology itself (an algorithm or event type added)
 
 

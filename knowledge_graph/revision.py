@@ -1,0 +1,81 @@
+"""Scene revision from feedback: when operators' evidence contradicts a camera's scene links.
+
+A camera linked to the wrong scene (a mis-discovered or mis-typed scene) runs the wrong
+algorithms: its real events go unreported and its useless heads raise false alarms. Every
+piece of feedback is evidence about the scene: a reported miss or a confirmed alert of event
+``e`` says that ``e`` occurs here, so the scene is one where ``e`` can happen; an algorithm
+paused after repeated rejections says its event probably does not occur here. A posterior
+over scenes (the scene links as prior, smoothed so that an unlinked scene can still win)
+is recomputed after each miss or pause; when a scene other than the primary one wins
+clearly, :func:`revise_scenes` proposes new links, which the graph records as one
+explained, undoable change.
+
+>>> from catalog import load_taxonomy
+>>> tax = load_taxonomy()
+>>> r = revise_scenes(tax, (("intersection", 0.75),), occurred=("pedestrian_on_motorway", "fallen_tree"), absent=())
+>>> r.primary if r else None
+'road'
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from catalog import Taxonomy
+
+P_OCCUR_ALLOWED = 0.95  # an occurring event is one the scene allows ...
+P_OCCUR_FORBIDDEN = 0.02  # ... except for a mislabelled report now and then
+P_ABSENT_ALLOWED = 0.35  # a paused head: its event may simply be rare here ...
+P_ABSENT_FORBIDDEN = 0.9  # ... or it cannot happen here at all
+PRIOR_FLOOR = 0.02  # an unlinked scene keeps this much prior mass
+REVISE_AT = 0.6  # the winner's posterior needed to re-link the camera
+MIN_OCCURRED = 1  # never revise on pauses alone
+
+
+@dataclass(frozen=True, slots=True)
+class SceneRevision:
+    scenes: dict[str, float]  # the new links, {scene: posterior}
+    primary: str
+    previous_primary: str | None
+    posterior: dict[str, float]
+    reason: str
+
+
+def scene_posterior(tax: Taxonomy, links: Sequence[tuple[str, float]], occurred: Sequence[str], absent: Sequence[str]) -> dict[str, float]:
+    """P(scene | evidence) over every taxonomy scene (pure)."""
+    prior = dict(links)
+    logp = {}
+    for s in tax.scenes:
+        lp = math.log(max(prior.get(s, 0.0), 0.0) + PRIOR_FLOOR)
+        for e in occurred:
+            ev = tax.events.get(e)
+            lp += math.log(P_OCCUR_ALLOWED if ev is not None and s in ev.scenes else P_OCCUR_FORBIDDEN)
+        for e in absent:
+            ev = tax.events.get(e)
+            lp += math.log(P_ABSENT_ALLOWED if ev is not None and s in ev.scenes else P_ABSENT_FORBIDDEN)
+        logp[s] = lp
+    m = max(logp.values())
+    z = sum(math.exp(v - m) for v in logp.values())
+    return {s: math.exp(v - m) / z for s, v in logp.items()}
+
+
+def revise_scenes(tax: Taxonomy, links: Sequence[tuple[str, float]], *, occurred: Sequence[str], absent: Sequence[str],
+                  min_link: float = 0.25) -> SceneRevision | None:
+    """New scene links when the evidence clearly points away from the current primary scene,
+    else ``None``. ``occurred``: events reported missed or confirmed; ``absent``: events of
+    algorithms paused by rejections."""
+    if len(set(occurred)) < MIN_OCCURRED:
+        return None
+    post = scene_posterior(tax, links, occurred, absent)
+    best = max(post, key=post.get)
+    primary = links[0][0] if links else None
+    if best == primary or post[best] < REVISE_AT:
+        return None
+    scenes = {s: round(p, 4) for s, p in post.items() if p >= min_link}
+    scenes.setdefault(best, round(post[best], 4))
+    contradicting = sorted({e for e in occurred if primary is not None and primary not in tax.events[e].scenes})
+    why = (f"feedback contradicts scene {primary!r}: " if primary else "feedback points to a scene: ") + (
+        f"events {contradicting} occur here but cannot happen in {primary!r}; " if contradicting else "")
+    why += f"scene {best!r} explains the {len(occurred)} occurring and {len(absent)} absent events (posterior {post[best]:.2f})"
+    return SceneRevision(scenes, best, primary, post, why)
