@@ -23,6 +23,7 @@ from warehouse.bus.api import (
     ALL_TOPICS,
     DEFAULT_PARTITIONS,
     TOPIC_ALERTS,
+    TOPIC_CONTROL,
     TOPIC_DEAD_LETTER,
     TOPIC_FEEDBACK,
     TOPIC_MISS_EVENTS,
@@ -31,20 +32,52 @@ from warehouse.bus.api import (
     EventBus,
     Record,
 )
-from warehouse.bus.errors import BusError, BusUnavailableError, MalformedEvent
+from warehouse.bus.errors import BusError, BusUnavailableError, MalformedEvent, PublishError
+from warehouse.bus.events import (
+    AlertEvent,
+    BusEvent,
+    ControlEvent,
+    DeadLetterEvent,
+    EventSchemaError,
+    FeedbackEvent,
+    MissEvent,
+    ModelUpdateEvent,
+    parse_event,
+    to_wire,
+)
 from warehouse.bus.idempotent import (
     ConsumeStats,
     IdempotentConsumer,
     MemorySeenStore,
+    PoisonBatch,
     SeenStore,
     SqliteSeenStore,
+    SqlSeenStore,
+    classify_error,
     dead_letter,
+    dead_letter_id,
 )
 from warehouse.bus.kafka_bus import KafkaBus
 from warehouse.bus.sqlite_bus import SqliteBus
 from warehouse.bus.url import BUS_SCHEMES, open_bus
 
 __all__ = [
+    "AlertEvent",
+    "BusEvent",
+    "ControlEvent",
+    "DeadLetterEvent",
+    "EventSchemaError",
+    "FeedbackEvent",
+    "MissEvent",
+    "ModelUpdateEvent",
+    "PoisonBatch",
+    "PublishError",
+    "SqlSeenStore",
+    "TOPIC_CONTROL",
+    "classify_error",
+    "dead_letter_id",
+    "parse_event",
+    "to_wire",
     "ALL_TOPICS",
     "BUS_SCHEMES",
     "DEFAULT_PARTITIONS",

@@ -7,7 +7,11 @@ import time
 import zlib
 from typing import Any
 
+from catalog import Limits, UnsafeInputError, load_json_text
 from warehouse.bus.errors import BusError, MalformedEvent
+
+# A record is one event: small, shallow. Kafka's own default limit is 1 MB per record.
+RECORD_LIMITS = Limits(max_bytes=1 << 20, max_depth=32, max_nodes=100_000, max_aliases=0)
 
 # Kafka's legal topic characters; the embedded bus accepts the same so URLs can switch.
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -48,21 +52,27 @@ def encode_value(value: dict[str, Any]) -> str:
 
 
 def decode_value(raw: bytes | str | None) -> dict[str, Any]:
-    """The dict back; an undecodable payload becomes ``{"_decode_error": why, "_raw": text}``.
+    """The dict back; an undecodable payload becomes ``{"_decode_error": why}``.
 
-    Never raises, so one bad record written by a foreign producer cannot wedge a consumer;
-    :class:`~warehouse.bus.IdempotentConsumer` dead-letters such records.
+    Never raises (not even on a 1 MB ``[[[[...`` that would overflow ``json.loads``'s
+    recursion, nor on NaN literals), so one bad record written by a foreign producer cannot
+    wedge a consumer; :class:`~warehouse.bus.IdempotentConsumer` dead-letters such records
+    with their original bytes.
     """
     if raw is None:
-        return {DECODE_ERROR_FIELD: "null value (tombstone)", "_raw": None}
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        return {DECODE_ERROR_FIELD: "null value (tombstone)"}
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return {DECODE_ERROR_FIELD: f"not JSON: {exc}", "_raw": text[:1000]}
+        value = load_json_text(raw, source="record", limits=RECORD_LIMITS)
+    except UnsafeInputError as exc:
+        return {DECODE_ERROR_FIELD: str(exc)}
     if not isinstance(value, dict):
-        return {DECODE_ERROR_FIELD: f"JSON {type(value).__name__}, expected an object", "_raw": text[:1000]}
+        return {DECODE_ERROR_FIELD: f"JSON {type(value).__name__}, expected an object"}
     return value
+
+
+def raw_bytes(raw: bytes | str | None) -> bytes | None:
+    """The stored form of a record's value as bytes (the dead-letter topic keeps them)."""
+    return raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
 
 
 def partition_for(key: str, partitions: int) -> int:

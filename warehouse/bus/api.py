@@ -40,7 +40,13 @@ DEFAULT_PARTITIONS = 4
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Record:
-    """One consumed event. ``topic`` is the logical name (without the bus's ``topic_prefix``)."""
+    """One consumed event. ``topic`` is the logical name (without the bus's ``topic_prefix``).
+
+    ``raw`` is the record's bytes exactly as stored (what the dead-letter topic keeps and a
+    replay republishes); ``value`` is their JSON object, or ``{"_decode_error": why}`` when
+    they are not one. ``event`` is the validated event model once
+    :class:`~warehouse.bus.IdempotentConsumer` has checked it against the topic's schema.
+    """
 
     topic: str
     partition: int
@@ -48,9 +54,17 @@ class Record:
     key: str | None
     value: dict[str, Any]
     timestamp_ms: int
+    raw: bytes | None = None
+    event: Any = None
+
+    @property
+    def position(self) -> tuple[str, int, int]:
+        """``(topic, partition, offset)``: where the record is, for logs and dead letters."""
+        return (self.topic, self.partition, self.offset)
 
     def __str__(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset} key={self.key} event_id={self.value.get('event_id')}"
+        event_id = self.value.get("event_id") if isinstance(self.value, dict) else None
+        return f"{self.topic}[{self.partition}]@{self.offset} key={self.key} event_id={event_id!r:.80}"
 
 
 @runtime_checkable
@@ -69,8 +83,14 @@ class BusConsumer(Protocol):
         """Next records (possibly none after ``timeout_s``), in offset order per partition."""
         ...
 
-    def commit(self) -> None:
-        """Commit every record returned by :meth:`poll` so far for this group."""
+    def commit(self, offsets: dict[tuple[str, int], int] | None = None) -> None:
+        """Commit every record returned by :meth:`poll` so far for this group, or, with
+        ``offsets``, exactly ``{(topic, partition): next offset to read}``."""
+        ...
+
+    def seek(self, topic: str, partition: int, offset: int) -> None:
+        """Read ``topic``'s ``partition`` again from ``offset`` at the next :meth:`poll`
+        (records polled but not processed are handed out again)."""
         ...
 
     def close(self) -> None:
@@ -93,8 +113,14 @@ class EventBus(Protocol):
         """Append ``value`` (a JSON-serialisable dict) to ``topic``; same key -> same partition."""
         ...
 
-    def flush(self, timeout_s: float = 10) -> None:
-        """Block until everything published is durable on the backend."""
+    def publish_raw(self, topic: str, data: bytes, *, key: str | None = None) -> None:
+        """Append ``data`` as is (no JSON check): a dead-letter replay republishes the original bytes."""
+        ...
+
+    def flush(self, timeout_s: float = 10) -> int:
+        """Block until everything published is durable; returns how many records were written
+        since the last flush. Raises :class:`~warehouse.bus.PublishError` naming exactly the
+        records that were not written (every other one was)."""
         ...
 
     def consumer(self, topics: list[str] | str, *, group: str, from_beginning: bool = True) -> BusConsumer:

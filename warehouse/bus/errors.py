@@ -1,7 +1,7 @@
 """Exceptions of the event bus: one base, :class:`BusError`, subclassing ``RuntimeError``."""
 from __future__ import annotations
 
-__all__ = ["BusError", "BusUnavailableError", "MalformedEvent"]
+__all__ = ["BusError", "BusUnavailableError", "MalformedEvent", "PublishError"]
 
 
 class BusError(RuntimeError):
@@ -22,3 +22,18 @@ class MalformedEvent(BusError, ValueError):
     Raise it from a handler run by :class:`~warehouse.bus.IdempotentConsumer` to send the
     record to the dead-letter topic instead of retrying it forever.
     """
+
+
+class PublishError(BusUnavailableError):
+    """Some published records were not written; ``failed`` lists them, ``written`` counts the rest.
+
+    ``failed`` holds ``(topic, key, event_id, error)`` tuples. The producer is idempotent,
+    so a record the broker acknowledged is written once; a record reported here was not
+    acknowledged and must be published again by the caller (same event id: consumers
+    deduplicate it if it did land after all).
+    """
+
+    def __init__(self, message: str, *, failed: list[tuple[str, str | None, str | None, str]], written: int) -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.written = written

@@ -1,57 +1,150 @@
-"""Exactly-once *effects* on an at-least-once bus: dedup by ``event_id``, dead-letter the
-malformed, commit only after handling.
+"""Exactly-once *effects* on an at-least-once bus: validate, dedup by ``event_id``,
+dead-letter what cannot be processed, commit only what was processed.
 
 Example::
 
     def on_miss(record: Record) -> None:
-        if "algorithm_id" not in record.value:
-            raise MalformedEvent(f"miss event {record.value.get('event_id')} has no algorithm_id")
-        loop.add_miss(record.value)
+        loop.add_miss(record.event)          # the validated MissEvent
 
     worker = IdempotentConsumer(bus, TOPIC_MISS_EVENTS, group="retraining", handler=on_miss,
-                                seen=SqliteSeenStore("var/retraining-seen.db"))
+                                seen=SqlSeenStore("sqlite:///var/seen.db", scope="retraining"))
     while running:
         worker.run_once(timeout_s=1.0)
+
+What happens to each record (see ``docs/faults.md``):
+
+- undecodable bytes, or a value that fails its topic's schema
+  (:func:`warehouse.bus.events.parse_event`) -> ``dead-letter`` with the reason, the original
+  bytes and the source offset; the consumer moves on;
+- an ``event_id`` already handled by this group (a redelivery after a crash) -> skipped;
+- the handler raises a *poison* error (``ValueError``, ``TypeError``, ``LookupError``: bad
+  values, unknown ids) -> dead-lettered, the consumer moves on;
+- the handler raises a *transient* error (``OSError``, a database or broker outage) -> the
+  records processed so far are committed, the rest are handed out again at the next poll;
+- any other error -> retried ``max_attempts`` times, then dead-lettered: a bug in a handler
+  never wedges a partition either.
 """
 from __future__ import annotations
 
+import base64
 import collections
 import dataclasses
 import logging
 import sqlite3
 import threading
+import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from warehouse.bus._codec import DECODE_ERROR_FIELD, now_ms
+from warehouse.bus._codec import DECODE_ERROR_FIELD, encode_value
 from warehouse.bus.api import TOPIC_DEAD_LETTER, EventBus, Record
-from warehouse.bus.errors import MalformedEvent
+from warehouse.bus.errors import BusError, BusUnavailableError
 
-__all__ = ["dead_letter", "SeenStore", "MemorySeenStore", "SqliteSeenStore", "IdempotentConsumer", "ConsumeStats"]
+__all__ = [
+    "dead_letter",
+    "dead_letter_id",
+    "classify_error",
+    "SeenStore",
+    "MemorySeenStore",
+    "SqliteSeenStore",
+    "SqlSeenStore",
+    "IdempotentConsumer",
+    "ConsumeStats",
+    "PoisonBatch",
+]
 
 log = logging.getLogger(__name__)
 
+MAX_REASON_CHARS = 9_000
+# A dead letter must fit in one Kafka record (1 MB by default) after base64 (+33%).
+MAX_ORIGINAL_BYTES = 700_000
 
-def dead_letter(bus: EventBus, record: Record, reason: str) -> dict[str, Any]:
-    """Publish ``record`` to the dead-letter topic (same key) with ``reason``; returns the payload.
+
+class PoisonBatch(ValueError):
+    """Raised by a batch handler: every record of the batch cannot be processed, for ``reason``."""
+
+
+def dead_letter_id(group: str, record: Record) -> str:
+    """Stable id of the dead letter of ``record`` for ``group`` (a redelivery dead-letters to the same id)."""
+    ident = f"dl:{record.topic}:{record.partition}:{record.offset}:{group}"
+    return ident if len(ident) <= 200 else ident[:200]
+
+
+def dead_letter(bus: EventBus, record: Record, reason: str, *, group: str = "unknown", error_type: str = "") -> dict[str, Any]:
+    """Publish a :class:`~warehouse.bus.events.DeadLetterEvent` for ``record`` (same key); returns it as sent.
 
     Example::
 
-        dead_letter(bus, record, "feedback without algorithm_id")
+        dead_letter(bus, record, "feedback without algorithm_id", group="feedback-router")
     """
-    original_id = record.value.get("event_id") if isinstance(record.value.get("event_id"), str) else None
-    payload = {
-        "event_id": f"dead-letter:{record.topic}:{record.partition}:{record.offset}",
-        "type": "dead-letter",
-        "ts_ms": now_ms(),
-        "reason": str(reason),
-        "original_event_id": original_id,
-        "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset, "key": record.key},
-        "value": record.value,
-    }
+    from warehouse.bus.events import DeadLetterEvent, to_wire
+
+    raw = record.raw if record.raw is not None else _reencode(record.value)
+    reason = str(reason)
+    if len(raw) > MAX_ORIGINAL_BYTES:
+        reason = f"{reason} (original truncated to {MAX_ORIGINAL_BYTES} of {len(raw)} bytes)"
+        raw = raw[:MAX_ORIGINAL_BYTES]
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 3] + "..."
+    event = DeadLetterEvent(
+        event_id=_safe_id(dead_letter_id(group, record)),
+        source_topic=record.topic,
+        source_partition=record.partition,
+        source_offset=record.offset,
+        source_key=record.key,
+        consumer_group=group[:200] or "unknown",
+        reason=reason,
+        error_type=error_type[:200],
+        original_b64=base64.b64encode(raw).decode("ascii"),
+    )
+    payload = to_wire(event)
     bus.publish(TOPIC_DEAD_LETTER, payload, key=record.key)
-    log.warning("dead-lettered %s: %s", record, reason)
+    log.warning("group=%s dead-lettered %s: %s", group, record, reason[:500])
     return payload
+
+
+def _safe_id(ident: str) -> str:
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9._:@-]", "_", ident)
+    return cleaned if cleaned[:1].isalnum() else "d" + cleaned[:199]
+
+
+def _reencode(value: Any) -> bytes:
+    try:
+        return encode_value(value).encode("utf-8")
+    except BusError:
+        return repr(value).encode("utf-8", errors="replace")
+
+
+def classify_error(exc: BaseException) -> str:
+    """``"transient"`` (retry: an outage), ``"poison"`` (dead-letter: the record is bad) or ``"unknown"``."""
+    from catalog import CatalogConnectionError, CatalogError
+
+    if isinstance(exc, CatalogConnectionError):
+        return "transient"
+    if isinstance(exc, CatalogError):
+        return "poison" if isinstance(exc, (ValueError, LookupError)) else "unknown"
+    if isinstance(exc, (BusUnavailableError, ConnectionError, TimeoutError, sqlite3.OperationalError)):
+        return "transient"
+    try:
+        import sqlalchemy.exc as sa_exc
+
+        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+            return "transient"
+        if isinstance(exc, sa_exc.DataError):
+            return "poison"
+    except ImportError:  # pragma: no cover - sqlalchemy is a dependency
+        pass
+    if isinstance(exc, OSError):
+        return "transient"
+    if isinstance(exc, (ValueError, TypeError, LookupError)):
+        return "poison"
+    return "unknown"
+
+
+# ---------------------------------------------------------------------------- seen stores
 
 
 class SeenStore(Protocol):
@@ -64,7 +157,7 @@ class SeenStore(Protocol):
 
 class MemorySeenStore:
     """In-process store of the last ``max_ids`` ids (lost on restart: duplicates across a
-    restart are then handled again; use :class:`SqliteSeenStore` to survive one)."""
+    restart are then handled again; use :class:`SqlSeenStore` to survive one)."""
 
     def __init__(self, max_ids: int = 100_000) -> None:
         self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -122,6 +215,64 @@ class SqliteSeenStore:
             self._conn.close()
 
 
+class SqlSeenStore:
+    """Durable handled ids per ``scope`` in any SQLAlchemy database (SQLite or PostgreSQL).
+
+    Example::
+
+        seen = SqlSeenStore("postgresql+psycopg://u:pw@db/warehouse", scope="ops-alert-sink")
+
+    Ids older than the newest ``max_ids`` of the scope are pruned now and then; a redelivery
+    is always recent (it comes from the last uncommitted batch), so that is plenty.
+    """
+
+    def __init__(self, url_or_engine: Any, *, scope: str = "default", max_ids: int = 1_000_000) -> None:
+        import sqlalchemy as sa
+
+        self._sa = sa
+        self._engine = sa.create_engine(url_or_engine, pool_pre_ping=True) if isinstance(url_or_engine, str) else url_or_engine
+        self._owns_engine = isinstance(url_or_engine, str)
+        self._scope, self._max, self._adds = scope, max_ids, 0
+        meta = sa.MetaData()
+        self._table = sa.Table(
+            "bus_seen_events", meta,
+            sa.Column("scope", sa.String(200), primary_key=True),
+            sa.Column("event_id", sa.String(200), primary_key=True),
+            sa.Column("n", sa.BigInteger, nullable=False, index=True),
+        )  # fmt: skip
+        meta.create_all(self._engine, checkfirst=True)
+
+    def seen(self, event_id: str) -> bool:
+        t = self._table
+        with self._engine.connect() as conn:
+            row = conn.execute(self._sa.select(t.c.event_id).where(t.c.scope == self._scope, t.c.event_id == event_id)).first()
+        return row is not None
+
+    def add(self, event_id: str) -> None:
+        sa, t = self._sa, self._table
+        with self._engine.begin() as conn:
+            if self._engine.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            # n orders ids for pruning; wall-clock nanoseconds are unique enough and need no lock
+            n = time.time_ns()
+            conn.execute(insert(t).values(scope=self._scope, event_id=event_id, n=n).on_conflict_do_nothing())
+            self._adds += 1
+            if self._adds % 5000 == 0:
+                cutoff = sa.select(t.c.n).where(t.c.scope == self._scope).order_by(t.c.n.desc()).offset(self._max).limit(1)
+                edge = conn.execute(cutoff).scalar()
+                if edge is not None:
+                    conn.execute(t.delete().where(t.c.scope == self._scope, t.c.n <= edge))
+
+    def close(self) -> None:
+        if self._owns_engine:
+            self._engine.dispose()
+
+
+# ---------------------------------------------------------------------------- the consumer
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConsumeStats:
     """What one :meth:`IdempotentConsumer.run_once` did."""
@@ -133,15 +284,12 @@ class ConsumeStats:
 
 
 class IdempotentConsumer:
-    """Run ``handler`` once per ``event_id`` over a group's records.
+    """Run ``handler`` once per ``event_id`` over a group's records (see the module docstring).
 
-    - a record whose ``event_id`` was already handled is skipped (redelivery, replays);
-    - a record without a string ``event_id``, undecodable, or whose handler raises
-      :class:`MalformedEvent` goes to the dead-letter topic with the reason;
-    - any other handler exception propagates *before* the commit; the consumer rejoins its
-      group so the batch is delivered again, and the records already handled are then
-      skipped as duplicates;
-    - the commit happens after the whole batch (and its dead letters) is done.
+    ``handler(record)`` gets each valid, new record (``record.event`` is the validated
+    model when ``validate`` is on). Alternatively ``batch_handler(records)`` gets the valid
+    new records of one poll grouped by ``batch_key(record)`` (e.g. per algorithm); raising
+    :class:`PoisonBatch` (or another poison error) dead-letters that group with the reason.
     """
 
     def __init__(
@@ -150,57 +298,152 @@ class IdempotentConsumer:
         topics: list[str] | str,
         *,
         group: str,
-        handler: Callable[[Record], None],
+        handler: Callable[[Record], None] | None = None,
+        batch_handler: Callable[[list[Record]], None] | None = None,
+        batch_key: Callable[[Record], Hashable] | None = None,
         seen: SeenStore | None = None,
         from_beginning: bool = True,
+        validate: bool = True,
+        max_attempts: int = 3,
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise BusError(f"IdempotentConsumer(group={group!r}) needs exactly one of handler= or batch_handler=")
         self.group = group
         self._bus = bus
         self._handler = handler
+        self._batch_handler = batch_handler
+        self._batch_key = batch_key or (lambda r: None)
         self._seen = seen if seen is not None else MemorySeenStore()
-        self._subscription = (topics, from_beginning)
+        self._validate = validate
+        self._max_attempts = max(1, int(max_attempts))
+        self._attempts: dict[tuple[str, int, int], int] = {}
         self._consumer = bus.consumer(topics, group=group, from_beginning=from_beginning)
 
-    def _process(self, record: Record) -> str:
+    # -- per record --------------------------------------------------------------------
+    def _screen(self, record: Record) -> tuple[str, Any]:
+        """``("dead", (reason, error_type))``, ``("dup", None)`` or ``("ok", record with .event)``."""
         value = record.value
-        if DECODE_ERROR_FIELD in value:
-            dead_letter(self._bus, record, f"undecodable payload: {value[DECODE_ERROR_FIELD]}")
-            return "dead"
+        if not isinstance(value, dict) or DECODE_ERROR_FIELD in value:
+            why = value.get(DECODE_ERROR_FIELD) if isinstance(value, dict) else type(value).__name__
+            return "dead", (f"undecodable payload: {why}", "DecodeError")
+        event = None
+        if self._validate:
+            from warehouse.bus.events import EventSchemaError, parse_event
+
+            try:
+                event = parse_event(record.topic, value)
+            except EventSchemaError as exc:
+                return "dead", (str(exc), type(exc).__name__)
         event_id = value.get("event_id")
         if not isinstance(event_id, str) or not event_id:
-            dead_letter(self._bus, record, f"missing or non-string event_id: {event_id!r}")
-            return "dead"
+            return "dead", (f"missing or non-string event_id: {event_id!r:.100}", "EventSchemaError")
         if self._seen.seen(event_id):
-            log.debug("group=%s skips duplicate %s", self.group, record)
-            return "dup"
-        try:
-            self._handler(record)
-        except MalformedEvent as exc:
-            dead_letter(self._bus, record, str(exc))
-            self._seen.add(event_id)
-            return "dead"
-        self._seen.add(event_id)
-        return "ok"
+            return "dup", None
+        return "ok", dataclasses.replace(record, event=event) if event is not None else record
 
+    def _dead(self, record: Record, reason: str, error_type: str) -> None:
+        dead_letter(self._bus, record, reason, group=self.group, error_type=error_type)
+
+    def _failure(self, records: list[Record], exc: BaseException) -> str:
+        """Classify a handler failure for ``records``: ``"dead"`` (dead-lettered now) or ``"retry"``."""
+        kind = classify_error(exc)
+        if kind == "poison" or isinstance(exc, PoisonBatch):
+            for r in records:
+                self._dead(r, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+            return "dead"
+        if kind == "unknown":
+            key = records[0].position
+            self._attempts[key] = self._attempts.get(key, 0) + 1
+            if self._attempts[key] >= self._max_attempts:
+                del self._attempts[key]
+                for r in records:
+                    self._dead(r, f"handler failed {self._max_attempts} times, last with {type(exc).__name__}: {exc}",
+                               type(exc).__name__)  # fmt: skip
+                return "dead"
+        return "retry"
+
+    # -- one poll ----------------------------------------------------------------------
     def run_once(self, timeout_s: float = 1.0, max_records: int = 500) -> ConsumeStats:
-        """Poll one batch, handle it, commit; returns counts."""
+        """Poll one batch, handle it, commit what was processed; returns counts.
+
+        Raises the handler's error after committing the processed prefix when a record must
+        be retried (an outage); that record and the ones after it come back at the next poll.
+        """
         records = self._consumer.poll(timeout_s=timeout_s, max_records=max_records)
         if not records:
             return ConsumeStats()
-        try:
-            counts = collections.Counter(self._process(r) for r in records)
-        except Exception:
-            # The consumer's position is past the whole batch: leave the group without
-            # committing and rejoin, so the batch comes back from the committed offsets.
-            log.exception("group=%s handler failed; batch of %d will be redelivered", self.group, len(records))
-            self._consumer.close()
-            topics, from_beginning = self._subscription
-            self._consumer = self._bus.consumer(topics, group=self.group, from_beginning=from_beginning)
-            raise
-        if counts["dead"]:
-            self._bus.flush()  # dead letters durable before the originals are committed away
-        self._consumer.commit()
+        counts: collections.Counter[str] = collections.Counter()
+        done: set[int] = set()
+        valid: list[tuple[int, Record]] = []
+        in_batch: set[str] = set()
+        for i, record in enumerate(records):
+            verdict, detail = self._screen(record)
+            if verdict == "ok":
+                event_id = record.value["event_id"]
+                verdict = "dup" if event_id in in_batch else verdict  # a retried publish in the same poll
+                in_batch.add(event_id)
+            if verdict == "dead":
+                self._dead(record, *detail)
+                counts["dead"] += 1
+                done.add(i)
+            elif verdict == "dup":
+                log.debug("group=%s skips duplicate %s", self.group, record)
+                counts["dup"] += 1
+                done.add(i)
+            else:
+                valid.append((i, detail))
+        groups = self._groups(valid)
+        for members in groups:
+            batch = [r for _, r in members]
+            try:
+                if self._handler is not None:
+                    self._handler(batch[0])
+                else:
+                    self._batch_handler(batch)
+            except Exception as exc:  # noqa: BLE001 - classified below, never swallowed silently
+                if self._failure(batch, exc) == "retry":
+                    log.warning("group=%s will retry %s: %s: %s", self.group, batch[0], type(exc).__name__, exc)
+                    self._settle(records, done)
+                    raise
+                counts["dead"] += len(batch)
+                done.update(i for i, _ in members)
+                continue
+            for record in batch:
+                self._seen.add(record.value["event_id"])
+                self._attempts.pop(record.position, None)
+            counts["ok"] += len(batch)
+            done.update(i for i, _ in members)
+        self._settle(records, done)
         return ConsumeStats(len(records), counts["ok"], counts["dup"], counts["dead"])
+
+    def _groups(self, valid: list[tuple[int, Record]]) -> list[list[tuple[int, Record]]]:
+        if self._handler is not None:
+            return [[item] for item in valid]
+        by_key: dict[Hashable, list[tuple[int, Record]]] = {}
+        for item in valid:
+            by_key.setdefault(self._batch_key(item[1]), []).append(item)
+        return list(by_key.values())
+
+    def _settle(self, records: list[Record], done: set[int]) -> None:
+        """Make dead letters durable, commit each partition's processed prefix, rewind the rest."""
+        self._bus.flush()  # dead letters (and the handlers' own publishes) before the commit
+        commit: dict[tuple[str, int], int] = {}
+        rewind: dict[tuple[str, int], int] = {}
+        for i, r in enumerate(records):
+            tp = (r.topic, r.partition)
+            if tp in rewind:
+                continue
+            if i in done:
+                commit[tp] = r.offset + 1
+            else:
+                rewind[tp] = r.offset
+        try:
+            if commit:
+                self._consumer.commit(commit)
+        except BusError as exc:  # processed ids are in the seen store: a redelivery is skipped
+            log.warning("group=%s commit failed (%s); the records come back and are skipped as duplicates", self.group, exc)
+        for (topic, partition), offset in rewind.items():
+            self._consumer.seek(topic, partition, offset)
 
     def close(self) -> None:
         self._consumer.close()

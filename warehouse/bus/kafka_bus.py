@@ -15,7 +15,7 @@ from typing import Any
 
 from warehouse.bus._codec import check_group, check_topic, decode_value, encode_value, topic_list
 from warehouse.bus.api import DEFAULT_PARTITIONS, Record
-from warehouse.bus.errors import BusError, BusUnavailableError
+from warehouse.bus.errors import BusError, BusUnavailableError, PublishError
 
 __all__ = ["KafkaBus", "KafkaConsumerAdapter"]
 
@@ -69,6 +69,7 @@ class KafkaBus:
         partitions: int = DEFAULT_PARTITIONS,
         connect_timeout_s: float = 5.0,
         linger_ms: int = 5,
+        group_instance_id: str | None = None,
     ) -> None:
         from kafka import KafkaAdminClient, KafkaProducer
         from kafka import errors as kerrors
@@ -85,17 +86,27 @@ class KafkaBus:
             "bootstrap_servers": bootstrap,
             "client_id": client_id,
             "bootstrap_timeout_ms": self._timeout_ms,
+            # after a broker restart every client reconnects by itself within about a second
+            # (kafka-python's default backs off up to 30 s between attempts)
+            "reconnect_backoff_ms": 50,
+            "reconnect_backoff_max_ms": 1000,
         }
         self._common = common
+        # static group membership (KIP-345): a restarted member with the same id takes its
+        # partitions back at once instead of waiting out the dead member's session
+        self.group_instance_id = group_instance_id
         try:
             self._admin = KafkaAdminClient(request_timeout_ms=max(self._timeout_ms, 10000), **common)
+            # Idempotent producer, acks from every in-sync replica: a retried batch is written
+            # once (the broker drops the duplicate by producer id and sequence number), and a
+            # record is acknowledged only once it is durable on the leader and all replicas.
             self._producer = KafkaProducer(
                 acks="all",
                 enable_idempotence=True,
+                max_in_flight_requests_per_connection=5,  # the most idempotence allows, order kept
                 linger_ms=linger_ms,
                 max_block_ms=max(self._timeout_ms, 10000),
                 key_serializer=lambda k: None if k is None else k.encode("utf-8"),
-                value_serializer=lambda v: v.encode("utf-8"),
                 **common,
             )
         except kerrors.KafkaError as exc:
@@ -103,7 +114,9 @@ class KafkaBus:
         self._kerrors = kerrors
         self._known_topics: set[str] = set()
         self._topic_lock = threading.Lock()
-        self._send_errors: list[BaseException] = []
+        self._outcome_lock = threading.Lock()
+        self._acked = 0
+        self._failed: list[tuple[str, str | None, str | None, str]] = []
         self._closed = False
         log.debug("kafka bus %s open (client_id=%s, prefix=%r)", bootstrap, client_id, topic_prefix)
 
@@ -137,29 +150,65 @@ class KafkaBus:
             self._known_topics.update(missing)
 
     def publish(self, topic: str, value: dict[str, Any], *, key: str | None = None) -> None:
-        """Queue ``value`` for ``topic`` (sent within ``linger_ms``); :meth:`flush` waits for acks."""
+        """Queue ``value`` for ``topic`` (sent within ``linger_ms``); :meth:`flush` waits for the acks
+        and reports every record that was not written."""
+        event_id = value.get("event_id") if isinstance(value, dict) else None
+        self._send(topic, encode_value(value).encode("utf-8"), key, event_id if isinstance(event_id, str) else None)
+
+    def publish_raw(self, topic: str, data: bytes, *, key: str | None = None) -> None:
+        """Queue ``data`` as is (a dead-letter replay republishes the original bytes)."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise BusError(f"publish_raw needs bytes, got {type(data).__name__}; use publish() for a dict")
+        self._send(topic, bytes(data), key, None)
+
+    def _send(self, topic: str, data: bytes, key: str | None, event_id: str | None) -> None:
         self._check_open()
         if key is not None and not isinstance(key, str):
             raise BusError(f"key must be a str or None, got {type(key).__name__}: {key!r}")
-        text = encode_value(value)
         self.ensure_topics([topic])
         try:
-            future = self._producer.send(self.topic_prefix + topic, value=text, key=key)
+            future = self._producer.send(self.topic_prefix + topic, value=data, key=key)
         except self._kerrors.KafkaError as exc:
             raise BusUnavailableError(f"publishing to {topic!r} on kafka at {self.bootstrap} failed: {exc!r}; {_FIX}") from exc
-        # errbacks keep memory bounded (no list of every future); flush() reports them.
-        future.add_errback(self._send_errors.append)
+        # callbacks keep memory bounded (no list of every future); flush() reports them
+        future.add_callback(self._on_ack)
+        future.add_errback(self._on_error, topic, key, event_id)
 
-    def flush(self, timeout_s: float = 10) -> None:
-        """Wait until every published record is acknowledged by all in-sync replicas."""
+    def _on_ack(self, _metadata: Any) -> None:
+        with self._outcome_lock:
+            self._acked += 1
+
+    def _on_error(self, topic: str, key: str | None, event_id: str | None, exc: BaseException) -> None:
+        with self._outcome_lock:
+            self._failed.append((topic, key, event_id, repr(exc)))
+
+    def flush(self, timeout_s: float = 10) -> int:
+        """Wait until every published record is acknowledged by all in-sync replicas.
+
+        Returns how many records were written since the last flush; raises
+        :class:`~warehouse.bus.PublishError` listing exactly the ones that were not (the
+        others were written, once: the producer is idempotent).
+        """
         self._check_open()
         try:
             self._producer.flush(timeout=timeout_s)
         except self._kerrors.KafkaError as exc:
-            raise BusUnavailableError(f"kafka at {self.bootstrap} did not acknowledge within {timeout_s}s: {exc!r}") from exc
-        errors, self._send_errors = self._send_errors, []
-        if errors:
-            raise BusError(f"{len(errors)} records were not written to kafka at {self.bootstrap}: {errors[0]!r}")
+            raise BusUnavailableError(
+                f"kafka at {self.bootstrap} did not acknowledge within {timeout_s}s: {exc!r}; the unacknowledged "
+                "records stay queued and are retried (a later flush reports them)"
+            ) from exc
+        with self._outcome_lock:
+            written, failed = self._acked, self._failed
+            self._acked, self._failed = 0, []
+        if failed:
+            topic, key, event_id, err = failed[0]
+            raise PublishError(
+                f"{len(failed)} record(s) were not written to kafka at {self.bootstrap} ({written} were), first: "
+                f"topic={topic!r} key={key!r} event_id={event_id!r}: {err}; publish them again (same event ids)",
+                failed=failed,
+                written=written,
+            )
+        return written
 
     def consumer(self, topics: list[str] | str, *, group: str, from_beginning: bool = True) -> "KafkaConsumerAdapter":
         self._check_open()
@@ -189,12 +238,13 @@ class KafkaConsumerAdapter:
 
     def __init__(self, bus: KafkaBus, topics: list[str], group: str, from_beginning: bool) -> None:
         from kafka import KafkaConsumer
-        from kafka.structs import OffsetAndMetadata
+        from kafka.structs import OffsetAndMetadata, TopicPartition
 
         self.group = group
         self._bus = bus
         self._prefix = bus.topic_prefix
         self._oam = OffsetAndMetadata
+        self._tp = TopicPartition
         self._kerrors = bus._kerrors
         try:
             self._consumer = KafkaConsumer(
@@ -202,13 +252,15 @@ class KafkaConsumerAdapter:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest" if from_beginning else "latest",
                 key_deserializer=lambda k: None if k is None else k.decode("utf-8", errors="replace"),
-                value_deserializer=decode_value,
+                # values stay bytes here: decoding never raises inside kafka-python's fetcher,
+                # and the raw bytes are kept for the dead-letter topic
                 session_timeout_ms=10000,
                 heartbeat_interval_ms=1000,
                 # A member that joined before it knew a new topic's partitions gets an empty
                 # assignment until its next metadata refresh (default 5 min): refresh often.
                 metadata_max_age_ms=5000,
                 **bus._common,
+                **({"group_instance_id": bus.group_instance_id} if bus.group_instance_id else {}),
             )
             self._prime_metadata([self._prefix + t for t in topics], bus.partitions)
         except self._kerrors.KafkaError as exc:
@@ -236,25 +288,43 @@ class KafkaConsumerAdapter:
         out: list[Record] = []
         for tp, messages in batches.items():
             for m in messages:
-                out.append(Record(m.topic[len(self._prefix):], m.partition, m.offset, m.key, m.value, m.timestamp))
+                out.append(Record(m.topic[len(self._prefix):], m.partition, m.offset, m.key, decode_value(m.value),
+                                  m.timestamp, raw=m.value))
             if messages:
                 self._pending[tp] = messages[-1].offset + 1
         return out
 
-    def commit(self) -> None:
+    def commit(self, offsets: dict[tuple[str, int], int] | None = None) -> None:
         if self._closed:
             raise BusError(f"consumer of group {self.group!r} is closed; commit before close()")
-        if not self._pending:
+        if offsets is None:
+            target = dict(self._pending)
+        else:
+            target = {self._tp(self._prefix + t, p): int(off) for (t, p), off in offsets.items()}
+        if not target:
             return
-        offsets = {tp: self._oam(off, "", -1) for tp, off in self._pending.items()}
+        request = {tp: self._oam(off, "", -1) for tp, off in target.items()}
         try:
-            self._consumer.commit(offsets=offsets)
+            self._consumer.commit(offsets=request)
         except self._kerrors.KafkaError as exc:
             raise BusError(
-                f"commit of {len(offsets)} partitions for group {self.group!r} failed ({exc!r}); "
-                "the records will be delivered again (a rebalance moved them to another member)"
+                f"commit of {len(request)} partitions for group {self.group!r} failed ({exc!r}); "
+                "the records will be delivered again (a rebalance moved them, or the broker is restarting)"
             ) from exc
-        self._pending.clear()
+        for tp in target:
+            if self._pending.get(tp) == target[tp]:
+                del self._pending[tp]
+
+    def seek(self, topic: str, partition: int, offset: int) -> None:
+        if self._closed:
+            raise BusError(f"consumer of group {self.group!r} is closed")
+        tp = self._tp(self._prefix + topic, partition)
+        try:
+            self._consumer.seek(tp, max(0, int(offset)))
+        except (self._kerrors.KafkaError, AssertionError, ValueError) as exc:
+            # not assigned any more (a rebalance took it): the new owner reads it from the commit
+            log.info("group=%s cannot seek %s[%d] to %d (%s); it is read again from its commit", self.group, topic, partition, offset, exc)
+        self._pending.pop(tp, None)
 
     def close(self) -> None:
         if not self._closed:

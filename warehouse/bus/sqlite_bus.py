@@ -14,7 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from warehouse.bus._codec import check_group, check_topic, decode_value, encode_value, now_ms, partition_for, topic_list
+from warehouse.bus._codec import (
+    check_group,
+    check_topic,
+    decode_value,
+    encode_value,
+    now_ms,
+    partition_for,
+    raw_bytes,
+    topic_list,
+)
 from warehouse.bus.api import DEFAULT_PARTITIONS, Record
 from warehouse.bus.errors import BusError, BusUnavailableError
 
@@ -88,6 +97,7 @@ class SqliteBus:
         self._conn = _connect(self.path, self._sync, busy_timeout_s)
         self._lock = threading.Lock()
         self._round_robin = itertools.count()
+        self._written = 0
         self._closed = False
         self.partitions = self._init_schema(partitions)
         log.debug("sqlite bus %s open (partitions=%d, prefix=%r)", self.path, self.partitions, topic_prefix)
@@ -124,31 +134,48 @@ class SqliteBus:
 
     def publish(self, topic: str, value: dict[str, Any], *, key: str | None = None) -> None:
         """Append ``value`` to ``topic``; the write is committed when this returns."""
+        self._append(topic, encode_value(value), key)
+
+    def publish_raw(self, topic: str, data: bytes, *, key: str | None = None) -> None:
+        """Append ``data`` as is (stored as a BLOB; consumers see exactly these bytes)."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise BusError(f"publish_raw needs bytes, got {type(data).__name__}; use publish() for a dict")
+        self._append(topic, bytes(data), key)
+
+    def _append(self, topic: str, stored: str | bytes, key: str | None) -> None:
         self._check_open()
         physical = self.topic_prefix + check_topic(topic)
         if key is not None and not isinstance(key, str):
             raise BusError(f"key must be a str or None, got {type(key).__name__}: {key!r}")
-        text = encode_value(value)
         part = partition_for(key, self.partitions) if key is not None else next(self._round_robin) % self.partitions
         with self._lock:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise BusUnavailableError(f"cannot write to the embedded bus {self.path}: {exc}") from exc
             try:
                 (off,) = conn.execute(
                     "SELECT COALESCE(MAX(off) + 1, 0) FROM records WHERE topic=? AND part=?", (physical, part)
                 ).fetchone()
                 conn.execute(
                     "INSERT INTO records(topic, part, off, key, value, ts_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                    (physical, part, off, key, text, now_ms()),
+                    (physical, part, off, key, stored, now_ms()),
                 )
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise BusUnavailableError(f"cannot write to the embedded bus {self.path}: {exc}") from exc
                 raise
+            self._written += 1
 
-    def flush(self, timeout_s: float = 10) -> None:
-        """Nothing to do: each publish is already committed to the file."""
+    def flush(self, timeout_s: float = 10) -> int:
+        """Nothing to wait for: each publish is already committed. Returns the records written since the last flush."""
         self._check_open()
+        with self._lock:
+            written, self._written = self._written, 0
+        return written
 
     def consumer(self, topics: list[str] | str, *, group: str, from_beginning: bool = True) -> "SqliteConsumer":
         self._check_open()
@@ -220,7 +247,7 @@ class SqliteConsumer:
                 (topic, part, self._positions[(topic, part)], max_records - len(out)),
             ).fetchall()
             for off, key, value, ts_ms in rows:
-                out.append(Record(topic[len(self._prefix):], part, off, key, decode_value(value), ts_ms))
+                out.append(Record(topic[len(self._prefix):], part, off, key, decode_value(value), ts_ms, raw=raw_bytes(value)))
             if rows:
                 self._positions[(topic, part)] = rows[-1][0] + 1
         return out
@@ -241,11 +268,20 @@ class SqliteConsumer:
             time.sleep(min(sleep_s, remaining))
             sleep_s = min(sleep_s * 2, 0.1)
 
-    def commit(self) -> None:
+    def commit(self, offsets: dict[tuple[str, int], int] | None = None) -> None:
         with self._lock:
             if self._closed:
                 raise BusError(f"consumer of group {self.group!r} is closed; commit before close()")
-            changed = [(tp, off) for tp, off in self._positions.items() if self._committed.get(tp) != off]
+            if offsets is None:
+                target = dict(self._positions)
+            else:
+                target = {}
+                for (topic, part), off in offsets.items():
+                    tp = (self._prefix + topic, part)
+                    if tp not in self._positions:
+                        raise BusError(f"commit of {topic}[{part}]: this consumer does not read it")
+                    target[tp] = int(off)
+            changed = [(tp, off) for tp, off in target.items() if self._committed.get(tp) != off]
             if not changed:
                 return
             ts = now_ms()
@@ -261,6 +297,13 @@ class SqliteConsumer:
                 self._conn.execute("ROLLBACK")
                 raise
             self._committed.update(changed)
+
+    def seek(self, topic: str, partition: int, offset: int) -> None:
+        with self._lock:
+            tp = (self._prefix + topic, partition)
+            if tp not in self._positions:
+                raise BusError(f"seek on {topic}[{partition}]: this consumer does not read it")
+            self._positions[tp] = max(0, int(offset))
 
     def close(self) -> None:
         with self._lock:

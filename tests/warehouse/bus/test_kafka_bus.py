@@ -1,6 +1,8 @@
 """What only the Kafka backend has to prove: topics it creates, payloads from foreign producers."""
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from tests.warehouse.bus._helpers import drain
@@ -38,4 +40,5 @@ def test_foreign_non_json_payload_is_dead_lettered(bus: KafkaBus, kafka_bootstra
             break
     worker.close()
     (record,) = drain(bus.consumer(TOPIC_DEAD_LETTER, group="inspect"), 1)
-    assert record.key == "algo-1" and "not JSON" in record.value["reason"]
+    assert record.key == "algo-1" and "not valid JSON" in record.value["reason"]
+    assert base64.b64decode(record.value["original_b64"]) == b"\xff{not json"  # the bytes as written

@@ -1,6 +1,8 @@
 """What only the embedded bus has to prove: several processes on one file, stored partitions."""
 from __future__ import annotations
 
+import base64
+
 import multiprocessing
 import sqlite3
 
@@ -87,11 +89,13 @@ def test_undecodable_rows_are_dead_lettered_not_fatal(tmp_path) -> None:
     with sqlite3.connect(path) as raw:  # a foreign writer stores garbage at the next offset
         raw.execute("INSERT INTO records VALUES (?, 0, 1, 'a', '{not json', 0)", (TOPIC_FEEDBACK,))
     handled = []
-    worker = IdempotentConsumer(bus, TOPIC_FEEDBACK, group="g", handler=lambda r: handled.append(r.value["event_id"]))
+    worker = IdempotentConsumer(bus, TOPIC_FEEDBACK, group="g", handler=lambda r: handled.append(r.value["event_id"]),
+                                validate=False)
     stats = worker.run_once(timeout_s=1)
     assert (stats.handled, stats.dead_lettered, handled) == (1, 1, ["ok-1"])
     dead = drain(bus.consumer("dead-letter", group="inspect"), 1, deadline_s=2)
-    assert "undecodable payload: not JSON" in dead[0].value["reason"]
+    assert "undecodable payload: record is not valid JSON" in dead[0].value["reason"]
+    assert base64.b64decode(dead[0].value["original_b64"]) == b"{not json"
 
 
 def test_sqlite_seen_store_survives_reopen(tmp_path) -> None:
