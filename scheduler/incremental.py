@@ -75,7 +75,8 @@ def replan(instance: Instance, previous: PlanResult) -> PlanResult:
     changes = (state.changes_since_full + 1) if state is not None else 1
     base_gap = state.base_gap if state is not None else None
     log.debug("incremental plan: %d kept, %d moved, %d migrations", len(kept), len(moved), migrations)
-    return build_result(pk, lam=lam, migrations=migrations, base_gap=base_gap, changes=changes)
+    return build_result(pk, lam=lam, migrations=migrations, base_gap=base_gap, changes=changes,
+                        reuse=state.outputs if state is not None else None)
 
 
 def _level_at_most(m, c: int, fps: float) -> int:

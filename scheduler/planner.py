@@ -52,6 +52,7 @@ class _State:
     lam: float
     base_gap: float  # 1 - objective / dual bound at the last full plan
     changes_since_full: int
+    outputs: dict  # camera id -> (key, CameraAssignment | None, unserved records, value)
 
 
 def plan(instance: Instance, *, previous: PlanResult | None = None) -> PlanResult:
@@ -147,32 +148,49 @@ def fill(pk: Packing, cams: list[int], chosen: np.ndarray) -> None:
             pk.reason[c] = pk.diagnose(c)
 
 
-def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | None, changes: int) -> PlanResult:
+def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | None, changes: int,
+                 reuse: dict | None = None) -> PlanResult:
+    """The plan's records from the packing. ``reuse`` (the previous plan's per-camera output,
+    keyed by camera id) saves rebuilding the records of cameras whose record, rate and
+    worker did not change (an incremental re-plan touches few)."""
     m = pk.m
     inst = m.inst
     cams_out: list[CameraAssignment] = []
     unserved: list[Unserved] = []
     objective = 0.0
     wids = [w.id for w in inst.workers]
+    reuse = reuse or {}
+    outputs: dict[str, tuple] = {}
     for c, cam in enumerate(inst.cameras):
         lv, w = int(pk.level[c]), int(pk.worker[c])
-        if w < 0:
-            if cam.demands:
-                why = pk.reason.get(c) or pk.diagnose(c)
-                unserved.extend(Unserved(cam.id, d.algorithm, why) for d in cam.demands)
+        if w < 0 and not cam.demands:
             continue
-        f = float(m.levels[lv])
-        grants = []
-        for d in cam.demands:
-            if d.min_fps <= f:
-                g = d.fps if d.fps <= f else f
-                grants.append(Grant(d.algorithm, g))
-                objective += d.priority * g / d.fps
-            else:
-                unserved.append(Unserved(cam.id, d.algorithm,
+        f = float(m.levels[lv]) if w >= 0 else -1.0
+        key = (cam, f, wids[w] if w >= 0 else None, None if w >= 0 else pk.reason.get(c))
+        hit = reuse.get(cam.id)
+        if hit is not None and hit[0] == key:
+            out = hit
+        elif w < 0:
+            why = pk.reason.get(c) or pk.diagnose(c)
+            out = (key, None, tuple(Unserved(cam.id, d.algorithm, why) for d in cam.demands), 0.0)
+        else:
+            grants, lost, value = [], [], 0.0
+            for d in cam.demands:
+                if d.min_fps <= f:
+                    g = d.fps if d.fps <= f else f
+                    grants.append(Grant(d.algorithm, g))
+                    value += d.priority * g / d.fps
+                else:
+                    lost.append(Unserved(cam.id, d.algorithm,
                                          f"compute: the camera runs at {f:g} fps to fit the compute, below this "
                                          f"demand's min_fps {d.min_fps:g}"))
-        cams_out.append(CameraAssignment(cam.id, wids[w], max(g.fps for g in grants), tuple(grants)))
+            out = (key, CameraAssignment(cam.id, wids[w], max(g.fps for g in grants), tuple(grants)),
+                   tuple(lost), value)
+        outputs[cam.id] = out
+        if out[1] is not None:
+            cams_out.append(out[1])
+        unserved.extend(out[2])
+        objective += out[3]
     jobs_out = [JobPlacement(inst.jobs[j].id, wids[w]) for j, w in sorted(pk.jobs.items())]
     unplaced = [UnplacedJob(job.id, _job_reason(pk, job)) for j, job in enumerate(inst.jobs) if j not in pk.jobs]
     if base_gap is None:
@@ -180,7 +198,7 @@ def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | 
 
         dual = dual_bound(m, lam)
         base_gap = 1.0 - objective / dual if dual > 0 else 0.0
-    state = _State(m, pk, lam, base_gap, changes)
+    state = _State(m, pk, lam, base_gap, changes, outputs)
     return PlanResult(tuple(cams_out), tuple(jobs_out), tuple(unserved), objective, migrations, tuple(unplaced),
                       _state=state)
 
