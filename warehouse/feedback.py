@@ -51,7 +51,8 @@ def miss_event_from_rejection(fb: dict) -> dict:
         "event_id": _stable_id("miss-", fb["event_id"]),
         "type": "miss",
         "kind": MISS_FALSE_ALARM,
-        "ts_ms": fb["ts_ms"],
+        # the contract's FeedbackEvent has no ts_ms: the false alarm happened at the alert's time
+        "ts_ms": fb.get("alert_ts_ms") or fb.get("ts_ms") or int(time.time() * 1000),
         "camera_id": fb["camera_id"],
         "algorithm_id": fb["algorithm_id"],
         "model_version": fb.get("model_version"),
