@@ -13,6 +13,7 @@ from tests.warehouse.api.conftest import alert
 from warehouse.api import Services, create_app
 from warehouse.bus import SqliteBus
 from warehouse.bus.events import parse_event
+from warehouse.consumers import FeedbackRouter
 from warehouse.ops import CameraRecord, FailureLimiter, OpsStore
 
 
@@ -38,6 +39,11 @@ def test_bus_outage_delays_feedback_but_loses_none(tmp_path):
     recs = up.consumer("feedback", group="t").poll(timeout_s=0.5)
     events = [parse_event("feedback", r.value) for r in recs]  # every event is the contract's FeedbackEvent
     assert sorted(e.alert_id for e in events) == ["al-0", "al-1", "al-2"] and {e.verdict for e in events} == {"reject"}
+    router = FeedbackRouter(up)
+    router.run_once(timeout_s=0.5)
+    router.run_once(timeout_s=0.2)
+    misses = up.consumer("miss-events", group="t").poll(timeout_s=0.5)
+    assert sorted(m.value["alert_id"] for m in misses) == ["al-0", "al-1", "al-2"]  # one miss per rejected alert
     assert services.outbox.run_once().published == 0  # nothing published twice by the relay
     up.close()
 
