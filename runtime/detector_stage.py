@@ -360,7 +360,9 @@ class DetectorStage:
             try:
                 detector = self.residency.get(alg)  # loads on first use or after eviction (not counted as run time)
                 t2 = time.perf_counter()
-                dets = _checked(alg, detector.detect(frame.image))
+                # city algorithms over tracks need the camera and the time: they take the whole frame
+                detect_frame = getattr(detector, "detect_frame", None)
+                dets = _checked(alg, detect_frame(frame) if detect_frame is not None else detector.detect(frame.image))
             except Exception as exc:  # one detector's failure must not stop the others
                 self._failed(frame, alg, exc)
                 busy_ms += (time.perf_counter() - t1) * 1000.0

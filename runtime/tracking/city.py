@@ -1,0 +1,260 @@
+"""City algorithms over detections and tracks, run by the detector stage at the detector's rate.
+
+Six algorithms, each a rule over one camera's tracked objects and its zones and lines
+(:class:`~runtime.tracking.zones.CameraGeometry`); zone membership is supervision's
+``PolygonZone`` on the objects' bottom centres (where they touch the ground):
+
+| id | event type | fires when |
+| --- | --- | --- |
+| ``track.crowd_gathering`` | crowd_gathering | >= ``max_people`` people in a ``crowd`` zone (whole frame if none) |
+| ``track.zone_intrusion`` | intrusion_after_hours | a person in an ``intrusion`` zone inside its time window |
+| ``track.loitering`` | loitering | a person tracked >= ``dwell_s`` in an intrusion/crowd zone (or the frame) |
+| ``track.illegal_parking`` | illegal_parking | a vehicle still for >= ``limit_s`` in a ``no_parking`` zone |
+| ``track.wrong_way`` | wrong_way_driving | a vehicle in a ``lane`` zone moving > 120 deg off its direction |
+| ``track.pedestrian_on_road`` | pedestrian_on_motorway | a person in a ``no_pedestrian`` zone |
+
+One :class:`TrackHub` per stage runs the source detector and one tracker per camera once per
+frame, however many of the six a camera runs; each algorithm is a detector-like object with
+``detect_frame(frame)`` (the stage hands it the whole frame: camera id and timestamp) returning
+one :class:`~runtime.detection.Detection` per object in violation (label = the algorithm's event,
+score 1.0, the object's box and track id), or none. The event logic (k-of-n, dedup, cooldown)
+then turns them into alerts like any detector's.
+
+>>> hub = TrackHub(lambda: NanoDetDetector.from_cache())                         # doctest: +SKIP
+>>> hub.set_geometry("cam-1", CameraGeometry.from_dict(zones_json))              # doctest: +SKIP
+>>> specs = city_algorithm_specs(hub, rate_fps=2.0)   # {id: DetectorSpec} for DetectorStage  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from runtime.detection import Detection
+from runtime.tracking.tracker import ObjectTracker, TrackerConfig
+from runtime.tracking.zones import CameraGeometry, Zone
+
+log = logging.getLogger(__name__)
+
+VEHICLES = frozenset({"car", "truck", "bus", "motorcycle"})
+CITY_ALGORITHMS = {  # id -> (event type, name, scenes)
+    "track.crowd_gathering": ("crowd_gathering", "Crowd gathering in a zone (people count)",
+                              ("plaza", "intersection", "market_street", "bus_stop", "sidewalk", "park", "school_gate")),
+    "track.zone_intrusion": ("intrusion_after_hours", "Intrusion into a zone in a time window",
+                             ("building_lobby", "construction_site", "park", "parking_lot", "school_gate")),
+    "track.loitering": ("loitering", "Loitering (dwell time)", ("building_lobby", "parking_lot", "residential_gate", "bus_stop",
+                                                                 "school_gate", "sidewalk")),
+    "track.illegal_parking": ("illegal_parking", "Vehicle stopped in a no-parking zone", ("road", "intersection", "sidewalk",
+                                                                                           "residential_gate", "bus_stop", "school_gate")),
+    "track.wrong_way": ("wrong_way_driving", "Movement against a lane's direction", ("road", "tunnel", "bridge", "intersection")),
+    "track.pedestrian_on_road": ("pedestrian_on_motorway", "Pedestrian where none should walk", ("road", "tunnel", "bridge")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CityParams:
+    max_people: int = 5  # crowd size when the zone names none
+    dwell_s: float = 60.0
+    parking_limit_s: float = 120.0
+    still_frac: float = 0.25  # "still": the centre moved less than this fraction of the box height
+    wrong_way_deg: float = 120.0
+    min_speed_px_s: float = 5.0
+    utc_offset_min: int = 0  # local time of the camera for time windows
+
+
+@dataclass(slots=True)
+class _TrackState:
+    label: str
+    first_ms: float
+    history: list = field(default_factory=list)  # (ts_ms, cx, cy, h)
+    zone_since_ms: dict = field(default_factory=dict)  # zone name -> first ts inside
+
+
+@dataclass(slots=True)
+class _Camera:
+    tracker: ObjectTracker
+    geometry: CameraGeometry = field(default_factory=CameraGeometry)
+    frame_key: tuple | None = None
+    objects: list = field(default_factory=list)
+    tracks: dict = field(default_factory=dict)
+
+
+def _in_zone(zone: Zone, objects: list[Detection]) -> list[Detection]:
+    """Objects whose bottom centre is inside ``zone`` (supervision's PolygonZone)."""
+    if not objects:
+        return []
+    import supervision as sv
+
+    pz = sv.PolygonZone(zone.polygon_int(), triggering_anchors=(sv.Position.BOTTOM_CENTER,))
+    mask = pz.trigger(sv.Detections(xyxy=np.array([o.xyxy for o in objects], np.float32)))
+    return [o for o, m in zip(objects, mask) if m]
+
+
+def _minute_of_day(ts_ms: float, utc_offset_min: int) -> int:
+    # epoch timestamps (live streams) -> local clock; stream offsets (files) -> minutes since start
+    secs = ts_ms / 1000.0
+    if ts_ms > 946_684_800_000:  # after 2000-01-01: an epoch time
+        t = time.gmtime(secs + utc_offset_min * 60)
+        return t.tm_hour * 60 + t.tm_min
+    return int(secs // 60) % 1440
+
+
+class TrackHub:
+    """Detector + tracker per camera, shared by the city algorithms of a stage (thread-safe)."""
+
+    def __init__(self, detector_factory: Callable[[], Any], *, tracker: TrackerConfig = TrackerConfig(),
+                 params: CityParams = CityParams(), nominal_fps: float = 2.0) -> None:
+        self._factory = detector_factory
+        self._detector: Any = None
+        self._tracker_cfg, self.params, self._fps = tracker, params, nominal_fps
+        self._cams: dict[str, _Camera] = {}
+        self._lock = threading.Lock()
+        self.detector_runs = 0
+
+    def set_geometry(self, camera_id: str, geometry: CameraGeometry | dict | list | None) -> None:
+        g = geometry if isinstance(geometry, CameraGeometry) else CameraGeometry.from_dict(geometry)
+        with self._lock:
+            self._cam(camera_id).geometry = g
+        log.info("city geometry camera=%s zones=%s lines=%s", camera_id, [z.name for z in g.zones], [ln.name for ln in g.lines])
+
+    def _cam(self, camera_id: str) -> _Camera:
+        cam = self._cams.get(camera_id)
+        if cam is None:
+            cam = self._cams[camera_id] = _Camera(ObjectTracker(self._tracker_cfg, nominal_fps=self._fps))
+        return cam
+
+    def observe(self, frame: Any) -> _Camera:
+        """Run detector + tracker on ``frame`` once (later calls for the same frame reuse it)."""
+        key = (frame.frame_index, frame.ts_ms)
+        with self._lock:
+            cam = self._cam(frame.camera_id)
+            if cam.frame_key == key:
+                return cam
+            if self._detector is None:
+                self._detector = self._factory() if not callable(getattr(self._factory, "detect", None)) else self._factory
+            objs = cam.tracker.update(self._detector.detect(frame.image), ts_ms=frame.ts_ms)
+            self.detector_runs += 1
+            cam.frame_key, cam.objects = key, objs
+            alive = set()
+            for o in objs:
+                st = cam.tracks.get(o.track_id)
+                if st is None:
+                    st = cam.tracks[o.track_id] = _TrackState(o.label, frame.ts_ms)
+                cx, cy = o.centre_xy
+                st.history.append((frame.ts_ms, cx, cy, o.height_px))
+                del st.history[:-600]  # 5 min at 2 fps: longer than any limit
+                alive.add(o.track_id)
+            for tid in [t for t in cam.tracks if t not in alive]:
+                if frame.ts_ms - cam.tracks[tid].history[-1][0] > 10_000 or frame.ts_ms < cam.tracks[tid].first_ms:
+                    del cam.tracks[tid]
+            return cam
+
+    def people_count(self, camera_id: str) -> int:
+        with self._lock:
+            cam = self._cams.get(camera_id)
+            return 0 if cam is None else sum(o.label == "person" for o in cam.objects)
+
+
+def _evidence(alg: str, objs: list[Detection], version: str) -> list[Detection]:
+    label = CITY_ALGORITHMS[alg][0]
+    return [Detection(label=label, score=1.0, xyxy=o.xyxy, track_id=o.track_id, model_version=version) for o in objs]
+
+
+def evaluate(alg: str, cam: _Camera, ts_ms: float, p: CityParams, version: str = "") -> list[Detection]:
+    """The rule of ``alg`` on one camera's current tracked objects (see the module table)."""
+    g, objs = cam.geometry, cam.objects
+    people = [o for o in objs if o.label == "person"]
+    vehicles = [o for o in objs if o.label in VEHICLES]
+    if alg == "track.crowd_gathering":
+        zones = g.of_kind("crowd")
+        if not zones:
+            return _evidence(alg, people, version) if len(people) >= p.max_people else []
+        out = []
+        for z in zones:
+            inside = _in_zone(z, people)
+            if len(inside) >= (z.max_people or p.max_people):
+                out.extend(inside)
+        return _evidence(alg, out, version)
+    if alg == "track.zone_intrusion":
+        minute = _minute_of_day(ts_ms, p.utc_offset_min)
+        return _evidence(alg, [o for z in g.of_kind("intrusion") if z.active_at_minute(minute) for o in _in_zone(z, people)], version)
+    if alg == "track.pedestrian_on_road":
+        return _evidence(alg, [o for z in g.of_kind("no_pedestrian") for o in _in_zone(z, people)], version)
+    if alg == "track.loitering":
+        zones = g.of_kind("intrusion") + g.of_kind("crowd")
+        out = []
+        if not zones:
+            out = [o for o in people if ts_ms - cam.tracks[o.track_id].first_ms >= p.dwell_s * 1000]
+        for z in zones:
+            inside = {o.track_id for o in _in_zone(z, people)}
+            for o in people:
+                st = cam.tracks[o.track_id]
+                if o.track_id in inside:
+                    since = st.zone_since_ms.setdefault(z.name, ts_ms)
+                    if ts_ms - since >= p.dwell_s * 1000:
+                        out.append(o)
+                else:
+                    st.zone_since_ms.pop(z.name, None)
+        return _evidence(alg, out, version)
+    if alg == "track.illegal_parking":
+        out = []
+        for z in g.of_kind("no_parking"):
+            for o in _in_zone(z, vehicles):
+                hist = cam.tracks[o.track_id].history
+                cx, cy, h = hist[-1][1:]
+                # still since when? walk back while the centre stays within still_frac of the height
+                since = hist[-1][0]
+                for t, x, y, _ in reversed(hist):
+                    if math.hypot(x - cx, y - cy) > p.still_frac * max(h, 1.0):
+                        break
+                    since = t
+                if ts_ms - since >= p.parking_limit_s * 1000:
+                    out.append(o)
+        return _evidence(alg, out, version)
+    if alg == "track.wrong_way":
+        out = []
+        for z in g.of_kind("lane"):
+            for o in _in_zone(z, vehicles):
+                hist = [h for h in cam.tracks[o.track_id].history if ts_ms - h[0] <= 3000]
+                if len(hist) < 2 or hist[-1][0] - hist[0][0] < 500:
+                    continue
+                dx, dy = hist[-1][1] - hist[0][1], hist[-1][2] - hist[0][2]
+                speed = math.hypot(dx, dy) / ((hist[-1][0] - hist[0][0]) / 1000.0)
+                if speed < p.min_speed_px_s:
+                    continue
+                heading = math.degrees(math.atan2(dy, dx)) % 360
+                off = abs((heading - float(z.direction_deg) + 180) % 360 - 180)
+                if off > p.wrong_way_deg:
+                    out.append(o)
+        return _evidence(alg, out, version)
+    raise KeyError(f"unknown city algorithm {alg!r}; valid: {', '.join(CITY_ALGORITHMS)}")
+
+
+class CityAlgorithm:
+    """One city algorithm as a detector-stage detector (``detect_frame`` gets the whole frame)."""
+
+    def __init__(self, algorithm_id: str, hub: TrackHub, *, version: str = "") -> None:
+        if algorithm_id not in CITY_ALGORITHMS:
+            raise KeyError(f"unknown city algorithm {algorithm_id!r}; valid: {', '.join(CITY_ALGORITHMS)}")
+        self.name, self.hub, self.version = algorithm_id, hub, version
+
+    def detect_frame(self, frame: Any) -> list[Detection]:
+        cam = self.hub.observe(frame)
+        with self.hub._lock:
+            return evaluate(self.name, cam, frame.ts_ms, self.hub.params, self.version)
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        raise TypeError(f"{self.name} needs the frame's camera and time: the detector stage calls detect_frame(frame)")
+
+
+def city_algorithm_specs(hub: TrackHub, *, rate_fps: float = 2.0, version: str = "1", ids: tuple[str, ...] | None = None) -> dict:
+    """``{algorithm id: DetectorSpec}`` of the city algorithms on ``hub`` for :class:`~runtime.DetectorStage`."""
+    from runtime.detector_stage import DetectorSpec
+
+    return {alg: DetectorSpec(CityAlgorithm(alg, hub, version=version), rate_fps=rate_fps, version=version)
+            for alg in (ids or tuple(CITY_ALGORITHMS))}
