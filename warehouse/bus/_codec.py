@@ -61,6 +61,11 @@ def decode_value(raw: bytes | str | None) -> dict[str, Any]:
     """
     if raw is None:
         return {DECODE_ERROR_FIELD: "null value (tombstone)"}
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = bytes(raw).decode("utf-8")  # JSON on the wire is UTF-8 (RFC 8259): no UTF-16 guessing
+        except UnicodeDecodeError as exc:
+            return {DECODE_ERROR_FIELD: f"record is not UTF-8 text ({exc})"}
     try:
         value = load_json_text(raw, source="record", limits=RECORD_LIMITS)
     except UnsafeInputError as exc:
