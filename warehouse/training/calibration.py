@@ -1,0 +1,204 @@
+"""Calibrate a head's threshold for a false-alarm budget per camera-hour, with the event logic.
+
+A threshold that maximises F1 on synthetic validation frames says nothing about how often
+the head fires on a real camera where nothing happens. Here the threshold is raised until
+the head, *through the event logic the runtime uses* (k of n frames over the threshold,
+then a cooldown; :class:`runtime.EventPolicy`), is expected to raise at most
+``budget_per_hour`` false alarms per camera-hour on real negative frames.
+
+The expected rate comes from the *firing level* of every window the event logic looks at:
+the highest threshold at which that window would fire (the smaller of the newest score and
+the k-th highest score among the last n; for a still picture, its score). In logit space the
+levels of all real negative windows are fitted with a normal tail; a camera-hour holds
+``3600 * fps / n`` windows that are treated as independent looks, so the threshold is the
+level whose tail probability times that count equals the budget. It is never below the
+highest level actually seen plus ``margin_logit`` (no alarm on the calibration frames
+themselves), nor below the F1-optimal threshold. All of it is pure numpy.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> stream = 1 / (1 + np.exp(-rng.normal(-6, 1, 400)))   # a quiet camera, 40 s at 10 fps
+>>> cal = calibrate_threshold([stream], fps=10.0, threshold_f1=0.4, budget_per_hour=0.03)
+>>> bool(cal.threshold > stream.max()), cal.expected_alarms_per_hour <= 0.03
+(True, True)
+>>> count_alarms(np.r_[np.zeros(5), np.ones(5)], 0.5, k=3, n=5, cooldown_s=30, fps=10)
+1
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+from warehouse.errors import WarehouseError
+
+DEFAULT_BUDGET_PER_HOUR = 0.03  # per head: a camera running all ~300 heads stays under ~10 per hour
+DEFAULT_K, DEFAULT_N, DEFAULT_COOLDOWN_S = 3, 5, 30.0  # runtime.EventPolicy's defaults
+MIN_SIGMA_LOGIT = 0.5  # a handful of near-identical frames must not give a zero-width tail
+MARGIN_LOGIT = 0.5
+
+
+class CalibrationError(WarehouseError, ValueError):
+    """Calibration inputs that cannot give a threshold (no frames, bad policy or budget)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    threshold: float  # the calibrated threshold (>= threshold_f1)
+    threshold_f1: float  # the F1-optimal threshold it started from
+    budget_per_hour: float
+    expected_alarms_per_hour: float  # the tail model's estimate at ``threshold`` (per camera-hour)
+    alarms_on_frames: int  # alarms the event logic raises on the calibration streams at ``threshold``
+    frames: int  # real negative frames used (stream frames + stills)
+    stream_frames: int
+    windows_per_hour: float
+    level_mu_logit: float
+    level_sigma_logit: float
+    k: int
+    n: int
+    cooldown_s: float
+    fps: float
+
+    def as_metrics(self) -> dict[str, float]:
+        """Flat ``{name: float}`` for a catalog version's metrics (prefix ``calibration_``)."""
+        return {f"calibration_{k}": float(v) for k, v in asdict(self).items() if k != "threshold"}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(z: float) -> float:
+    return float(1.0 / (1.0 + math.exp(-z))) if z > -700 else 0.0
+
+
+def _check_policy(k: int, n: int, cooldown_s: float, fps: float) -> None:
+    if not (1 <= k <= n):
+        raise CalibrationError(f"k={k!r} of n={n!r}; expected 1 <= k <= n, e.g. k=3, n=5")
+    if not (cooldown_s >= 0 and math.isfinite(cooldown_s)):
+        raise CalibrationError(f"cooldown_s={cooldown_s!r}; expected seconds >= 0")
+    if not (fps > 0 and math.isfinite(fps)):
+        raise CalibrationError(f"fps={fps!r}; expected frames per second > 0 (vtest: 10)")
+
+
+def firing_levels(scores: np.ndarray, *, k: int, n: int) -> np.ndarray:
+    """Per frame i, the highest threshold at which the k-of-n window ending at i fires:
+    ``min(scores[i], k-th highest of scores[i-n+1 : i+1])`` (windows shorter than k never fire).
+
+    >>> firing_levels(np.array([0.9, 0.1, 0.8, 0.7]), k=2, n=3).round(2).tolist()
+    [0.0, 0.1, 0.8, 0.7]
+    """
+    s = np.asarray(scores, np.float64).reshape(-1)
+    out = np.zeros(len(s))
+    for i in range(len(s)):
+        w = s[max(0, i - n + 1) : i + 1]
+        if len(w) >= k:
+            out[i] = min(s[i], np.partition(w, len(w) - k)[len(w) - k])
+    return out
+
+
+def count_alarms(scores: np.ndarray, threshold: float, *, k: int = DEFAULT_K, n: int = DEFAULT_N,
+                 cooldown_s: float = DEFAULT_COOLDOWN_S, fps: float = 10.0) -> int:  # fmt: skip
+    """Alarms :class:`runtime.EventDetector` raises on one camera's scores for a whole-frame
+    head (one region cell): an event comes on at k of n hits, alerts once, and not again
+    within ``cooldown_s`` of the last alert (a test checks this against the detector)."""
+    _check_policy(k, n, cooldown_s, fps)
+    hits: list[bool] = []
+    alarms, open_, last_ms = 0, False, None
+    for i, v in enumerate(np.asarray(scores, np.float64).reshape(-1)):
+        hit = bool(v >= threshold)
+        hits.append(hit)
+        if len(hits) > n:
+            hits.pop(0)
+        if sum(hits) < k:
+            open_ = False
+            continue
+        if not hit or open_:
+            continue
+        open_ = True
+        ts_ms = int(round(i * 1000.0 / fps))
+        if last_ms is not None and ts_ms - last_ms < cooldown_s * 1000:
+            continue
+        last_ms = ts_ms
+        alarms += 1
+    return alarms
+
+
+def _norm_isf(p: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.isf(p))
+
+
+def _norm_sf(z: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.sf(z))
+
+
+def calibrate_threshold(
+    streams: Sequence[np.ndarray],
+    *,
+    fps: float,
+    threshold_f1: float,
+    stills: np.ndarray | None = None,
+    budget_per_hour: float = DEFAULT_BUDGET_PER_HOUR,
+    k: int = DEFAULT_K,
+    n: int = DEFAULT_N,
+    cooldown_s: float = DEFAULT_COOLDOWN_S,
+    margin_logit: float = MARGIN_LOGIT,
+) -> Calibration:
+    """The threshold for one head: ``streams`` are its scores on real negative videos (frame
+    order, at ``fps``), ``stills`` its scores on real negative pictures (each a window)."""
+    _check_policy(k, n, cooldown_s, fps)
+    if not (budget_per_hour > 0 and math.isfinite(budget_per_hour)):
+        raise CalibrationError(f"budget_per_hour={budget_per_hour!r}; expected false alarms per camera-hour > 0, e.g. 0.03")
+    if not (0.0 < threshold_f1 < 1.0):
+        raise CalibrationError(f"threshold_f1={threshold_f1!r} is not a probability in (0, 1)")
+    levels = [firing_levels(s, k=k, n=n)[k - 1 :] for s in streams if len(s) >= k]
+    still = np.asarray(stills if stills is not None else [], np.float64).reshape(-1)
+    pooled = np.concatenate(levels + [still]) if levels or len(still) else np.zeros(0)
+    if len(pooled) < 2:
+        raise CalibrationError(f"calibration needs >= 2 real negative windows, got {len(pooled)}; pass frames of a real camera "
+                               f"(at least {k} in a row) or real pictures")  # fmt: skip
+    z = _logit(pooled)
+    mu, sigma = float(z.mean()), max(MIN_SIGMA_LOGIT, float(z.std()))
+    windows_per_hour = 3600.0 * fps / n
+    p = min(0.5, budget_per_hour / windows_per_hour)
+    t_tail = mu + sigma * _norm_isf(p)
+    t_seen = float(z.max()) + margin_logit
+    t_logit = max(t_tail, t_seen, float(_logit(np.array([threshold_f1]))[0]))
+    thr = min(_sigmoid(t_logit), 1.0 - 1e-6)
+    expected = windows_per_hour * _norm_sf((t_logit - mu) / sigma)
+    alarms = sum(count_alarms(s, thr, k=k, n=n, cooldown_s=cooldown_s, fps=fps) for s in streams)
+    return Calibration(thr, float(threshold_f1), float(budget_per_hour), float(expected), int(alarms),
+                       int(sum(len(s) for s in streams) + len(still)), int(sum(len(s) for s in streams)), windows_per_hour,
+                       mu, sigma, int(k), int(n), float(cooldown_s), float(fps))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationConfig:
+    """How heads are calibrated: the per-head budget and the event logic it is measured through."""
+
+    budget_per_hour: float = DEFAULT_BUDGET_PER_HOUR
+    k: int = DEFAULT_K
+    n: int = DEFAULT_N
+    cooldown_s: float = DEFAULT_COOLDOWN_S
+    margin_logit: float = MARGIN_LOGIT
+    # real pictures as extra windows: off by default -- a still photo of gravel *is* ambiguous
+    # with "construction waste" and is not a camera-hour; they train and validate the heads instead
+    include_stills: bool = False
+
+    def __post_init__(self) -> None:
+        _check_policy(self.k, self.n, self.cooldown_s, 1.0)
+        if not (self.budget_per_hour > 0 and math.isfinite(self.budget_per_hour)):
+            raise CalibrationError(f"budget_per_hour={self.budget_per_hour!r}; expected false alarms per camera-hour > 0, e.g. 0.03")
+
+    def calibrate(self, streams: Sequence[np.ndarray], *, fps: float, threshold_f1: float, stills: np.ndarray | None = None) -> Calibration:
+        use_stills = self.include_stills or not any(len(x) >= self.k for x in streams)  # no camera footage: pictures are all there is
+        return calibrate_threshold(streams, fps=fps, threshold_f1=threshold_f1, stills=stills if use_stills else None,
+                                   budget_per_hour=self.budget_per_hour,
+                                   k=self.k, n=self.n, cooldown_s=self.cooldown_s, margin_logit=self.margin_logit)  # fmt: skip
