@@ -180,11 +180,14 @@ class RetrainingLoop:
             self.flywheel = FlywheelStore("sqlite://")
 
     # -- the shell -----------------------------------------------------------------------
-    def handle(self, misses: list[dict]) -> RetrainResult:
+    def handle(self, misses: list[dict], *, task_id: str | None = None) -> RetrainResult:
+        """Retrain on ``misses`` (dicts with ``event_id`` and ``frame_ref``); ``task_id``: an open
+        retraining task to run under (the worker's claim), else a new one is recorded."""
         t0 = time.perf_counter()
         A, fw = self.algorithm_id, self.flywheel
         miss_ids = tuple(m["event_id"] for m in misses)
-        parent = fw.start_task("retraining", A, total=4, detail={"miss_event_ids": list(miss_ids)})
+        parent = task_id or fw.start_task("retraining", A, total=4)
+        fw.update_task(parent, detail={"miss_event_ids": list(miss_ids)})
         try:
             out = self._handle(misses, miss_ids, parent, t0)
         except Exception as exc:
