@@ -420,6 +420,18 @@ class Catalog:
                 self._version_row(conn, algorithm_id, number)
             return _lineage.version_metadata(conn, algorithm_id, number)
 
+    def dataset_versions(self, algorithm_id: str | None = None) -> list[dict[str, Any]]:
+        """Dataset versions (newest first), optionally of one algorithm; no sample ids (see :meth:`dataset_version`)."""
+        with self._tx() as conn:
+            if algorithm_id is not None:
+                self._require_algorithm(conn, algorithm_id)
+            return _lineage.list_dataset_versions(conn, algorithm_id)
+
+    def dataset_version(self, dataset_version_id: str) -> dict[str, Any]:
+        """One dataset version: sample ids, stats, mining job (with its miss events), ancestors, training runs."""
+        with self._tx() as conn:
+            return _lineage.dataset_version(conn, dataset_version_id)
+
     def add_event_type(self, event_id: str, *, name: str, scenes: list[str], objects: list[str] | None = None,
                        description: str = "") -> bool:  # fmt: skip
         """Define an event type at run time (stored, and taught to this process's taxonomy); True if new."""

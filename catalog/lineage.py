@@ -222,3 +222,34 @@ def record_event_type(conn: sa.Connection, *, event_id: str, name: str, scenes: 
 def stored_event_types(conn: sa.Connection) -> list[dict[str, Any]]:
     return [{"id": r.id, "name": r.name, "scenes": list(r.scenes), "objects": list(r.objects), "description": r.description}
             for r in conn.execute(sa.select(t.event_types).order_by(t.event_types.c.id))]
+
+
+# -- dataset versions as records (list / show) -------------------------------------------------
+def list_dataset_versions(conn: sa.Connection, algorithm_id: str | None) -> list[dict[str, Any]]:
+    """Every dataset version (newest first) without sample ids: id, algorithm, parent, mining job, stats."""
+    dv = t.dataset_versions
+    n = sa.select(sa.func.count()).where(t.dataset_samples.c.dataset_version_id == dv.c.id).scalar_subquery()
+    q = sa.select(dv, n.label("n_new")).order_by(dv.c.created_at.desc(), dv.c.id)
+    if algorithm_id is not None:
+        q = q.where(dv.c.algorithm_id == algorithm_id)
+    return [{"id": r.id, "algorithm_id": r.algorithm_id, "parent_id": r.parent_id, "mining_job_id": r.mining_job_id,
+             "artifact_sha256": r.artifact_sha256, "stats": dict(r.stats), "samples_recorded": int(r.n_new),
+             "created_at": as_utc(r.created_at).isoformat()} for r in conn.execute(q)]  # fmt: skip
+
+
+def dataset_version(conn: sa.Connection, dataset_version_id: str) -> dict[str, Any]:
+    """One dataset version with its sample ids, mining job and parent chain (ids only)."""
+    row = conn.execute(sa.select(t.dataset_versions).where(t.dataset_versions.c.id == dataset_version_id)).first()
+    if row is None:
+        raise UnknownRecordError(f"unknown dataset version {dataset_version_id!r}; list them with `warehouse dataset list`",
+                                 value=dataset_version_id)  # fmt: skip
+    out = _dataset(conn, dataset_version_id)
+    chain, node = [], out.get("parent")
+    while node:
+        chain.append(node["id"])
+        node = node.get("parent")
+    out.pop("parent", None)
+    out.update(algorithm_id=row.algorithm_id, parent_id=row.parent_id, ancestors=chain)
+    runs = conn.execute(sa.select(t.training_runs.c.id).where(t.training_runs.c.dataset_version_id == dataset_version_id))
+    out["training_run_ids"] = list(runs.scalars())
+    return out
