@@ -83,11 +83,11 @@ def measure_costs(specs, backbone) -> CostModel:
     for s in specs:
         if s.kind in ("detector", "face_detector", "ocr") and s.id in reg:
             det = reg.create(s.id)
-            out[s.id] = time_calls(lambda: det.detect(frame), warmup=1, repeats=3) * 1000.0
+            out[s.id] = time_calls(lambda: det.detect(frame), warmup=1, repeats=3)
     readouts = [s for s in specs if s.kind == "imagenet_readout"]
     ro = ImagenetReadout(backbone.info.imagenet_labels)
     logits = rng.standard_normal((1, 1000)).astype(np.float32)
-    per = time_calls(lambda: ro.scores(logits), warmup=1, repeats=20) * 1000.0 / max(len(ro.classes), 1)
+    per = time_calls(lambda: ro.scores(logits), warmup=1, repeats=20) / max(len(ro.classes), 1)
     out.update({s.id: per for s in readouts})
     return CostModel(out, bb)
 

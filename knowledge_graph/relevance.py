@@ -356,31 +356,36 @@ def decide_relevance(
             p.paths.append((cam_node, node("scene", primary), node("algorithm", a)))
             p.reasons.append(f"{a} reads an ImageNet signal of the primary scene {primary!r}, watching for scene drift")
 
-    # dependencies: a choice whose needs cannot run (excluded / paused) cannot run either
+    # dependencies: each need is pulled in with its dependent; a need that cannot run here
+    # (not in the catalog, no production version, excluded, paused) is left out, and the
+    # dependent runs without it (its alert lacks that evidence; the note says so)
     for a in [a for a in picks if idx.deps.get(a)]:
         p = picks.get(a)
         if p is None:
             continue
-        closure = idx.dependency_closure(a)
-        blocked = None
-        for dep, _chain, _reason in closure:
-            dep_node = ont.algorithms.get(dep)
-            if dep_node is None or not dep_node.production:
-                blocked = f"needs {dep!r}, which " + ("the catalog does not hold" if dep_node is None else "has no production version")
-                break
-            rule = None if a in overrides else neg_alg(dep)
-            if rule is not None:
-                blocked = f"needs {dep!r}, excluded by " + ("the camera's hints" if rule == "hint" else f"negative rule {rule!r}")
-                break
-            if verdict(dep)[1]:
-                blocked = f"needs {dep!r}, which is paused on this camera by operator feedback"
-                break
-        if blocked is not None:
-            del picks[a]
-            excluded.append(Exclusion(node("algorithm", a), f"algorithm {a!r} {blocked}"))
-            continue
         base = p.paths[0]
-        for dep, chain, reason in closure:
+        blocked_deps: set[str] = set()
+        for dep, chain, reason in idx.dependency_closure(a):
+            if blocked_deps.intersection(chain[1:-1]):
+                blocked_deps.add(dep)
+                continue
+            dep_node = ont.algorithms.get(dep)
+            rule = None if a in overrides else neg_alg(dep)
+            why = None
+            if dep_node is None or not dep_node.production:
+                why = "the catalog does not hold it" if dep_node is None else "it has no production version"
+            elif rule is not None:
+                why = "the camera's hints exclude it" if rule == "hint" else f"negative rule {rule!r}: {_rule_reason(ont, rule)}"
+            elif verdict(dep)[1]:
+                why = "it is paused on this camera by operator feedback"
+            if why is not None:
+                blocked_deps.add(dep)
+                p.fb = p.fb + (f"runs without {dep} ({reason}): {why}",)
+                if node("algorithm", dep) not in reported:
+                    reported.add(node("algorithm", dep))
+                    excluded.append(Exclusion(node("algorithm", dep), f"algorithm {dep!r} needed by {a!r}: {why}",
+                                              None if rule in (None, "hint") else rule))
+                continue
             dp = picks.get(dep)
             if dp is None:
                 dp = picks[dep] = _Pick(dep, p.priority, p.fps, p.score, p.conf)

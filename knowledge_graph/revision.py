@@ -7,12 +7,14 @@ piece of feedback is evidence about the scene: a reported miss or a confirmed al
 paused after repeated rejections says its event probably does not occur here. A posterior
 over scenes (the scene links as prior, smoothed so that an unlinked scene can still win)
 is recomputed after each miss or pause; when a scene other than the primary one wins
-clearly, :func:`revise_scenes` proposes new links, which the graph records as one
-explained, undoable change.
+clearly (and at least two distinct occurring events contradict the primary scene),
+:func:`revise_scenes` proposes new links, which the graph records as one explained,
+undoable change. The old primary scene stays linked when some occurring event supports it
+that the new scene cannot have (a camera may see a seafront *and* a road); otherwise it goes.
 
 >>> from catalog import load_taxonomy
 >>> tax = load_taxonomy()
->>> r = revise_scenes(tax, (("intersection", 0.75),), occurred=("pedestrian_on_motorway", "fallen_tree"), absent=())
+>>> r = revise_scenes(tax, (("intersection", 0.75),), occurred=("vehicle_breakdown", "fallen_tree"), absent=())
 >>> r.primary if r else None
 'road'
 """
@@ -30,7 +32,7 @@ P_ABSENT_ALLOWED = 0.35  # a paused head: its event may simply be rare here ...
 P_ABSENT_FORBIDDEN = 0.9  # ... or it cannot happen here at all
 PRIOR_FLOOR = 0.02  # an unlinked scene keeps this much prior mass
 REVISE_AT = 0.6  # the winner's posterior needed to re-link the camera
-MIN_OCCURRED = 1  # never revise on pauses alone
+MIN_CONTRADICTING = 2  # distinct occurring events the primary scene cannot have, before re-linking
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +67,22 @@ def revise_scenes(tax: Taxonomy, links: Sequence[tuple[str, float]], *, occurred
     """New scene links when the evidence clearly points away from the current primary scene,
     else ``None``. ``occurred``: events reported missed or confirmed; ``absent``: events of
     algorithms paused by rejections."""
-    if len(set(occurred)) < MIN_OCCURRED:
+    primary = links[0][0] if links else None
+    contradicting = sorted({e for e in occurred if e in tax.events and (primary is None or primary not in tax.events[e].scenes)})
+    if len(contradicting) < MIN_CONTRADICTING:
         return None
     post = scene_posterior(tax, links, occurred, absent)
     best = max(post, key=post.get)
-    primary = links[0][0] if links else None
     if best == primary or post[best] < REVISE_AT:
         return None
     scenes = {s: round(p, 4) for s, p in post.items() if p >= min_link}
-    scenes.setdefault(best, round(post[best], 4))
-    contradicting = sorted({e for e in occurred if primary is not None and primary not in tax.events[e].scenes})
-    why = (f"feedback contradicts scene {primary!r}: " if primary else "feedback points to a scene: ") + (
-        f"events {contradicting} occur here but cannot happen in {primary!r}; " if contradicting else "")
+    scenes[best] = round(post[best], 4)
+    own = sorted({e for e in occurred if primary is not None and primary in tax.events[e].scenes and best not in tax.events[e].scenes})
+    if primary is not None and own:  # the old scene has evidence of its own: keep it as a link
+        scenes[primary] = max(min_link, round(min(dict(links).get(primary, 0.0), post[best]) * 0.5, 4))
+    why = (f"feedback contradicts scene {primary!r}: events {contradicting} occur here but cannot happen there; "
+           if primary else "feedback points to a scene: ")
     why += f"scene {best!r} explains the {len(occurred)} occurring and {len(absent)} absent events (posterior {post[best]:.2f})"
+    if own:
+        why += f"; {primary!r} stays linked because {own} occur here too"
     return SceneRevision(scenes, best, primary, post, why)

@@ -58,13 +58,16 @@ def test_same_alert_counts_once(sea):
     assert len([c for c in sea.changes("sea") if c.kind == "rejection"]) == 1
 
 
-def test_pausing_a_dependency_stops_its_dependents(graph):
+def test_pausing_a_dependency_leaves_it_out_and_its_dependents_run_without_it(graph):
     graph.add_camera("street", region="downtown", scenes={"road": 0.9})
     for i in range(10):
         graph.record_rejection("street", "ocr.text_ppocr", alert_id=f"p{i}")
     rel = graph.relevance("street", NOON)
-    assert "scene.road.illegal_parking" not in rel.algorithm_ids()
-    assert any("needs 'ocr.text_ppocr'" in x.reason for x in rel.excluded)
+    # the parking head still detects parking (recall), without the plate text on its alerts
+    assert "ocr.text_ppocr" not in rel.algorithm_ids() and "scene.road.illegal_parking" in rel.algorithm_ids()
+    assert "detector.plate_haar" in rel.algorithm_ids()
+    assert any("runs without ocr.text_ppocr" in n and "paused" in n for n in rel.get("scene.road.illegal_parking").explanation.feedback)
+    assert any(x.subject == "algorithm:ocr.text_ppocr" and "paused" in x.reason for x in rel.excluded)
 
 
 def test_miss_adds_an_algorithm_and_undo_removes_it(sea):

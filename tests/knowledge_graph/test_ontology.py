@@ -42,6 +42,7 @@ def test_yaml_listing_algorithms_is_refused(raw, catalog_specs):
 
 def _cycle(raw):
     raw["dependencies"].append({"algorithms": "detector.plate_haar", "requires": ["ocr.text_ppocr"]})
+    raw["dependencies"].append({"algorithms": "ocr.text_ppocr", "requires": ["detector.plate_haar"]})
 
 
 def _task_region(raw):
@@ -124,12 +125,14 @@ def test_partial_catalog_loads_and_reports_its_gaps():
     gaps = catalog_gaps(ont)
     assert any("'scene.road.illegal_parking': depends on 'ocr.text_ppocr', which the catalog does not hold" in g for g in gaps)
     assert any(g.startswith("event type 'dead_fish': no algorithm with a production version") for g in gaps)
-    # and relevance never chooses what the catalog lacks: the head needs OCR, so it waits
+    # relevance never chooses what the catalog lacks: the head runs without its plate evidence, and says so
     g = CityGraph(ont)
     g.add_camera("street", region="downtown", scenes={"road": 0.9})
     rel = g.relevance("street", NOON)
-    assert rel.algorithm_ids() == []
-    assert any("needs 'ocr.text_ppocr', which the catalog does not hold" in x.reason for x in rel.excluded)
+    assert rel.algorithm_ids() == ["scene.road.illegal_parking"]
+    notes = rel.get("scene.road.illegal_parking").explanation.feedback
+    assert any(n.startswith("runs without ocr.text_ppocr") and "the catalog does not hold it" in n for n in notes)
+    assert {x.subject for x in rel.excluded} >= {"algorithm:ocr.text_ppocr", "algorithm:detector.plate_haar"}
 
 
 @pytest.mark.parametrize(

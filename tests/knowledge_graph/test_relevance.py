@@ -52,18 +52,25 @@ def test_same_camera_on_a_road_gets_parking_with_plate_reading(graph):
     graph.add_camera("street", region="downtown", scenes={"road": 0.9})
     rel = graph.relevance("street", NOON)
     assert "scene.road.illegal_parking" in rel.algorithm_ids()
-    # pulled in: ocr.text_ppocr, and through it detector.plate_haar
-    plate = rel.get("ocr.text_ppocr").explanation
-    assert "scene.road.illegal_parking" in plate.required_by
-    assert plate.paths[0] == ("camera:street", "scene:road", "event:illegal_parking", "algorithm:scene.road.illegal_parking",
-                              "algorithm:ocr.text_ppocr")
-    assert "plate number" in plate.reasons[0]
+    # pulled in: the plate detector finds the plate, the text reader reads its crop
+    reader = rel.get("ocr.text_ppocr").explanation
+    assert "scene.road.illegal_parking" in reader.required_by
+    assert reader.paths[0] == ("camera:street", "scene:road", "event:illegal_parking", "algorithm:scene.road.illegal_parking",
+                               "algorithm:ocr.text_ppocr")
+    assert "plate number" in reader.reasons[0]
     haar = rel.get("detector.plate_haar").explanation
-    assert haar.paths[0][-3:] == ("algorithm:scene.road.illegal_parking", "algorithm:ocr.text_ppocr", "algorithm:detector.plate_haar")
-    assert rel.get("scene.road.illegal_parking").explanation.dependencies == ("ocr.text_ppocr",)
-    assert rel.get("ocr.text_ppocr").explanation.dependencies == ("detector.plate_haar",)
+    assert haar.paths[0][-2:] == ("algorithm:scene.road.illegal_parking", "algorithm:detector.plate_haar")
+    assert rel.get("scene.road.illegal_parking").explanation.dependencies == ("detector.plate_haar", "ocr.text_ppocr")
     # a dependency inherits its dependent's priority and rate
     assert rel.get("detector.plate_haar").priority == rel.get("scene.road.illegal_parking").priority
+
+
+def test_banner_text_needs_the_reader_but_no_plate_detector(graph):
+    # a plaza has banners (text to read) but no parking: no plate detector there
+    graph.add_camera("market", region="old_town", scenes={"plaza": 0.9})
+    rel = graph.relevance("market", NOON)
+    assert rel.get("ocr.text_ppocr").explanation.required_by == ("scene.plaza.illegal_banner",)
+    assert "detector.plate_haar" not in rel.algorithm_ids()
 
 
 def test_night_only_task_active_at_23_not_at_noon(graph):
