@@ -58,6 +58,7 @@ class Services:
     topics: TopicNames = field(default_factory=TopicNames)
     alert_hub: AlertHub = field(default_factory=AlertHub)
     control: Any = None
+    flywheel: Any = None  # warehouse.retraining.Flywheel: labeling queue, tasks, frame pool (H10's routes)
     outbox: Any = None
     auth_limiter: FailureLimiter = field(default_factory=FailureLimiter)
     max_body_bytes: int = 1_048_576
