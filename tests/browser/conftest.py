@@ -54,7 +54,7 @@ def _evidence(store, seed: int) -> tuple[str, list[float]]:
 
     from runtime.events import evidence_jpeg
 
-    img = [data.astronaut(), data.chelsea(), data.coffee()][seed % 3][:, :, :3].copy()
+    img = [data.astronaut(), data.chelsea(), data.coffee()][seed % 3][:, :, 2::-1].copy()  # RGB -> BGR (OpenCV order)
     h, w = img.shape[:2]
     xyxy = [w * 0.25, h * 0.2, w * 0.7, h * 0.8]
     return store.put_bytes(evidence_jpeg(np.ascontiguousarray(img), tuple(xyxy), "fallen_tree"), suffix=".jpg"), xyxy
@@ -89,7 +89,15 @@ class Live:
             self.ops.add_camera(CameraRecord(cam, region, "synthetic://road", {"scenes": ["road"]}))
             self.graph.add_camera(cam, region, {"road": 0.92})  # what the control plane derives from the record
         self.keys = {role: self.ops.create_api_key(role=role, name=f"{role}-browser")[1] for role in ("viewer", "operator", "admin")}
-        self.services = Services(ops=self.ops, bus=self.bus, catalog=self.catalog, graph=self.graph)
+        from warehouse.framepool import FramePool, RetainedFrame
+        from warehouse.retraining.datasets import Flywheel
+
+        self.pool = FramePool(f"sqlite:///{tmp / 'pool.db'}")
+        for i in range(1, 4):  # retained frames with their JPEGs: what labelers look at
+            sha, _ = _evidence(self.store, i)
+            self.pool.add(RetainedFrame(f"road-cam-1:{i}", "road-cam-1", i, 1_700_000_000_000 + i, np.ones(8, np.float32) * i, sha))
+        self.flywheel = Flywheel.open(f"sqlite:///{tmp / 'flywheel.db'}", catalog=self.catalog, pool=self.pool)
+        self.services = Services(ops=self.ops, bus=self.bus, catalog=self.catalog, graph=self.graph, flywheel=self.flywheel)
         self.services.outbox.idle_s = 0.05
         self.services.outbox.start()
         self._stop = threading.Event()
@@ -177,7 +185,7 @@ def sign_in(page, live: Live, role: str) -> None:
     page.goto(live.base + "/console/")
     page.fill("#login-key", live.keys[role])
     page.click("#login-submit")
-    page.wait_for_selector("#who:has-text('Signed in')")
+    page.wait_for_selector(f"#who:has-text('({role})')")  # the console knows the key's role
 
 
 def check_accessibility(page, name: str) -> list[dict]:

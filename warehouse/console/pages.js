@@ -185,7 +185,7 @@ function neighbourhood(explain) {
   const height = Math.max(...kinds.map(k => cols.get(k).size), 1) * rowH + 2 * pad + 20;
   const pos = new Map();
   kinds.forEach((k, ci) => [...cols.get(k)].sort().forEach((n, ri) => pos.set(n, [pad + ci * colW, pad + 30 + ri * rowH])));
-  const s = svg("svg", { viewBox: `0 0 ${kinds.length * colW + pad} ${height}`, width: "100%", class: "chart", role: "img",
+  const s = svg("svg", { viewBox: `0 0 ${kinds.length * colW + pad} ${height}`, width: "100%", style: `max-width:${kinds.length * colW + pad}px`, class: "chart", role: "img",
     "aria-label": `Graph neighbourhood: ${kinds.map(k => `${cols.get(k).size} ${k}`).join(", ")}` });
   kinds.forEach((k, ci) => s.append(svg("text", { x: pad + ci * colW, y: pad + 8, "font-weight": "700", "font-size": "13", fill: "#14171a" }, k)));
   for (const e of edges) {

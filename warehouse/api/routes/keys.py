@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from warehouse.api.deps import Admin, ServicesDep, actor_of
+from warehouse.api.deps import Admin, ServicesDep, Viewer, actor_of
 from warehouse.api.schemas import ApiKeyCreate, ApiKeyPublic
 
 router = APIRouter(prefix="/keys", tags=["admin"])
@@ -22,6 +22,12 @@ def create_key(body: ApiKeyCreate, services: ServicesDep, key: Admin) -> ApiKeyP
 def list_keys(services: ServicesDep, key: Admin) -> list[ApiKeyPublic]:
     return [ApiKeyPublic(key_id=k["key_id"], role=k["role"], name=k["name"], created_ms=k["created_ms"], revoked=k["revoked"])
             for k in services.ops.list_api_keys()]
+
+
+@router.get("/me", response_model=ApiKeyPublic)
+def whoami(key: Viewer) -> ApiKeyPublic:
+    """The calling key's id, name and role (the console shows what its holder may do)."""
+    return ApiKeyPublic(key_id=key.key_id, role=key.role, name=key.name)
 
 
 @router.delete("/{key_id}", status_code=204, response_class=Response)
