@@ -18,8 +18,11 @@ from scheduler.instance import Instance
 MAX_LEVELS = 24
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Model:
+    """Mutable only by the incremental engine (``scheduler._engine``), which grows the
+    arrays in place; everything else reads it."""
+
     inst: Instance
     w_compute: np.ndarray  # (W,) ms/s
     w_memory: np.ndarray  # (W,) MiB
@@ -27,7 +30,8 @@ class Model:
     nodes: tuple[str, ...]
     c_frame: np.ndarray  # (C,) decode + backbone ms per frame
     c_pin: np.ndarray  # (C,) node index, -1 when free, -2 when pinned to a node without workers
-    start: np.ndarray  # (C + 1,) CSR offsets into demands
+    start: np.ndarray  # (C,) first demand of each camera
+    end: np.ndarray  # (C,) one past its last demand
     d_cam: np.ndarray
     d_alg: np.ndarray
     d_pri: np.ndarray
@@ -40,14 +44,19 @@ class Model:
     V: np.ndarray  # (C, L) value at each level
     K: np.ndarray  # (C, L) compute ms/s at each level
     cam_fps: np.ndarray  # (C, L) the camera's fps at each level
+    cams: list  # camera slot -> CameraSpec (None: removed)
+    wids: list  # worker slot -> id
+    w_alive: np.ndarray  # (W,) False for a worker that was lost
+    jobs: list  # job slot -> JobSpec (None: finished)
+    n_cams: int = 0  # camera slots in use (arrays may be longer: spare capacity)
 
     @property
     def n_cameras(self) -> int:
-        return len(self.c_frame)
+        return self.n_cams
 
     def granted(self, c: int, level: int) -> np.ndarray:
         """Demand indices granted on camera ``c`` at ``level`` (``-1`` = none)."""
-        s, e = self.start[c], self.start[c + 1]
+        s, e = self.start[c], self.end[c]
         if level < 0:
             return np.arange(0)
         return np.arange(s, e)[self.d_min[s:e] <= self.levels[level]]
@@ -89,8 +98,9 @@ def compile_instance(inst: Instance) -> Model:
     d_head = a_head[d_alg] if n else np.zeros(0)
     levels = level_grid(d_fps, d_min)
     V, K, cam_fps = ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start)
-    return Model(inst, w_compute, w_memory, w_node, nodes, c_frame, c_pin, start, d_cam, d_alg, d_pri, d_fps,
-                 d_min, d_head, a_mem, inst.backbone.memory_mib, levels, V, K, cam_fps)
+    return Model(inst, w_compute, w_memory, w_node, nodes, c_frame, c_pin, start[:-1].copy(), start[1:].copy(), d_cam,
+                 d_alg, d_pri, d_fps, d_min, d_head, a_mem, inst.backbone.memory_mib, levels, V, K, cam_fps,
+                 list(cams), [w.id for w in workers], np.ones(len(workers), dtype=bool), list(inst.jobs), len(cams))
 
 
 def ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start):
@@ -112,11 +122,15 @@ def ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start):
     return V, K, cam_fps
 
 
-def camera_ladder(m: Model, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One camera's (V, K, cam_fps) rows, recomputed from its demands (for incremental use)."""
-    s, e = m.start[c], m.start[c + 1]
-    return tuple(r[0] for r in ladder(m.levels, np.zeros(e - s, dtype=np.int64), m.d_pri[s:e], m.d_fps[s:e],
-                                      m.d_min[s:e], m.d_head[s:e], m.c_frame[c:c + 1], np.array([0, e - s])))
+def ladder_rows(m: Model, cams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(V, K, cam_fps) rows of camera slots ``cams``, recomputed from their demand segments."""
+    cams = np.asarray(cams, dtype=np.int64)
+    lens = m.end[cams] - m.start[cams]
+    csr = np.zeros(len(cams) + 1, dtype=np.int64)
+    np.cumsum(lens, out=csr[1:])
+    idx = np.repeat(m.start[cams] - csr[:-1], lens) + np.arange(int(csr[-1]))
+    local = np.repeat(np.arange(len(cams), dtype=np.int64), lens)
+    return ladder(m.levels, local, m.d_pri[idx], m.d_fps[idx], m.d_min[idx], m.d_head[idx], m.c_frame[cams], csr)
 
 
 def choose_levels(V: np.ndarray, K: np.ndarray, lam: float) -> np.ndarray:

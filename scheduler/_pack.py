@@ -18,18 +18,19 @@ WINDOW = 3
 
 
 class Packing:
-    __slots__ = ("m", "level", "worker", "free_c", "free_m", "hosted", "algs", "reason", "jobs")
+    __slots__ = ("m", "level", "worker", "free_c", "free_m", "hosted", "algs", "reason", "jobs", "dirty")
 
     def __init__(self, m: Model) -> None:
         self.m = m
-        self.level = np.full(m.n_cameras, -1, dtype=np.int64)
-        self.worker = np.full(m.n_cameras, -1, dtype=np.int64)
+        self.level = np.full(len(m.c_frame), -1, dtype=np.int64)
+        self.worker = np.full(len(m.c_frame), -1, dtype=np.int64)
         self.free_c = m.w_compute.copy()
         self.free_m = m.w_memory.copy()
         self.hosted = np.zeros(len(m.w_compute), dtype=np.int64)
         self.algs: list[dict[int, int]] = [{} for _ in range(len(m.w_compute))]
         self.reason: dict[int, str] = {}
-        self.jobs: dict[int, int] = {}  # job index -> worker
+        self.jobs: dict[int, int] = {}  # job slot -> worker
+        self.dirty: dict[int, int] | None = None  # camera slot -> worker before the first move (when tracked)
 
     # ---- the two primitive moves --------------------------------------------------------
     def new_memory(self, w: int, algs: np.ndarray) -> float:
@@ -38,12 +39,16 @@ class Packing:
         return extra + (self.m.backbone_mib if self.hosted[w] == 0 else 0.0)
 
     def fits(self, c: int, lv: int, w: int, algs: np.ndarray) -> bool:
+        if not self.m.w_alive[w]:
+            return False
         k = self.m.K[c, lv]
         if k > self.free_c[w] + _EPS * max(1.0, self.m.w_compute[w]):
             return False
         return self.new_memory(w, algs) <= self.free_m[w] + _EPS * max(1.0, self.m.w_memory[w])
 
     def place(self, c: int, lv: int, w: int, algs: np.ndarray) -> None:
+        if self.dirty is not None and c not in self.dirty:
+            self.dirty[c] = int(self.worker[c])
         self.free_m[w] -= self.new_memory(w, algs)
         self.free_c[w] -= self.m.K[c, lv]
         have = self.algs[w]
@@ -57,6 +62,8 @@ class Packing:
         w, lv = int(self.worker[c]), int(self.level[c])
         if w < 0:
             return
+        if self.dirty is not None and c not in self.dirty:
+            self.dirty[c] = w
         have = self.algs[w]
         for a in self.m.algs_at(c, lv).tolist():
             have[a] -= 1
@@ -72,8 +79,8 @@ class Packing:
     def eligible(self, c: int) -> np.ndarray:
         pin = self.m.c_pin[c]
         if pin == -1:
-            return np.arange(len(self.free_c))
-        return np.nonzero(self.m.w_node == pin)[0]
+            return np.nonzero(self.m.w_alive)[0]
+        return np.nonzero((self.m.w_node == pin) & self.m.w_alive)[0]
 
     # ---- phases ----------------------------------------------------------------------------
     def next_fit(self, cams: np.ndarray, levels: np.ndarray, workers: np.ndarray) -> list[int]:
@@ -152,10 +159,10 @@ class Packing:
         """Why camera ``c`` found no place: the resource that ran out, first words fixed."""
         m = self.m
         pin = m.c_pin[c]
-        if len(m.w_compute) == 0:
+        if not m.w_alive.any():
             return "no worker: the instance has no workers"
         if pin == -2:
-            node = m.inst.cameras[c].node
+            node = m.cams[c].node
             return f"node pin: camera is pinned to node {node!r}, which has no worker"
         elig = self.eligible(c)
         lv = lowest_level(m, c)
@@ -193,7 +200,7 @@ def similarity_order(m: Model, cams: np.ndarray) -> np.ndarray:
     n_keys = 4
     keys = np.full((len(cams), n_keys), len(freq), dtype=np.int64)
     for i, c in enumerate(cams.tolist()):
-        s, e = m.start[c], m.start[c + 1]
+        s, e = m.start[c], m.end[c]
         r = np.sort(rank[m.d_alg[s:e]])[:n_keys]
         keys[i, :len(r)] = r
     order = np.lexsort(tuple(keys[:, j] for j in range(n_keys - 1, -1, -1)))

@@ -66,7 +66,7 @@ def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
     pc, pk = [], []
     for c in range(C):
         pin = int(m.c_pin[c])
-        if m.start[c + 1] == m.start[c] or pin == -2:
+        if m.end[c] == m.start[c] or pin == -2:
             continue
         ks = range(K) if pin == -1 else node_of_w.get(pin, [])
         pc.extend([c] * len(ks))
@@ -75,9 +75,9 @@ def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
     P = len(pc)
     if P == 0:
         return 0.0
-    counts = m.start[pc + 1] - m.start[pc]
+    counts = m.end[pc] - m.start[pc]
     q_pair = np.repeat(np.arange(P), counts)
-    q_d = np.concatenate([np.arange(m.start[c], m.start[c + 1]) for c in pc.tolist()])
+    q_d = np.repeat(m.start[pc] - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(int(counts.sum()))
     q_k = pk[q_pair]
     Q = len(q_d)
     jobs = m.inst.jobs

@@ -35,7 +35,7 @@ class DriftPolicy:
 
 def dual_bound(m: Model, lam: float) -> float:
     """sum_c max(0, max_level V - lam K) + lam * pooled free compute (after jobs)."""
-    cap = float(m.w_compute.sum()) - sum(j.compute_ms_per_s for j in m.inst.jobs)
+    cap = float(m.w_compute[m.w_alive].sum()) - sum(j.compute_ms_per_s for j in m.jobs if j is not None)
     if m.V.size == 0:
         return 0.0
     gain = (m.V - lam * m.K).max(axis=1)

@@ -78,8 +78,8 @@ def place_jobs(pk: Packing, keep: dict[str, str] | None = None) -> None:
     """Jobs (they must run): kept where they were when they still fit, others largest first
     on the worker with the most free compute that holds them."""
     m = pk.m
-    jobs = m.inst.jobs
-    w_ix = {w.id: i for i, w in enumerate(m.inst.workers)}
+    jobs = m.jobs
+    w_ix = {w: i for i, w in enumerate(m.wids)}
     order = sorted(range(len(jobs)), key=lambda j: (-(jobs[j].compute_ms_per_s + jobs[j].memory_mib), jobs[j].id))
     todo = []
     for j in order:
@@ -90,14 +90,14 @@ def place_jobs(pk: Packing, keep: dict[str, str] | None = None) -> None:
             todo.append(j)
     for j in todo:
         job = jobs[j]
-        ok = np.nonzero((pk.free_c >= job.compute_ms_per_s) & (pk.free_m >= job.memory_mib))[0]
+        ok = np.nonzero((pk.free_c >= job.compute_ms_per_s) & (pk.free_m >= job.memory_mib) & m.w_alive)[0]
         if len(ok) == 0:
             continue
         _take_job(pk, j, int(ok[np.argmax(pk.free_c[ok])]))
 
 
 def _take_job(pk: Packing, j: int, w: int) -> None:
-    job = pk.m.inst.jobs[j]
+    job = pk.m.jobs[j]
     pk.free_c[w] -= job.compute_ms_per_s
     pk.free_m[w] -= job.memory_mib
     pk.jobs[j] = w
@@ -154,14 +154,15 @@ def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | 
     keyed by camera id) saves rebuilding the records of cameras whose record, rate and
     worker did not change (an incremental re-plan touches few)."""
     m = pk.m
-    inst = m.inst
     cams_out: list[CameraAssignment] = []
     unserved: list[Unserved] = []
     objective = 0.0
-    wids = [w.id for w in inst.workers]
+    wids = m.wids
     reuse = reuse or {}
     outputs: dict[str, tuple] = {}
-    for c, cam in enumerate(inst.cameras):
+    for c, cam in enumerate(m.cams):
+        if cam is None:
+            continue
         lv, w = int(pk.level[c]), int(pk.worker[c])
         if w < 0 and not cam.demands:
             continue
@@ -191,8 +192,9 @@ def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | 
             cams_out.append(out[1])
         unserved.extend(out[2])
         objective += out[3]
-    jobs_out = [JobPlacement(inst.jobs[j].id, wids[w]) for j, w in sorted(pk.jobs.items())]
-    unplaced = [UnplacedJob(job.id, _job_reason(pk, job)) for j, job in enumerate(inst.jobs) if j not in pk.jobs]
+    jobs_out = [JobPlacement(m.jobs[j].id, wids[w]) for j, w in sorted(pk.jobs.items())]
+    unplaced = [UnplacedJob(job.id, _job_reason(pk, job)) for j, job in enumerate(m.jobs)
+                if job is not None and j not in pk.jobs]
     if base_gap is None:
         from scheduler.drift import dual_bound
 
@@ -204,10 +206,11 @@ def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | 
 
 
 def _job_reason(pk: Packing, job) -> str:
-    if len(pk.free_c) == 0:
+    alive = pk.m.w_alive
+    if not alive.any():
         return "no worker: the instance has no workers"
-    if (pk.m.w_compute < job.compute_ms_per_s).all():
+    if (pk.m.w_compute[alive] < job.compute_ms_per_s).all():
         return f"compute: no worker has {job.compute_ms_per_s:g} ms/s in all"
-    if (pk.m.w_memory < job.memory_mib).all():
+    if (pk.m.w_memory[alive] < job.memory_mib).all():
         return f"memory: no worker has {job.memory_mib:g} MiB in all"
     return "compute: no worker has both the compute and the memory left after the other jobs"
