@@ -171,7 +171,7 @@ def calibrate_threshold(
     t_tail = mu + sigma * _norm_isf(p)
     t_seen = float(z.max()) + margin_logit
     t_logit = max(t_tail, t_seen, float(_logit(np.array([threshold_f1]))[0]))
-    thr = min(_sigmoid(t_logit), 1.0 - 1e-6)
+    thr = max(min(_sigmoid(t_logit), 1.0 - 1e-6), float(threshold_f1))  # exact when the F1 threshold already meets the budget
     expected = windows_per_hour * _norm_sf((t_logit - mu) / sigma)
     alarms = sum(count_alarms(s, thr, k=k, n=n, cooldown_s=cooldown_s, fps=fps) for s in streams)
     return Calibration(thr, float(threshold_f1), float(budget_per_hour), float(expected), int(alarms),

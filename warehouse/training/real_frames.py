@@ -128,6 +128,8 @@ def read_video_frames(path: str | Path, indices: Iterable[int], *, purpose: str 
     idx = sorted({int(i) for i in indices})
     if purpose not in ("train", "measure"):
         raise RealFramesError(f"purpose {purpose!r} is unknown; use 'train' or 'measure'")
+    if idx and idx[0] < 0:
+        raise RealFramesError(f"frame index {idx[0]} is negative; video frames count from 0")
     if purpose == "train" and Path(path).name == "vtest.avi":
         leak = [i for i in idx if i not in VTEST_TRAIN]
         if leak:
@@ -135,8 +137,6 @@ def read_video_frames(path: str | Path, indices: Iterable[int], *, purpose: str 
                                   f"training may read only {VTEST_TRAIN} (pass purpose='measure' to evaluate)")  # fmt: skip
     if not idx:
         return []
-    if idx[0] < 0:
-        raise RealFramesError(f"frame index {idx[0]} is negative; video frames count from 0")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise RealFramesError(f"OpenCV cannot open video {str(path)!r}; check the path (vtest: `bash scripts/fetch_vtest.sh`)")

@@ -1,0 +1,100 @@
+"""Threshold calibration for a false-alarm budget, against the runtime's own event logic."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from warehouse.training.calibration import CalibrationConfig, CalibrationError, calibrate_threshold, count_alarms, firing_levels
+
+
+def _detector_alarms(scores, threshold, k, n, cooldown_s, fps) -> int:
+    from runtime import Detection, EventDetector, EventPolicy, FrameEvent
+
+    det = EventDetector(put_evidence=lambda b: hashlib.sha256(b).hexdigest(),
+                        policy=EventPolicy(threshold=threshold, k=k, n=n, cooldown_s=cooldown_s))  # fmt: skip
+    img = np.zeros((16, 16, 3), np.uint8)
+    alerts = 0
+    for i, s in enumerate(scores):
+        frame = FrameEvent("cam", i, int(round(i * 1000.0 / fps)), img)
+        alerts += len(det.update(frame, {"scene.road.smoke": Detection(score=float(s), xyxy=(0, 0, 16, 16))}))
+    return alerts
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bits=st.lists(st.booleans(), min_size=1, max_size=120),
+    kn=st.sampled_from([(1, 1), (2, 3), (3, 5), (4, 4)]),
+    cooldown_s=st.sampled_from([0.0, 1.0, 30.0]),
+)
+def test_count_alarms_is_the_event_detector(bits, kn, cooldown_s):
+    # the pure count the calibration optimises must be exactly what the runtime raises
+    scores = np.where(bits, 0.9, 0.1)
+    k, n = kn
+    assert count_alarms(scores, 0.5, k=k, n=n, cooldown_s=cooldown_s, fps=10.0) == _detector_alarms(scores, 0.5, k, n, cooldown_s, 10.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(scores=st.lists(st.floats(0, 1), min_size=1, max_size=40), t=st.floats(0.01, 0.99))
+def test_a_window_fires_exactly_when_its_level_reaches_the_threshold(scores, t):
+    s = np.array(scores)
+    lv = firing_levels(s, k=2, n=3)
+    for i in range(len(s)):
+        w = s[max(0, i - 2) : i + 1]
+        fires = s[i] >= t and (w >= t).sum() >= 2
+        assert fires == (lv[i] >= t)
+
+
+def _quiet(seed: int, n: int = 400) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.random.default_rng(seed).normal(-5, 1.2, n)))
+
+
+def test_threshold_rises_as_the_budget_falls_and_never_alarms_on_its_own_frames():
+    s = _quiet(1)
+    loose = calibrate_threshold([s], fps=10.0, threshold_f1=0.001, budget_per_hour=10.0)
+    tight = calibrate_threshold([s], fps=10.0, threshold_f1=0.001, budget_per_hour=0.01)
+    # above every window's firing level: the event logic would not fire on these frames
+    assert tight.threshold > loose.threshold > firing_levels(s, k=3, n=5).max()
+    assert tight.alarms_on_frames == loose.alarms_on_frames == 0
+    assert tight.expected_alarms_per_hour <= 0.01 + 1e-9
+    # a threshold already above the budget's is kept: calibration only ever raises it
+    high = calibrate_threshold([s], fps=10.0, threshold_f1=0.999, budget_per_hour=0.01)
+    assert high.threshold == pytest.approx(0.999) and high.threshold_f1 == 0.999
+
+
+def test_held_out_footage_of_the_same_camera_stays_within_budget():
+    cal = calibrate_threshold([_quiet(2)], fps=10.0, threshold_f1=0.1, budget_per_hour=0.03)
+    later = _quiet(3, 36_000)  # an hour at 10 fps from the same (modelled) camera
+    assert count_alarms(later, cal.threshold) <= 1
+
+
+def test_metrics_are_flat_floats_with_the_policy():
+    m = CalibrationConfig(budget_per_hour=0.5, k=2, n=3, cooldown_s=10).calibrate([_quiet(4)], fps=10.0, threshold_f1=0.2).as_metrics()
+    assert m["calibration_budget_per_hour"] == 0.5 and (m["calibration_k"], m["calibration_n"], m["calibration_cooldown_s"]) == (2, 3, 10)
+    assert m["calibration_frames"] == 400 and all(isinstance(v, float) for v in m.values())
+
+
+def test_pictures_alone_calibrate_when_there_is_no_footage():
+    stills = _quiet(5, 50)
+    cal = CalibrationConfig().calibrate([], fps=10.0, threshold_f1=0.2, stills=stills)
+    assert cal.frames == 50 and cal.stream_frames == 0 and cal.threshold > stills.max()
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(streams=[]), "needs >= 2 real negative windows"),  # nothing to calibrate on
+        (dict(budget_per_hour=0.0), "budget_per_hour=0.0"),  # a zero budget cannot be met
+        (dict(threshold_f1=1.5), "threshold_f1=1.5"),  # not a probability
+        (dict(k=4, n=3), "k=4 of n=3"),  # window shorter than k
+        (dict(fps=0.0), "fps=0.0"),  # no frame rate
+    ],
+)
+def test_bad_inputs_are_refused(kwargs, match):
+    args = dict(streams=[_quiet(6)], fps=10.0, threshold_f1=0.3)
+    args.update(kwargs)
+    with pytest.raises(CalibrationError, match=match):
+        calibrate_threshold(args.pop("streams"), **args)
