@@ -146,7 +146,10 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    # SO_REUSEADDR like the JVM's listener: a port whose old connections linger in TIME_WAIT
+    # after a restart is free for the broker, and must count as free here too
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -233,11 +236,27 @@ def _server_properties(home: Path, port: int, cport: int) -> str:
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
-def _ports(home: Path) -> tuple[int, int]:
-    """Reuse the ports of the previous start on this home when free (stable address), else new ones."""
+def _ports(home: Path, wait_s: float = 30.0) -> tuple[int, int]:
+    """The broker's ports, fixed at the first start on this home and kept in ports.json.
+
+    A restart listens on the same address, so every connected client reconnects by itself.
+    If another process holds a recorded port, wait up to ``wait_s`` for it, then refuse (never
+    move to a new port silently: that strands every client).
+    """
     prev = _read_json(home / PORTS_FILE)
-    if prev and _port_free(prev["port"]) and _port_free(prev["controller_port"]):
-        return prev["port"], prev["controller_port"]
+    if prev and isinstance(prev.get("port"), int) and isinstance(prev.get("controller_port"), int):
+        port, cport = prev["port"], prev["controller_port"]
+        deadline = time.monotonic() + wait_s
+        while not (_port_free(port) and _port_free(cport)):
+            if time.monotonic() > deadline:
+                busy = [p for p in (port, cport) if not _port_free(p)]
+                raise BrokerError(
+                    f"port(s) {busy} recorded in {home / PORTS_FILE} for this broker are held by another process; "
+                    f"stop it (`ss -ltnp | grep {busy[0]}`), or delete {home / PORTS_FILE} to choose new ports "
+                    "(clients must then be given the new bootstrap address)"
+                )
+            time.sleep(0.2)
+        return port, cport
     port, cport = _free_port(), _free_port()
     while cport == port:
         cport = _free_port()
