@@ -29,7 +29,7 @@ from warehouse.errors import InvalidInputError, WarehouseError
 
 log = logging.getLogger(__name__)
 
-TASK_KINDS = ("mining", "labeling", "training", "evaluation", "retraining")
+TASK_KINDS = ("mining", "labeling", "training", "evaluation", "retraining", "new_algorithm")
 TASK_STATES = ("pending", "running", "done", "failed")
 
 meta = sa.MetaData()
