@@ -46,3 +46,24 @@ def test_cluster_config_is_single_node_kraft_on_loopback(tmp_path) -> None:
     assert conf["controller.quorum.voters"] == "1@127.0.0.1:19093"
     assert conf["group.initial.rebalance.delay.ms"] == "0"
     assert conf["offsets.topic.replication.factor"] == "1"
+
+
+def test_ports_recorded_at_the_first_start_are_kept(tmp_path) -> None:
+    broker = load_broker_script()
+    first = broker._ports(tmp_path)
+    assert broker._ports(tmp_path) == first  # a restart listens where clients already connect
+
+
+def test_a_recorded_port_held_by_another_process_is_refused_not_moved(tmp_path) -> None:
+    import json
+    import socket
+
+    broker = load_broker_script()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        (tmp_path / "ports.json").write_text(json.dumps({"port": port, "controller_port": broker._free_port()}))
+        with pytest.raises(broker.BrokerError, match=rf"port\(s\) \[{port}\] recorded in .* are held by another process"):
+            broker._ports(tmp_path, wait_s=0.3)
+    assert json.loads((tmp_path / "ports.json").read_text())["port"] == port  # never silently changed
