@@ -25,8 +25,9 @@ from runtime.profiler import CostProfile, ProfilerError, profile_backbone, profi
 from runtime.residency import ModelResidency, ResidencyError, ResidencyStats, ResidentModel, choose_evictions
 
 # stream and event side: sources, sampling, gating, events, scoring adapters, actors
-from runtime.actors import Deployment, InferenceWorker, StreamReader, deploy_plan, ensure_ray
+from runtime.actors import InferenceWorker, StreamReader, ensure_ray
 from runtime.worker import ScoredFrame
+from runtime.work import CANARY_SUFFIX, CameraWork, HeadWork
 from runtime.events import Alert, Detection, EventDetector, EventPolicy, evidence_jpeg, region_cell
 from runtime.gating import ChangeGate, GateDecision, change_score, frame_signature
 from runtime.sampling import RateSampler, sample_mask
@@ -78,6 +79,9 @@ from runtime.detector_stage import (
 )
 
 __all__ = [
+    "CANARY_SUFFIX",
+    "CameraWork",
+    "HeadWork",
     # real detectors
     "DetectorRegistry",
     "BatchScorer",
@@ -141,7 +145,6 @@ __all__ = [
     "Alert",
     "Backoff",
     "ChangeGate",
-    "Deployment",
     "Detection",
     "EventDetector",
     "EventPolicy",
@@ -166,7 +169,6 @@ __all__ = [
     "VideoFileSource",
     "change_score",
     "default_source_registry",
-    "deploy_plan",
     "ensure_ray",
     "evidence_jpeg",
     "frame_signature",

@@ -1,41 +1,34 @@
-"""Ray actors for the stream side: readers (one per camera) and inference workers (one per plan worker).
+"""The stream reader and the inference worker's Ray actor form.
 
 ``StreamReader`` reads a source, samples it at the camera's planned rate, gates it, and
-pushes frames to its worker. ``InferenceWorker`` (``runtime.worker``) gathers the frames of
-all its cameras into cross-camera batches, scores them through a
-:class:`~runtime.scoring.FrameScorer` (per-algorithm rates applied there), runs real
-detectors at their own rates, and turns the results into alerts. Both are plain classes
-(unit-testable without Ray); ``StreamReaderActor`` and ``InferenceWorkerActor`` are their
-Ray actor forms, built on first use so ``import runtime`` does not import Ray. The worker
-actor is threaded: every reader's ``process`` call waits inside it while its frames are
-batched with other cameras' frames; control calls (``swap_model``, ``drain_alerts``,
-``stats``) go to their own concurrency group so a busy stream cannot starve them.
+pushes frames to its worker; the worker runs one reader thread per camera placed on it
+(``InferenceWorker.start_stream``), so decoding sits beside scoring and no frame crosses a
+process. ``InferenceWorker`` (``runtime.worker``) gathers the frames of all its cameras into
+cross-camera batches, scores them (backbone once, fused heads), runs real detectors at
+their own rates, and turns the results into alerts. Both are plain classes (unit-testable
+without Ray); ``InferenceWorkerActor`` is the worker's Ray actor form, built on first use
+so ``import runtime`` does not import Ray. The actor is threaded; control calls
+(``configure_camera``, ``start_stream``, ``status``, ...) go to their own concurrency group
+so a busy stream cannot starve them. The application's control plane
+(``warehouse.control``) is the only caller of these actors.
 
-``plan`` is duck-typed (``plan.workers[*].worker_id/num_gpus``, ``plan.placements[*]
-.camera_id/worker_id/fps/assignments``), as ``scheduler.Plan`` provides; runtime does not
-import scheduler.
-
->>> dep = deploy_plan(plan, sources={"cam-1": "rtsp://..."}, scorer_factory=factory,   # doctest: +SKIP
-...                   put_evidence=store.put_bytes)
->>> dep.start(); dep.wait(timeout_s=30); alerts = dep.drain_alerts(); dep.shutdown()      # doctest: +SKIP
+>>> w = InferenceWorkerActor.options(num_cpus=1).remote("w0", [], scorer_factory=factory,       # doctest: +SKIP
+...                                                     put_evidence=put, fetch_artifact=fetch)
+>>> w.start_stream.options(concurrency_group=CONTROL_GROUP).remote("cam-1", "rtsp://...", fps=2)  # doctest: +SKIP
 """
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping
 
-from runtime.batching import BatchPolicy
-from runtime.events import Alert, EventPolicy
 from runtime.gating import ChangeGate
 from runtime.sampling import RateSampler
-from runtime.scoring import FrameScorer
 from runtime.streams.base import FrameEvent, SourceHealth, StreamConfigError
 from runtime.streams.registry import SourceRegistry, open_source
-from runtime.worker import AlertSink, InferenceWorker, ScoredFrame
+from runtime.worker import InferenceWorker, ScoredFrame
 
-__all__ = ["Deployment", "InferenceWorker", "ScoredFrame", "StreamReader", "deploy_plan", "ensure_ray"]
+__all__ = ["InferenceWorker", "ScoredFrame", "StreamReader", "ensure_ray"]
 
 log = logging.getLogger(__name__)
 
@@ -123,96 +116,17 @@ def _control(handle, method: str):
     return getattr(handle, method).options(concurrency_group=CONTROL_GROUP)
 
 
-def __getattr__(name: str):  # StreamReaderActor / InferenceWorkerActor, built on first use
-    if name in ("StreamReaderActor", "InferenceWorkerActor"):
+def __getattr__(name: str):  # InferenceWorkerActor, built on first use
+    if name == "InferenceWorkerActor":
         if name not in _ACTORS:
             import ray
 
-            # readers wait on I/O and must answer health()/stop() while run() blocks: threaded actor
-            _ACTORS["StreamReaderActor"] = ray.remote(max_concurrency=4)(StreamReader)
             # process() calls of all readers wait inside the worker while their frames are batched
             # together: one thread each. Control calls get their own group (never starved by streams).
             _ACTORS["InferenceWorkerActor"] = ray.remote(max_concurrency=WORKER_MAX_CONCURRENCY,
                                                          concurrency_groups={CONTROL_GROUP: 2})(InferenceWorker)
         return _ACTORS[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@dataclass
-class Deployment:
-    """Handles of a deployed plan."""
-
-    readers: dict[str, Any]  # camera_id -> StreamReaderActor handle
-    workers: dict[str, Any]  # worker_id -> InferenceWorkerActor handle
-    _runs: dict[str, Any]
-
-    def start(self, max_frames: int | None = None) -> None:
-        for cam, r in self.readers.items():
-            self._runs[cam] = r.run.remote(max_frames)
-
-    def wait(self, timeout_s: float | None = None) -> dict[str, dict]:
-        """Wait for readers to finish (finite sources); returns the finished readers' stats."""
-        import ray
-
-        refs = list(self._runs.values())
-        done, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
-        by_ref = {r: cam for cam, r in self._runs.items()}
-        return {by_ref[d]: ray.get(d) for d in done}
-
-    def health(self) -> dict[str, SourceHealth]:
-        import ray
-
-        return dict(zip(self.readers, ray.get([r.health.remote() for r in self.readers.values()])))
-
-    def reader_stats(self) -> dict[str, dict]:
-        import ray
-
-        return dict(zip(self.readers, ray.get([r.stats.remote() for r in self.readers.values()])))
-
-    def drain_alerts(self) -> list[Alert]:
-        import ray
-
-        return [a for batch in ray.get([_control(w, "drain_alerts").remote() for w in self.workers.values()]) for a in batch]
-
-    def drain_scores(self) -> list[ScoredFrame]:
-        """Every worker's kept :class:`ScoredFrame` records (workers built with ``keep_scores``)."""
-        import ray
-
-        return [s for batch in ray.get([_control(w, "drain_scores").remote() for w in self.workers.values()]) for s in batch]
-
-    def worker_stats(self) -> dict[str, dict]:
-        """worker_id -> ``InferenceWorker.stats()`` (frames scored, batches, mean batch size, ...)."""
-        import ray
-
-        return dict(zip(self.workers, ray.get([_control(w, "stats").remote() for w in self.workers.values()])))
-
-    def swap_model(self, algorithm_id: str, onnx_bytes: bytes, version: str, threshold: float | None = None,
-                   *, worker_ids: Sequence[str] | None = None) -> dict[str, str]:
-        """Hot-swap a head on the workers (all, or ``worker_ids``) while streams run; worker_id -> previous version."""
-        import ray
-
-        ids = list(self.workers) if worker_ids is None else list(worker_ids)
-        unknown = [w for w in ids if w not in self.workers]
-        if unknown:
-            raise StreamConfigError(f"worker ids {unknown} are not deployed; deployed: {sorted(self.workers)}")
-        refs = [_control(self.workers[w], "swap_model").remote(algorithm_id, onnx_bytes, version, threshold) for w in ids]
-        return dict(zip(ids, ray.get(refs)))
-
-    def stop(self) -> None:
-        import ray
-
-        ray.get([r.stop.remote() for r in self.readers.values()])
-
-    def shutdown(self) -> None:
-        import ray
-
-        try:  # score what is pending and close the alert sinks before the actors go
-            ray.get([_control(w, "close").remote() for w in self.workers.values()], timeout=30)
-        except Exception:
-            log.warning("workers did not close cleanly; killing them", exc_info=True)
-        for h in [*self.readers.values(), *self.workers.values()]:
-            ray.kill(h)
-        self.readers.clear(), self.workers.clear(), self._runs.clear()
 
 
 def ensure_ray(address: str | None = None, *, num_cpus: int = 2) -> None:
@@ -224,38 +138,3 @@ def ensure_ray(address: str | None = None, *, num_cpus: int = 2) -> None:
         if address is None:
             kw["num_cpus"] = num_cpus
         ray.init(address=address, **kw)
-
-
-def deploy_plan(plan, *, sources: Mapping[str, str], scorer_factory: Callable[[], FrameScorer],
-                put_evidence: Callable[[bytes], str], policy: EventPolicy | None = None,
-                model_versions: Mapping[str, str] | None = None, source_options: Mapping[str, Mapping] | None = None,
-                gate_options: Mapping[str, Any] | None = None, ray_address: str | None = None,
-                batch_policy: BatchPolicy | None = None, stage_factory: Callable[[], Any] | None = None,
-                alert_sink_factory: Callable[[], AlertSink] | None = None, keep_scores: int = 0) -> Deployment:
-    """Start one InferenceWorkerActor per plan worker with cameras and one StreamReaderActor
-    per placed camera. ``sources`` maps camera_id -> URL; ``source_options`` camera_id -> kwargs.
-    ``batch_policy``, ``stage_factory`` (picklable, returns a ``DetectorStage``),
-    ``alert_sink_factory`` (picklable, returns ``sink(alert_dict)``) and ``keep_scores`` go to
-    every :class:`InferenceWorker`."""
-    missing = [p.camera_id for p in plan.placements if p.camera_id not in sources]
-    if missing:
-        raise StreamConfigError(f"cameras {missing} are placed by the plan but have no URL in sources; add them")
-    ensure_ray(ray_address)
-    mod = __import__(__name__, fromlist=["StreamReaderActor"])
-    reader_cls, worker_cls = mod.StreamReaderActor, mod.InferenceWorkerActor
-    workers: dict[str, Any] = {}
-    for w in plan.workers:
-        mine = [a for p in plan.placements if p.worker_id == w.worker_id for a in p.assignments]
-        if not mine:
-            continue
-        workers[w.worker_id] = worker_cls.options(num_cpus=0, num_gpus=getattr(w, "num_gpus", 0) or 0).remote(
-            w.worker_id, list(mine), scorer_factory=scorer_factory, put_evidence=put_evidence, policy=policy,
-            model_versions=dict(model_versions or {}), batch_policy=batch_policy, stage_factory=stage_factory,
-            alert_sink_factory=alert_sink_factory, keep_scores=keep_scores)
-    readers: dict[str, Any] = {}
-    for p in plan.placements:
-        readers[p.camera_id] = reader_cls.options(num_cpus=0).remote(
-            p.camera_id, sources[p.camera_id], fps=p.fps, worker=workers[p.worker_id],
-            source_options=dict((source_options or {}).get(p.camera_id, {})), gate_options=gate_options)
-    log.info("plan deployed workers=%s cameras=%s", list(workers), list(readers))
-    return Deployment(readers, workers, {})

@@ -75,6 +75,26 @@ class _Ticket:
         self.done = threading.Event()
 
 
+class _StreamRun:
+    """One camera's reader thread on a worker; keeps how it ended."""
+
+    __slots__ = ("reader", "url", "fps", "thread", "finished", "error")
+
+    def __init__(self, reader, url: str, fps: float) -> None:
+        self.reader, self.url, self.fps = reader, url, fps
+        self.thread: threading.Thread | None = None
+        self.finished, self.error = False, None
+
+    def main(self) -> None:
+        try:
+            self.reader.run()
+        except Exception as exc:  # reported through status(); the control plane restarts it with backoff
+            self.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("stream camera=%s failed: %s", self.reader.camera_id, self.error)
+        finally:
+            self.finished = True
+
+
 class InferenceWorker:
     """Scores frames and raises alerts for the assignments placed on one worker (module doc).
 
@@ -107,6 +127,7 @@ class InferenceWorker:
         self.hook_errors = 0
         self.started_ms = int(time.time() * 1000)
         self.last_frame_ms: dict[str, int] = {}
+        self._streams: dict[str, _StreamRun] = {}
         self._stage = stage_factory() if stage_factory is not None else None
         detector_ids = set(self._stage.algorithm_ids) if self._stage is not None else set()
         self._heads_of: dict[str, dict[str, str]] = defaultdict(dict)  # camera -> algorithm -> bank slot
@@ -407,6 +428,42 @@ class InferenceWorker:
             if slot in self._scorer.versions():
                 self._scorer.remove(slot)
 
+    # -- streams: the worker reads its own cameras (one thread each; decode releases the GIL) ----------
+    def start_stream(self, camera_id: str, url: str, *, fps: float, gate: bool = True,
+                     source_options: Mapping[str, Any] | None = None, gate_options: Mapping[str, Any] | None = None) -> None:
+        """Read ``url`` for ``camera_id`` here (sampled at ``fps``, gated), scoring its frames on this worker."""
+        from runtime.actors import StreamReader
+
+        self.stop_stream(camera_id)
+        reader = StreamReader(camera_id, url, fps=fps, worker=self, gate=gate, source_options=source_options,
+                              gate_options=gate_options)
+        run = _StreamRun(reader, url, fps)
+        run.thread = threading.Thread(target=run.main, name=f"read-{camera_id}", daemon=True)
+        with self._lock:
+            self._streams[camera_id] = run
+        run.thread.start()
+        log.info("worker=%s stream camera=%s fps=%g started", self.worker_id, camera_id, fps)
+
+    def stop_stream(self, camera_id: str) -> bool:
+        with self._lock:
+            run = self._streams.pop(camera_id, None)
+        if run is None:
+            return False
+        run.reader.stop()
+        run.thread.join(timeout=5.0)
+        return True
+
+    def streams(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            runs = dict(self._streams)
+        out = {}
+        for cam, run in runs.items():
+            st = run.reader.stats()
+            out[cam] = {"url": run.url, "fps": run.fps, "alive": run.thread.is_alive(), "finished": run.finished,
+                        "error": run.error, "health": st["health"], "frames_read": st["frames_read"],
+                        "frames_sent": st["frames_sent"], "gate_skip_rate": st["gate_skip_rate"]}
+        return out
+
     def status(self) -> dict[str, Any]:
         """What runs here (for the control plane's actual state): cameras and revisions, serving versions, memory."""
         r = self._residency.stats()
@@ -414,6 +471,7 @@ class InferenceWorker:
             cams = dict(self._revisions)
             last = dict(self.last_frame_ms)
         return {"worker_id": self.worker_id, "node_id": self.node_id, "pid": os.getpid(), "cameras": cams,
+                "streams": self.streams(),
                 "heads": {slot: m[0] for slot, m in self._head_meta.items()},
                 "serving": self._scorer.versions() if callable(getattr(self._scorer, "versions", None)) else {},
                 "resident": list(r.resident), "memory_used_mib": r.used_mib, "memory_budget_mib": r.budget_mib,
@@ -467,7 +525,9 @@ class InferenceWorker:
         return out
 
     def close(self) -> None:
-        """Score what is pending, stop the scoring thread, close the sink (if it has ``close``)."""
+        """Stop the streams, score what is pending, stop the scoring thread, close the sink (if it has ``close``)."""
+        for cam in list(self._streams):
+            self.stop_stream(cam)
         self._batcher.close()
         if self._thread is not None:
             self._thread.join()

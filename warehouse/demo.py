@@ -1,42 +1,55 @@
-"""``warehouse demo``: the whole loop once, on real parts, in under two minutes.
+"""``warehouse demo``: a small city through the one serving path, in under two minutes.
 
-1. a synthetic road camera video is generated (OpenCV) with exact labels beside it;
-2. the camera and one algorithm (``scene.road.standing_water``: backbone + a small head
-   trained on synthetic frames) are registered; the head becomes version 1 in production;
-3. the runtime runs the video in a Ray actor (change gate → backbone once per frame → head
-   → k-of-n events) and publishes alerts on the bus;
-4. an operator (simulated, reading the video's exact labels) confirms or rejects each
-   alert through the operations API; a rejection becomes a miss event on the bus (if every
-   alert was right, an event the runtime missed is reported instead);
-5. the retraining loop consumes the miss events, mines similar and uncertain frames from
-   the retained pool, labels them, trains, gates, and registers version 2 as a candidate
-   with lineage back to the miss.
+1. heads for four scene types (seafront, road, building lobby, construction site) are
+   trained on synthetic frames of the shared backbone and registered in the catalog;
+2. eight cameras (two per scene type; plus ``--video PATH`` as a real one) are registered
+   through the operations API, with no scene hints: the control plane samples each stream,
+   discovers its scene, asks the knowledge graph what it runs (the seafront camera runs no
+   parking algorithm, and the demo prints why), plans them over the Ray nodes' workers and
+   starts their streams there;
+3. alerts reach the bus, the operations store and the live stream; a simulated operator
+   (reading the synthetic generator's exact labels kept in the frame pool) confirms or
+   rejects each; a rejection becomes a miss event (or, if every alert was right, a missed
+   event is reported);
+4. the retraining loop mines, labels, trains and gates a new version; it is promoted, and
+   the control plane hot-swaps it into the running worker without dropping a frame.
 
-Version 1 is trained on road scenes that never show ice; the video shows standing water
-and, later, ice on the road: the kind of look-alike that operators reject in a city.
+The road cameras show standing water and, later, ice: the standing-water head was never
+trained on ice, the kind of look-alike operators reject in a city.
+
+The demo never deletes anything: it runs in a new folder under ``--home`` (or refuses a
+``--home`` that is not empty), and checks every input before it writes.
 """
 from __future__ import annotations
 
 import json
 import logging
-import shutil
+import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from catalog import scene_head_id
 from warehouse.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
-SCENE, EVENT, LOOKALIKE = "road", "standing_water", "ice_on_road"
-ALGORITHM_ID = f"scene.{SCENE}.{EVENT}"
-CAMERA_ID = "demo-road-cam-01"
-FPS = 5.0
-SCHEDULE = ((EVENT, 20, 34), (LOOKALIKE, 50, 64), (EVENT, 80, 92))
-N_FRAMES = 110
+# scene -> (region, the events its heads detect); "ice_on_road" is shown but never trained on
+SCENES = {
+    "seafront": ("coast", ("person_in_water", "boat_in_restricted_zone", "swimming_in_prohibited_area")),
+    "road": ("downtown", ("standing_water", "illegal_parking", "pothole")),
+    "building_lobby": ("downtown", ("unattended_bag", "crowd_gathering", "fire")),
+    "construction_site": ("industrial", ("no_helmet_worker", "fire", "smoke")),
+}
+LOOKALIKE = "ice_on_road"
+RETRAIN_ALGORITHM = scene_head_id("road", "standing_water")
+CAMERA_FPS = 4.0
+MARKER = ".warehouse-demo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,249 +60,369 @@ class DemoOptions:
     ray_address: str | None = None
     video: Path | None = None
     seed: int = 7
+    cameras_per_scene: int = 2
+    stream_s: float = 24.0
+    workers: int = 2  # nodes of the local Ray cluster when no --ray-address is given
 
 
-def _validate(opts: DemoOptions) -> None:
+def _check_inputs(opts: DemoOptions) -> Path:
+    """Every input checked before anything is written; returns the run folder."""
+    if opts.video is not None and not opts.video.is_file():
+        raise InvalidInputError(f"video {str(opts.video)!r} does not exist; pass an existing video file (e.g. the output of "
+                                "`bash scripts/fetch_vtest.sh`) or drop --video")
     if opts.video is not None:
-        if not opts.video.is_file():
-            raise InvalidInputError(f"video {str(opts.video)!r} does not exist; pass an existing video file or drop --video "
-                                    "to let the demo generate one")
-        sidecar = opts.video.with_suffix(opts.video.suffix + ".labels.json")
-        if not sidecar.is_file():
-            raise InvalidInputError(f"video {str(opts.video)!r} has no exact labels beside it ({sidecar.name}); the demo's "
-                                    "simulated operator and labeler need them. Generate a video with `warehouse demo` first")
+        import cv2
+
+        cap = cv2.VideoCapture(str(opts.video))
+        ok, _ = cap.read()
+        cap.release()
+        if not ok:
+            raise InvalidInputError(f"video {str(opts.video)!r} cannot be decoded by OpenCV; pass a playable video file")
+    if opts.cameras_per_scene < 1:
+        raise InvalidInputError(f"cameras_per_scene={opts.cameras_per_scene}; expected >= 1")
+    home = opts.home
+    if home.exists() and not home.is_dir():
+        raise InvalidInputError(f"--home {str(home)!r} is a file; give a folder (it is created if missing)")
+    run = home / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    if run.exists():
+        raise InvalidInputError(f"run folder {str(run)!r} exists already; try again")
+    return run
 
 
-def _open_bus(opts: DemoOptions, run_id: str):
-    from warehouse.bus import open_bus
-
-    if opts.kafka:
-        # fails fast (seconds) with BusUnavailableError naming the address when nothing listens there
-        return f"kafka://{opts.kafka}", f"demo-{run_id}.", open_bus(f"kafka://{opts.kafka}", topic_prefix=f"demo-{run_id}.")
-    url = f"sqlite:///{(opts.home / 'bus.db').resolve()}"
-    return url, "", open_bus(url)
-
-
-def _training_set(backbone, seed: int):
-    """Synthetic road frames: standing water vs clean roads and other road events (never ice)."""
-    from catalog import load_taxonomy
+def _train_heads(catalog, store, backbone, seed: int) -> dict[str, dict]:
+    """Per scene: render a pool of frames (one event or none), embed once, train every head of that scene."""
+    from catalog import CostProfile, Stage
     from catalog.synthetic import CONDITIONS, render_frame
-
-    others = [e for e, ev in load_taxonomy().events.items() if SCENE in ev.scenes and e not in (EVENT, LOOKALIKE)]
-    rng = np.random.default_rng(seed)
-    frames, y, split, ids = [], [], [], []
-    for i in range(96):
-        pos = i % 2 == 0
-        events = (EVENT,) if pos else (() if i % 4 == 1 else (str(rng.choice(others)),))
-        cond = CONDITIONS[i % len(CONDITIONS)]
-        frames.append(render_frame(SCENE, events=events, seed=seed * 1000 + i, condition=cond).image)
-        y.append(1 if pos else 0)
-        split.append(1 if i % 4 >= 2 and i >= 64 else 0)  # the last third is held out
-        ids.append(f"synthetic:{SCENE}:{seed * 1000 + i}")
-    _, emb = backbone.embed_frames(frames)
-    return emb, np.array(y, np.int8), np.array(split, np.int8), ids
-
-
-def _register_v1(catalog, store, backbone, seed: int) -> dict:
-    from catalog import AlgorithmSpec, Stage
+    from warehouse.training.heads import evaluate_head, train_heads
     from warehouse.retraining.dataset import HELDOUT, TRAIN, LabeledDataset
-    from warehouse.training.heads import evaluate_head, train_head
+    from warehouse.training.scene_heads import head_spec
 
-    emb, y, split, ids = _training_set(backbone, seed)
-    ds = LabeledDataset(emb.astype(np.float32), y, tuple(ids), split)
-    catalog.register_algorithm(AlgorithmSpec(
-        id=ALGORITHM_ID, name="Standing water on the road", description="Water pooling on a carriageway (flooding risk) — head on the shared backbone",
-        event_types=(EVENT,), scene_tags=(SCENE,), kind="classification_head", labels=(EVENT,), owner="demo",
-        input_spec={"embedding": [None, 1280]}, preprocess={"backbone": "mobilenet_v2-imagenet"}, postprocess={"activation": "sigmoid"},
-    ))
-    ds_id = catalog.record_dataset_version(ALGORITHM_ID, sample_ids=list(ids), artifact_sha256=store.put_bytes(ds.to_bytes(), suffix=".npz"),
-                                           stats={**ds.stats(), "labeler": "synthetic-ground-truth"})
-    Xtr, ytr = ds.part(TRAIN)
-    Xho, yho = ds.part(HELDOUT)
-    trained = train_head(Xtr, ytr, seed=seed, label=EVENT)
-    metrics = {**evaluate_head(trained.onnx_bytes, Xho, yho, trained.threshold), "threshold": float(trained.threshold)}
-    run_id = catalog.record_training_run(ALGORITHM_ID, dataset_version_id=ds_id, params={"trainer": "logistic-regression", "seed": seed}, metrics=metrics)
-    v = catalog.add_version(ALGORITHM_ID, artifact_sha256=store.put_bytes(trained.onnx_bytes, suffix=".onnx"), metrics=metrics,
-                            training_run_id=run_id, dataset_version_id=ds_id, stage=Stage.CANDIDATE, notes="demo v1")
-    catalog.promote(ALGORITHM_ID, v.number, to=Stage.PRODUCTION)
-    return {"version": v.number, "metrics": metrics}
+    out = {}
+    for si, (scene, (_, events)) in enumerate(SCENES.items()):
+        rng = np.random.default_rng(seed + si)
+        imgs, y = [], []
+        for i in range(84):
+            k = i % (len(events) + 1)  # every fourth frame or so has no event
+            ev = () if k == len(events) else (events[k],)
+            imgs.append(render_frame(scene, events=ev, seed=seed * 10_000 + si * 1000 + i,
+                                     condition=CONDITIONS[int(rng.integers(len(CONDITIONS)))]).image)
+            y.append([1 if ev == (e,) else 0 for e in events])
+        _, emb = backbone.embed_frames(imgs)
+        Y = np.array(y, np.int8)
+        split = (np.arange(len(imgs)) // (len(events) + 1)) % 4  # whole event cycles per split
+        tr, va, ho = split < 2, split == 2, split == 3
+        heads = train_heads(emb[tr], Y[tr], labels=list(events), validation=(emb[va], Y[va]), seed=seed)
+        ids = [f"synthetic:{scene}:{seed * 10_000 + si * 1000 + i}" for i in range(len(imgs))]
+        for j, (event, h) in enumerate(zip(events, heads)):
+            spec = head_spec(scene, event)
+            catalog.register_algorithm(spec)
+            metrics = {**evaluate_head(h.onnx_bytes, emb[ho], Y[ho, j], h.threshold), "threshold": float(h.threshold)}
+            # the dataset v1 was trained on (train + validation rows; the held-out quarter is fixed for the algorithm)
+            ds = LabeledDataset(emb.astype(np.float32), Y[:, j].astype(np.int8), tuple(ids), np.where(ho, HELDOUT, TRAIN).astype(np.int8))
+            ds_id = catalog.record_dataset_version(spec.id, sample_ids=ids, artifact_sha256=store.put_bytes(ds.to_bytes(), suffix=".npz"),
+                                                   stats={**ds.stats(), "labeler": "synthetic-ground-truth"})
+            run_id = catalog.record_training_run(spec.id, dataset_version_id=ds_id, metrics=metrics,
+                                                 params={"trainer": "logistic-regression (shared C grid)", "seed": seed})
+            v = catalog.add_version(spec.id, artifact_sha256=store.put_bytes(h.onnx_bytes, suffix=".onnx"), metrics=metrics,
+                                    cost_profile=CostProfile(latency_ms_per_frame=0.01, memory_mib=len(h.onnx_bytes) / 2**20 * 4),
+                                    training_run_id=run_id, dataset_version_id=ds_id, stage=Stage.CANDIDATE, notes="demo v1")
+            catalog.promote(spec.id, v.number, to=Stage.PRODUCTION)
+            out[spec.id] = {"version": v.number, "f1": round(float(metrics.get("f1", 0.0)), 3)}
+    return out
 
 
-def _write_video(opts: DemoOptions) -> Path:
-    from catalog.synthetic import SyntheticCamera
-
+def _cameras(opts: DemoOptions) -> list[dict]:
+    cams = []
+    for si, (scene, (region, events)) in enumerate(SCENES.items()):
+        for j in range(opts.cameras_per_scene):
+            a, b = events[j % len(events)], events[(j + 1) % len(events)]
+            sched = f"{a}:12-30,{b}:52-70"
+            if scene == "road":
+                sched = f"standing_water:12-30,{LOOKALIKE}:44-64,standing_water:76-90"
+            url = f"synthetic://{scene}?seed={opts.seed * 100 + si * 10 + j}&fps={CAMERA_FPS:g}&realtime=1&events={sched}"
+            cams.append({"camera_id": f"{scene.replace('_', '-')}-{j + 1:02d}", "region": region, "stream_url": url})
     if opts.video is not None:
-        return opts.video
-    cam = SyntheticCamera(SCENE, seed=opts.seed + 100, fps=FPS, event_schedule=SCHEDULE)
-    path = cam.write_video(opts.home / "road-cam.avi", N_FRAMES)
-    truth = {str(i): list(cam.active_events(i)) for i in range(N_FRAMES)}
-    path.with_suffix(path.suffix + ".labels.json").write_text(json.dumps(truth))
-    return path
+        cams.append({"camera_id": "real-vtest-01", "region": "university", "stream_url": f"file://{opts.video.resolve()}"})
+    return cams
 
 
 def run_demo(opts: DemoOptions) -> dict:
     t0 = time.perf_counter()
-    _validate(opts)
-    from catalog import ArtifactStore, Catalog
+    run = _check_inputs(opts)
+    from warehouse.bus import open_bus
+
+    run_id = run.name
+    prefix = f"demo-{uuid.uuid4().hex[:8]}." if opts.kafka else ""
+    bus_url = f"kafka://{opts.kafka}" if opts.kafka else f"sqlite:///{(run / 'bus.db').resolve()}"
+    if opts.kafka:  # an unreachable broker fails here, before any write
+        open_bus(bus_url, topic_prefix=prefix).close()
+    from warehouse.training.backbone_export import ensure_backbone_onnx
+
+    backbone_path = ensure_backbone_onnx(opts.cache_dir)
+    run.mkdir(parents=True)
+    (run / MARKER).write_text(json.dumps({"created_utc": datetime.now(timezone.utc).isoformat(), "pid": os.getpid()}))
+    if opts.video is not None:  # a file: camera is allowed from the demo's own run folder only
+        os.environ.setdefault("WAREHOUSE_ALLOWED_STREAM_ROOTS", str(opts.video.resolve().parent))
+    return _run(opts, run, run_id, bus_url, prefix, backbone_path, t0)
+
+
+def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path: Path, t0: float) -> dict:
+    import ray
     from fastapi.testclient import TestClient
 
-    from runtime import Backbone
+    from catalog import ArtifactStore, Catalog, Stage
+    from knowledge_graph import CityGraph
+    from runtime import Backbone, ensure_ray, inference_core_scorer_factory
     from warehouse.api import Services, create_app
+    from warehouse.bus import open_bus
+    from warehouse.consumers import AlertSink, FeedbackRouter, RetrainingService
+    from warehouse.control import (ArtifactFetcher, BusAlertSink, CameraDiscovery, ControlPlane, EvidenceWriter,
+                                   FramePoolHook, RayCluster, WorkerFactories)
     from warehouse.framepool import FramePool
-    from warehouse.ops import OpsStore, StreamPolicy
+    from warehouse.ops_store import OpsStore
     from warehouse.retraining.labeling import GroundTruthLabeler
     from warehouse.retraining.loop import RetrainingLoop
-    from warehouse.training.backbone_export import ensure_backbone_onnx
-    from warehouse.consumers import AlertSink, FeedbackRouter, RetrainingService
+    from warehouse.retraining.promotion import promote
 
-    run_id = uuid.uuid4().hex[:8]
-    kafka_bus = _open_bus(opts, run_id) if opts.kafka else None  # an unreachable broker fails here, before any write
-    backbone_path = ensure_backbone_onnx(opts.cache_dir)
-    if opts.home.exists():
-        # the demo's own state from an earlier run; a --video given inside it is kept
-        keep = set()
-        if opts.video is not None:
-            keep = {opts.video.resolve(), opts.video.resolve().with_suffix(opts.video.suffix + ".labels.json")}
-        for p in opts.home.iterdir():
-            if p.resolve() not in keep:
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
-    opts.home.mkdir(parents=True, exist_ok=True)
-    bus_url, prefix, bus = kafka_bus or _open_bus(opts, run_id)
-    store = ArtifactStore(str((opts.home / "artifacts").resolve()))
-    catalog = Catalog.open(f"sqlite:///{(opts.home / 'catalog.db').resolve()}", store=store)
-    # the demo's video is a local file: allow its folder as a stream root (the default policy refuses local files)
-    roots = (opts.home,) + ((opts.video.parent,) if opts.video is not None else ())
-    ops = OpsStore(f"sqlite:///{(opts.home / 'ops.db').resolve()}", stream_policy=StreamPolicy.from_env(extra_roots=roots))
-    pool_url = f"sqlite:///{(opts.home / 'pool.db').resolve()}"
+    timings: dict[str, float] = {}
+    artifacts = str((run / "artifacts").resolve())
+    store = ArtifactStore(artifacts)
+    catalog = Catalog.open(f"sqlite:///{(run / 'catalog.db').resolve()}", store=store)
+    ops = OpsStore(f"sqlite:///{(run / 'ops.db').resolve()}")
+    pool_url = f"sqlite:///{(run / 'pool.db').resolve()}"
     pool = FramePool(pool_url)
+    bus = open_bus(bus_url, topic_prefix=prefix)
     backbone = Backbone.load(backbone_path)
-    timings = {}
 
     t = time.perf_counter()
-    v1 = _register_v1(catalog, store, backbone, opts.seed)
-    video = _write_video(opts)
-    timings["train_v1_s"] = time.perf_counter() - t
+    v1 = _train_heads(catalog, store, backbone, opts.seed)
+    timings["train_heads_s"] = time.perf_counter() - t
+    graph = CityGraph.from_catalog(catalog)
 
-    _, admin_key = ops.create_api_key(role="admin", name="demo-admin")
-    _, operator_key = ops.create_api_key(role="operator", name="demo-operator")
-    services = Services(ops=ops, bus=bus, catalog=catalog)
+    started_ray = not ray.is_initialized()
+    local_cluster = None
+    if opts.ray_address is None and started_ray:
+        local_cluster = _local_cluster(opts.workers)
+        ray.init(address=local_cluster.address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    else:
+        ensure_ray(opts.ray_address, num_cpus=2)
+    factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(backbone_path, {}),
+                                put_evidence=EvidenceWriter(artifacts), fetch_artifact=ArtifactFetcher(artifacts),
+                                alert_sink_factory=BusAlertSink(bus_url, prefix), frame_hook_factory=FramePoolHook(pool_url))
+    cluster = RayCluster(factories)
+    discovery = CameraDiscovery(backbone_path, opts.cache_dir)
+    control = ControlPlane(ops=ops, catalog=catalog, graph=graph, cluster=cluster, discovery=discovery, bus=bus,
+                           interval_s=0.5, cooldown_s=6.0)
+    services = Services(ops=ops, bus=bus, catalog=catalog, graph=graph)
+    services.control = control
     client = TestClient(create_app(services))
-    r = client.post("/cameras", json={"camera_id": CAMERA_ID, "region": "demo-district", "stream_url": str(video),
-                                      "hints": {"scenes": [SCENE]}}, headers={"X-API-Key": admin_key})
-    r.raise_for_status()
-
-    # -- runtime, in a Ray actor ---------------------------------------------------------
-    t = time.perf_counter()
-    stats = _run_runtime(opts, catalog, backbone_path, video, bus_url, prefix, pool_url, store)
-    timings["runtime_s"] = time.perf_counter() - t
-
+    _, admin = ops.create_api_key(role="admin", name="demo-admin")
+    _, operator = ops.create_api_key(role="operator", name="demo-operator")
+    stop = threading.Event()
     sink = AlertSink(bus, ops, hub=services.alert_hub)
-    for _ in range(3):
-        sink.run_once(timeout_s=1.0)
-    truth = {int(k): v for k, v in json.loads(video.with_suffix(video.suffix + ".labels.json").read_text()).items()}
 
-    # -- the operator -------------------------------------------------------------------
-    alerts = client.get("/alerts", params={"camera_id": CAMERA_ID}, headers={"X-API-Key": operator_key}).json()
-    rejected, confirmed = [], []
-    for a in sorted(alerts, key=lambda a: a["ts_ms"]):
-        right = EVENT in truth.get(int(a["frame_index"]), [])
-        verdict = "confirm" if right else "reject"
-        client.post(f"/alerts/{a['alert_id']}/feedback", json={"verdict": verdict, "note": "" if right else "ice, not standing water"},
-                    headers={"X-API-Key": operator_key}).raise_for_status()
-        (confirmed if right else rejected).append(a["alert_id"])
-    reported = []
-    if not rejected:
-        reported = _report_a_miss(client, operator_key, truth, alerts)
+    def drain_alerts() -> None:
+        while not stop.is_set():
+            try:
+                sink.run_once(timeout_s=0.3)
+            except Exception:
+                log.exception("demo: alert sink round failed")
 
-    t = time.perf_counter()
-    router = FeedbackRouter(bus)
-    for _ in range(2):
-        router.run_once(timeout_s=1.0)
-    loop = RetrainingLoop(algorithm_id=ALGORITHM_ID, event_type=EVENT, catalog=catalog, store=store, pool=pool,
-                          labeler=GroundTruthLabeler(pool), bus=bus, seed=opts.seed)
-    retrain = RetrainingService(bus, loop_for=lambda a: loop if a == ALGORITHM_ID else None)
-    results = []
-    for _ in range(3):
-        results += retrain.run_once(timeout_s=1.0)
-        if results:
-            break
-    timings["retrain_s"] = time.perf_counter() - t
-    new_versions = [{"algorithm_id": r.algorithm_id, "version": r.new_version, "metrics": r.metrics, "gate": str(r.decision),
-                     "lineage": catalog.lineage(r.algorithm_id, r.new_version)} for r in results if r.new_version is not None]
+    try:
+        t = time.perf_counter()
+        for cam in _cameras(opts):
+            client.post("/cameras", json=cam, headers={"X-API-Key": admin}).raise_for_status()
+        control.start()
+        control.wake()
+        running = _wait(lambda: _all_running(control, ops), timeout_s=90)
+        timings["register_to_streaming_s"] = time.perf_counter() - t
+        sink_thread = threading.Thread(target=drain_alerts, name="demo-alert-sink", daemon=True)
+        sink_thread.start()
+        status = control.status()
+        relevance = _relevance_report(graph, status)
+
+        t = time.perf_counter()
+        deadline = time.monotonic() + opts.stream_s
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+        timings["streaming_s"] = time.perf_counter() - t
+        alerts = client.get("/alerts", params={"limit": 1000}, headers={"X-API-Key": operator}).json()
+        alerts = alerts["items"] if isinstance(alerts, dict) else alerts
+        verdicts = _operator(client, operator, pool, alerts)
+        if not verdicts["rejected"]:
+            verdicts["reported"] = _report_miss(client, operator, pool, alerts)
+
+        t = time.perf_counter()
+        router = FeedbackRouter(bus, graph=graph)
+        for _ in range(3):
+            router.run_once(timeout_s=0.5)
+        loop = RetrainingLoop(algorithm_id=RETRAIN_ALGORITHM, event_type="standing_water", catalog=catalog, store=store,
+                              pool=pool, labeler=GroundTruthLabeler(pool), bus=bus, seed=opts.seed, use_ray=False)
+        retrain = RetrainingService(bus, loop_for=lambda a: loop if a == RETRAIN_ALGORITHM else None)
+        results = []
+        for _ in range(4):
+            results += retrain.run_once(timeout_s=0.5)
+            if results:
+                break
+        timings["retrain_s"] = time.perf_counter() - t
+        new = [r for r in results if r.new_version is not None]
+        swap = {"promoted": None, "swapped": False, "promotion_to_swap_s": None, "dropped_frames": None}
+        if new:
+            swap = _promote_and_swap(catalog, bus, control, cluster, new[0].new_version, promote, Stage)
+        stop.set()
+        status = control.status()
+    finally:
+        stop.set()
+        control.stop(shutdown=True)
+        if started_ray:
+            ray.shutdown()
+        if local_cluster is not None:
+            local_cluster.shutdown()
+    sink.close()
     bus.close()
     catalog.close()
+    per_cam = {c: len(s["algorithms"]) + len(s["detectors"]) for c, s in status["cameras"].items()}
     return {
-        "alerts": len(alerts),
-        "confirmed": len(confirmed),
-        "rejected": len(rejected),
-        "reported_misses": len(reported),
+        "cameras": len(status["cameras"]), "cameras_streamed": running, "workers": len(status["workers"]),
+        "algorithms_per_camera": per_cam, "relevance": relevance,
+        "placement": {c: s["worker"] for c, s in status["cameras"].items()},
+        "alerts": len(alerts), "alerting_cameras": sorted({a["camera_id"] for a in alerts}),
+        "confirmed": verdicts["confirmed"], "rejected": verdicts["rejected"], "reported_misses": verdicts.get("reported", 0),
         "miss_events": sum(len(r.miss_event_ids) for r in results),
-        "new_versions": new_versions,
-        "v1": v1,
-        "retraining": [{"gate": str(r.decision), "mined": r.mined, "labeled_positive": r.labeled_positive,
-                        "labeled_negative": r.labeled_negative, "metrics": r.metrics} for r in results],
-        "runtime": stats,
-        "bus": bus_url,
-        "home": str(opts.home),
-        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        "retraining": [{"gate": str(r.decision), "mined": r.mined, "new_version": r.new_version, "metrics": r.metrics} for r in results],
+        "v1": v1, "promoted": swap["promoted"], "swapped": swap["swapped"],
+        "promotion_to_swap_s": swap["promotion_to_swap_s"], "dropped_frames": swap["dropped_frames"],
+        "swapped_without_dropped_frames": bool(swap["swapped"] and swap["dropped_frames"] == 0),
+        "bus": bus_url, "home": str(run), "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "seconds": round(time.perf_counter() - t0, 2),
     }
 
 
-def _report_a_miss(client, key, truth: dict, alerts: list) -> list[str]:
-    alerted = {int(a["frame_index"]) for a in alerts}
-    for i in sorted(truth):
-        if EVENT in truth[i] and i not in alerted:
-            r = client.post("/misses", json={"camera_id": CAMERA_ID, "event_type": EVENT, "ts_ms": int(i * 1000 / FPS),
-                                             "algorithm_id": ALGORITHM_ID, "frame_ref": f"{CAMERA_ID}:{i}", "note": "standing water not alerted"},
-                            headers={"X-API-Key": key})
-            r.raise_for_status()
-            return [r.json()["event_id"]]
-    return []
+def _local_cluster(workers: int):
+    """A Ray cluster of ``workers`` nodes on this machine (one worker each), as a city would have machines."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    for _ in range(workers - 1):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    return cluster
 
 
-def _run_runtime(opts, catalog, backbone_path, video, bus_url, prefix, pool_url, store) -> dict:
-    import ray
+def _wait(pred, *, timeout_s: float, every_s: float = 0.25):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(every_s)
+    return pred()
 
-    from warehouse.pipeline import CameraPipeline, PipelineConfig
 
-    prod = catalog.production_version(ALGORITHM_ID)
-    cfg = PipelineConfig(
-        camera_id=CAMERA_ID, source_url=str(video), backbone_path=str(backbone_path),
-        heads={ALGORITHM_ID: catalog.load_artifact(ALGORITHM_ID, prod.number)}, versions={ALGORITHM_ID: str(prod.number)},
-        thresholds={ALGORITHM_ID: float(prod.metrics["threshold"])}, bus_url=bus_url, pool_url=pool_url,
-        artifact_root=store.url if hasattr(store, "url") else str(opts.home / "artifacts"),
-        truth_path=str(video.with_suffix(video.suffix + ".labels.json")), topic_prefix=prefix,
-        cooldown_s=5.0,  # the demo video is 22 s long; a city default is 30 s
-    )
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=opts.ray_address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                 **({} if opts.ray_address else {"num_cpus": 2}))
+def _all_running(control, ops) -> int:
+    st = control.status(detail=False)["cameras"]
+    n = sum(1 for s in st.values() if s["running"])
+    return n if n == len(ops.list_cameras()) else 0
+
+
+def _relevance_report(graph, status) -> dict:
+    out = {}
+    for cam, s in status["cameras"].items():
+        found = s.get("scenes") or {}
+        rel = graph.relevance(cam)
+        parking = [x.reason for x in rel.excluded if "parking" in x.subject]
+        runs_parking = any("parking" in a for a in rel.algorithm_ids())
+        why = None
+        if not runs_parking:
+            scenes = sorted((found.get("scenes") or {}))
+            why = parking[0] if parking else (f"its scenes {scenes} link to no parking event: illegal parking belongs to "
+                                              "roads, parking lots and gates, not to the sea")
+        out[cam] = {"scene": found.get("primary"), "confidence": max((found.get("scenes") or {"": 0}).values()),
+                    "needs_review": found.get("needs_review"), "algorithms": rel.algorithm_ids(),
+                    "runs_parking": runs_parking, "no_parking_because": why}
+    return out
+
+
+def _truth_of(pool, frame_ref: str) -> tuple[str, ...] | None:
     try:
-        actor = ray.remote(CameraPipeline).options(num_cpus=1).remote(cfg)
-        stats = ray.get(actor.run.remote())
-        ray.get(actor.close.remote())
-        ray.kill(actor)
-    finally:
-        if started_here:
-            ray.shutdown()
-    return stats
+        return pool.get(frame_ref).truth
+    except Exception:
+        return None
+
+
+def _operator(client, key: str, pool, alerts: list[dict]) -> dict:
+    """Confirm alerts whose event is on the frame (the generator's labels), reject the others."""
+    confirmed = rejected = 0
+    for a in sorted(alerts, key=lambda a: a["ts_ms"]):
+        truth = _truth_of(pool, a.get("frame_ref") or f"{a['camera_id']}:{a['frame_index']}")
+        if truth is None:
+            continue  # a real camera: nobody knows the truth here
+        event = a["algorithm_id"].rsplit(".", 1)[-1]
+        right = event in truth
+        r = client.post(f"/alerts/{a['alert_id']}/feedback", json={"verdict": "confirm" if right else "reject",
+                                                                  "note": "" if right else f"not {event}: {list(truth) or 'nothing'}"},
+                        headers={"X-API-Key": key})
+        if r.status_code < 300:
+            confirmed, rejected = confirmed + right, rejected + (not right)
+    return {"confirmed": confirmed, "rejected": rejected}
+
+
+def _report_miss(client, key: str, pool, alerts: list[dict]) -> int:
+    alerted = {(a["camera_id"], a["frame_index"]) for a in alerts}
+    for f in pool.frames():
+        if f.truth and "standing_water" in f.truth and (f.camera_id, f.frame_index) not in alerted:
+            r = client.post("/misses", json={"camera_id": f.camera_id, "event_type": "standing_water", "ts_ms": int(time.time() * 1000),
+                                             "algorithm_id": RETRAIN_ALGORITHM, "frame_ref": f.frame_id,
+                                             "note": "standing water not alerted"}, headers={"X-API-Key": key})
+            return int(r.status_code < 300)
+    return 0
+
+
+def _promote_and_swap(catalog, bus, control, cluster, version: int, promote, Stage) -> dict:
+    """Promote, then wait until every worker running the algorithm serves the new version; count dropped frames."""
+    before = {c: (s.get("frames_read") or 0) for c, s in control.status()["cameras"].items()}
+    t = time.perf_counter()
+    v = catalog.get_version(RETRAIN_ALGORITHM, version)
+    if v.stage is Stage.CANDIDATE:
+        promote(catalog, bus, RETRAIN_ALGORITHM, version, actor="demo-reviewer", reason="gate passed on held-out frames")
+    control.wake(versions=True)
+
+    def swapped() -> bool:
+        ws = cluster.worker_status()
+        runners = [w for w in ws.values() if RETRAIN_ALGORITHM in w.get("serving", {}) or RETRAIN_ALGORITHM in w.get("heads", {})]
+        return bool(runners) and all(w.get("heads", {}).get(RETRAIN_ALGORITHM) == str(version) for w in runners)
+
+    ok = bool(_wait(swapped, timeout_s=20, every_s=0.05))
+    dt = time.perf_counter() - t
+    time.sleep(1.0)  # frames keep flowing across the swap
+    ws = cluster.worker_status()
+    readers = cluster.reader_stats()
+    sent = sum(r.get("frames_sent", 0) for r in readers.values())
+    got = sum(w.get("stats", {}).get("frames_in", 0) for w in ws.values())
+    pending = sum(w.get("stats", {}).get("pending", 0) for w in ws.values())
+    # frames sent by readers but never received or scored by a worker (in flight at most max_in_flight per reader)
+    in_flight = 2 * len(readers)
+    dropped = max(0, sent - got - in_flight) if ok else None
+    return {"promoted": {"algorithm_id": RETRAIN_ALGORITHM, "version": version}, "swapped": ok,
+            "promotion_to_swap_s": round(dt, 3), "dropped_frames": dropped, "pending": pending, "frames_before": before}
 
 
 def summary_lines(report: dict) -> list[str]:
-    lines = [
-        f"runtime: {report['runtime']['frames']} frames, {report['runtime']['gated_out']} skipped by the change gate, "
-        f"{report['runtime']['inferred']} through the backbone; frame→alert p50 {report['runtime']['latency_ms_p50']:.1f} ms",
-        f"alerts: {report['alerts']} ({report['confirmed']} confirmed, {report['rejected']} rejected by the operator)",
-        f"miss events consumed by the retraining loop: {report['miss_events']}",
-    ]
+    lines = [f"city: {report['cameras']} cameras ({report['cameras_streamed']} streaming) on {report['workers']} worker(s)"]
+    for cam, r in report["relevance"].items():
+        lines.append(f"  {cam}: scene {r['scene']} ({r['confidence']:.2f}{', review' if r['needs_review'] else ''}) -> "
+                     f"{len(r['algorithms'])} algorithms on {report['placement'].get(cam)}")
+    sea = next((c for c in report["relevance"] if c.startswith("seafront")), None)
+    if sea is not None and not report["relevance"][sea]["runs_parking"]:
+        lines.append(f"  {sea} runs no parking algorithm: {report['relevance'][sea]['no_parking_because']}")
+    lines.append(f"alerts: {report['alerts']} from {len(report['alerting_cameras'])} cameras ({report['confirmed']} confirmed, "
+                 f"{report['rejected']} rejected by the operator, {report['reported_misses']} misses reported)")
     for r in report["retraining"]:
-        lines.append(f"retraining: mined {r['mined']}, labeled {r['labeled_positive']}+/{r['labeled_negative']}-, gate {r['gate']}")
-    for v in report["new_versions"]:
-        lines.append(f"new candidate: {v['algorithm_id']} v{v['version']} (held-out F1 {v['metrics']['f1']:.3f}; "
-                     f"v1 had {report['v1']['metrics']['f1']:.3f})")
-    if not report["new_versions"]:
+        lines.append(f"retraining: mined {r['mined']}, gate {r['gate']}, new version {r['new_version']}")
+    if report["promoted"]:
+        lines.append(f"promoted {report['promoted']['algorithm_id']} v{report['promoted']['version']}; hot-swapped: "
+                     f"{report['swapped']} in {report['promotion_to_swap_s']} s, dropped frames: {report['dropped_frames']}")
+    else:
         lines.append("no new version passed the gate")
     lines.append(f"done in {report['seconds']:.1f} s (state in {report['home']}, bus {report['bus']})")
     return lines

@@ -181,27 +181,6 @@ def test_alert_sink_gets_each_alert_and_its_failures_do_not_lose_alerts(backbone
         w.close()
 
 
-def test_bus_alert_sink_publishes_alerts_keyed_by_camera(backbone_path, tmp_path):
-    import pickle
-
-    from warehouse.bus import open_bus
-    from warehouse.pipeline import BusAlertSink
-
-    url = f"sqlite:///{tmp_path / 'bus.db'}"
-    factory = pickle.loads(pickle.dumps(BusAlertSink(url, topic_prefix="t.")))  # travels to a Ray actor
-    w = _worker(tmp_path, linear_head_scorer_factory(backbone_path, _always_heads()), [Assignment("cam-7", "always", fps=10)],
-                alert_sink_factory=factory, policy=EventPolicy(k=1, n=1, cooldown_s=60))
-    w.process(_frames(["cam-7"], 2))
-    w.close()
-    [alert] = w.drain_alerts()
-    bus = open_bus(url, topic_prefix="t.")
-    try:
-        records = bus.consumer("alerts", group="test").poll(timeout_s=2)
-        assert [(r.key, r.value) for r in records] == [("cam-7", alert.to_dict() | {"event_id": alert.alert_id, "type": "alert"})]
-    finally:
-        bus.close()
-
-
 class _ScoreOnly:
     """A FrameScorer with only ``score`` (one frame per camera per call), no swap."""
 

@@ -1,0 +1,127 @@
+"""The application's hooks into the inference workers: picklable factories built inside each actor.
+
+The runtime never imports ``warehouse``; the control plane hands each worker these objects:
+
+- :class:`BusAlertSink`: every alert goes to the ``alerts`` topic as a typed
+  :class:`~warehouse.bus.events.AlertEvent` (wall-clock time, the stream's own clock beside
+  it, the frame's key, the worker), keyed by camera.
+- :class:`FramePoolHook`: every frame that paid the backbone is retained (embedding, exact
+  labels where the source has them) in the frame pool, keyed by its ``frame_ref``, so
+  mining finds the frames operators flag.
+- :class:`EvidenceWriter` / :class:`ArtifactFetcher`: evidence JPEGs into, and heads out of,
+  the content-addressed store (hashes verified on load).
+
+>>> import pickle
+>>> pickle.loads(pickle.dumps(BusAlertSink("sqlite:///var/bus.db")))
+BusAlertSink('sqlite:///var/bus.db', topic_prefix='')
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class BusAlertSink:
+    """Picklable factory: ``BusAlertSink(url)()`` opens the bus in the actor and returns ``sink(alert_record)``."""
+
+    def __init__(self, bus_url: str, topic_prefix: str = "") -> None:
+        self.bus_url, self.topic_prefix = bus_url, topic_prefix
+
+    def __repr__(self) -> str:
+        return f"BusAlertSink({self.bus_url!r}, topic_prefix={self.topic_prefix!r})"
+
+    def __call__(self) -> "_AlertPublisher":
+        from warehouse.bus import open_bus
+
+        return _AlertPublisher(open_bus(self.bus_url, topic_prefix=self.topic_prefix))
+
+
+def alert_event(record: dict[str, Any]):
+    """The typed event of a worker's alert record (``InferenceWorker`` emits plain dicts)."""
+    from warehouse.bus.events import AlertEvent
+
+    fields = ("model_version", "score", "xyxy", "stream_ts_ms", "ts_ms", "evidence_sha256", "region_cell", "worker_id")
+    return AlertEvent.build(alert_id=record["alert_id"], camera_id=record["camera_id"], frame_index=int(record["frame_index"]),
+                            algorithm_id=record["algorithm_id"], threshold=record.get("threshold"),
+                            label=record.get("label"), **{k: record[k] for k in fields if k in record})
+
+
+class _AlertPublisher:
+    def __init__(self, bus) -> None:
+        self.bus = bus
+
+    def __call__(self, record: dict) -> None:
+        from warehouse.bus import TOPIC_ALERTS
+        from warehouse.bus.events import to_wire
+
+        ev = alert_event(record)
+        self.bus.publish(TOPIC_ALERTS, to_wire(ev), key=ev.camera_id)
+
+    def close(self) -> None:
+        self.bus.close()
+
+
+class FramePoolHook:
+    """Picklable factory of the retention hook ``hook(frames, embeddings)`` (opens the pool in the actor)."""
+
+    def __init__(self, pool_url: str) -> None:
+        self.pool_url = pool_url
+
+    def __repr__(self) -> str:
+        return f"FramePoolHook({self.pool_url!r})"
+
+    def __call__(self):
+        from warehouse.framepool import FramePool
+
+        pool = FramePool(self.pool_url)
+
+        def retain(frames, embeddings) -> None:
+            if embeddings is None or len(frames) == 0:
+                return
+            from warehouse.bus.events import frame_ref
+            from warehouse.framepool import RetainedFrame
+
+            if len(embeddings) != len(frames):
+                log.warning("frame hook got %d frames but %d embeddings; not retained", len(frames), len(embeddings))
+                return
+            pool.add(*[RetainedFrame(frame_ref(f.camera_id, f.frame_index), f.camera_id, f.frame_index, int(f.ts_ms), e,
+                                     truth=f.labels) for f, e in zip(frames, embeddings)])
+
+        return retain
+
+
+class EvidenceWriter:
+    """Picklable ``put_evidence(jpeg_bytes) -> sha256`` into the artifact store at ``root``."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._store = None
+
+    def __getstate__(self):
+        return {"root": self.root}
+
+    def __setstate__(self, state) -> None:
+        self.root, self._store = state["root"], None
+
+    def __call__(self, data: bytes) -> str:
+        if self._store is None:
+            from catalog import ArtifactStore
+
+            self._store = ArtifactStore(self.root)
+        return self._store.put_bytes(data, suffix=".jpg")
+
+
+class ArtifactFetcher(EvidenceWriter):
+    """Picklable ``fetch(sha256) -> bytes`` from the artifact store (the store verifies the hash)."""
+
+    def __call__(self, sha256: str) -> bytes:  # type: ignore[override]
+        if self._store is None:
+            from catalog import ArtifactStore
+
+            self._store = ArtifactStore(self.root)
+        return self._store.get_bytes(sha256)
+
+
+__all__ = ["ArtifactFetcher", "BusAlertSink", "EvidenceWriter", "FramePoolHook", "alert_event"]
