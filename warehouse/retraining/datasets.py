@@ -23,6 +23,7 @@ class Flywheel:
     store: FlywheelStore
     catalog: Any = None
     pool: Any = None
+    labeler_for: Any = None  # algorithm id -> Labeler (demo, benchmarks); None: people, through the queue
 
     def __post_init__(self) -> None:
         self.queue = LabelingQueue(self.store)

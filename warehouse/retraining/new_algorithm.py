@@ -135,7 +135,8 @@ def _register(catalog, req: NewAlgorithm, dim: int) -> tuple[str, bool]:
 
 def create_algorithm(req: NewAlgorithm, *, catalog, store, pool, labeler, flywheel: FlywheelStore | None = None, bus=None,
                      graph=None, rounds: int = 3, budget: int = 40, heldout_share: float = 0.5, min_f1: float = 0.8,
-                     epochs: int = 200, seed: int = 0, promote: bool = True, use_ray: bool | None = None) -> NewAlgorithmResult:
+                     epochs: int = 200, seed: int = 0, promote: bool = True, use_ray: bool | None = None,
+                     task_id: str | None = None) -> NewAlgorithmResult:
     """Seeds -> initial head -> rounds of mine / label / retrain -> gate -> catalog + graph (+ production)."""
     t0 = time.perf_counter()
     fw = flywheel or FlywheelStore("sqlite://")
@@ -151,7 +152,8 @@ def create_algorithm(req: NewAlgorithm, *, catalog, store, pool, labeler, flywhe
                                             reason=f"new algorithm {req.resolved_id}").change_id)
     A, added = _register(catalog, req, ix.dim)
     added = added or bool(changes)
-    parent = fw.start_task("new_algorithm", A, total=rounds, detail={"name": req.name, "event_type": req.event_type})
+    parent = task_id or fw.start_task("new_algorithm", A, total=rounds)
+    fw.update_task(parent, state="running", total=rounds, detail={"name": req.name, "event_type": req.event_type})
     labeled: dict[str, int] = {s.frame_ref: s.label for s in req.seeds}
     split: dict[str, int] = {s.frame_ref: TRAIN for s in req.seeds}
     given = getattr(labeler, "labels_given", 0)
@@ -230,3 +232,33 @@ def create_algorithm(req: NewAlgorithm, *, catalog, store, pool, labeler, flywhe
     return NewAlgorithmResult(A, version, promoted, added, len(labeled), len(req.seeds), len(per_round), ho_f1, verdict,
                               time.perf_counter() - t0, parent, ds_id, tuple(per_round), tuple(changes))
 
+
+
+def retain_image_seeds(refs: list[str], pool, *, backbone) -> dict[str, str]:
+    """Image files among ``refs`` -> embedded with the shared backbone and retained in ``pool``.
+
+    Returns ``{path: frame_ref}`` for the files (frame refs ``file:<sha256 prefix>``); other
+    refs are left as they are (frames already in the pool).
+    """
+    import hashlib
+    from pathlib import Path
+
+    import cv2
+
+    from warehouse.framepool import RetainedFrame
+
+    out, frames, ids = {}, [], []
+    for ref in refs:
+        p = Path(ref)
+        if not p.is_file():
+            continue
+        img = cv2.imread(str(p))
+        if img is None:
+            raise InvalidInputError(f"seed image {ref!r} cannot be read as an image; give a JPEG/PNG file or a frame ref")
+        fid = "file:" + hashlib.sha256(p.read_bytes()).hexdigest()[:20]
+        out[ref], frames, ids = fid, frames + [img], ids + [fid]
+    if frames:
+        _, emb = backbone.embed_frames(frames)
+        now = int(time.time() * 1000)
+        pool.add(*[RetainedFrame(f, "seed-images", i, now, e) for i, (f, e) in enumerate(zip(ids, emb))])
+    return out
