@@ -3,14 +3,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$"
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 ALGORITHM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 EVENT_TYPE_PATTERN = r"^[a-z0-9][a-z0-9_]{0,63}$"
 MIN_TS_MS, MAX_TS_MS = 946_684_800_000, 4_102_444_800_000  # 2000-01-01 .. 2100-01-01 UTC
-EpochMs = Annotated[int, Field(strict=True, ge=MIN_TS_MS, le=MAX_TS_MS, description="Wall-clock UTC epoch milliseconds (2000..2100).")]
+def _no_bool(v):
+    # JSON true/false must never pass as 1/0 for a number (pydantic's lax mode would take them)
+    if isinstance(v, bool):
+        raise ValueError(f"expected an integer, got the boolean {str(v).lower()}")
+    return v
+
+
+EpochMs = Annotated[int, BeforeValidator(_no_bool), Field(ge=MIN_TS_MS, le=MAX_TS_MS, description="Wall-clock UTC epoch milliseconds (2000..2100).")]
 VersionNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
@@ -50,7 +57,7 @@ class ZoneSchema(_Strict):
         examples=[[[0, 0], [640, 0], [640, 360]]])
     window: TimeWindow | None = Field(default=None, description="Intrusion zones: local time window, may wrap midnight.")
     direction_deg: float | None = Field(default=None, ge=0, lt=360, allow_inf_nan=False, description="Lanes: allowed direction.")
-    max_people: int | None = Field(default=None, ge=1, le=100_000, strict=True, description="Crowd zones: alert above this count.")
+    max_people: Annotated[int, BeforeValidator(_no_bool)] | None = Field(default=None, ge=1, le=100_000, description="Crowd zones: alert above this count.")
 
 
 StreamUrl = Annotated[str, Field(min_length=1, max_length=2048, examples=["rtsp://10.0.0.5/stream1", "synthetic://seafront?seed=3"])]
