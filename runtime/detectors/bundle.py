@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from runtime.detectors.base import Detector, DetectorError
 
 BUNDLE_FORMAT = "warehouse.detector-bundle/1"
-BUNDLE_KINDS = ("ppocr", "mtcnn", "hog", "haar", "imagenet_readout", "nanodet")
+BUNDLE_KINDS = ("ppocr", "mtcnn", "hog", "haar", "imagenet_readout", "nanodet", "city")
 
 
 def make_bundle(detector: str, *, files: dict[str, str], config: dict[str, Any]) -> bytes:
@@ -41,7 +41,7 @@ def read_bundle(data: bytes | dict) -> dict[str, Any]:
 
 
 def detector_from_bundle(data: bytes | dict, fetch: Callable[[str], bytes], *, imagenet_labels: Sequence[str] | None = None,
-                         name: str | None = None, intra_op_threads: int = 0) -> Any:
+                         name: str | None = None, intra_op_threads: int = 0, hub: Any = None) -> Any:
     """A ready detector (or, for ``imagenet_readout``, an :class:`ImagenetReadout`) from a bundle."""
     doc = read_bundle(data)
     kind, files, cfg = doc["detector"], doc["files"], doc["config"]
@@ -73,6 +73,13 @@ def detector_from_bundle(data: bytes | dict, fetch: Callable[[str], bytes], *, i
 
         nd_cfg = NanoDetConfig(**{**cfg, "labels": None if cfg.get("labels") is None else tuple(cfg["labels"])})
         det = NanoDetDetector(blob("model.onnx"), nd_cfg, intra_op_threads=intra_op_threads)
+    elif kind == "city":  # a rule over tracks: shares the stage's TrackHub (detector + tracker per camera)
+        from runtime.tracking import CityAlgorithm
+
+        if hub is None:
+            raise DetectorError(f"a city-algorithm bundle ({cfg.get('algorithm')}) needs hub=runtime.tracking.TrackHub(...) "
+                                "holding the source detector and the cameras' zones")
+        det = CityAlgorithm(cfg["algorithm"], hub)
     elif kind == "haar":
         from runtime.detectors.haar import HaarCascadeDetector, HaarConfig
 

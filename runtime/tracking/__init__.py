@@ -13,7 +13,15 @@ detector stage at the detector's rate and feed the same event logic as every det
 >>> stage = DetectorStage(city_algorithm_specs(hub, rate_fps=2.0))                     # doctest: +SKIP
 >>> stage.assign("cam-1", ["track.pedestrian_on_road"])                               # doctest: +SKIP
 """
-from runtime.tracking.city import CITY_ALGORITHMS, CityAlgorithm, CityParams, TrackHub, city_algorithm_specs, evaluate
+from runtime.tracking.city import (
+    CITY_ALGORITHMS,
+    CityAlgorithm,
+    CityParams,
+    TrackHub,
+    city_algorithm_entries,
+    city_algorithm_specs,
+    evaluate,
+)
 from runtime.tracking.tracker import ObjectTracker, TrackerConfig, TrackingUnavailableError, from_supervision, to_supervision
 from runtime.tracking.zones import CameraGeometry, GeometryConfigError, Line, Zone
 
@@ -29,6 +37,7 @@ __all__ = [
     "TrackerConfig",
     "TrackingUnavailableError",
     "Zone",
+    "city_algorithm_entries",
     "city_algorithm_specs",
     "evaluate",
     "from_supervision",

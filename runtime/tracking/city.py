@@ -252,6 +252,32 @@ class CityAlgorithm:
         raise TypeError(f"{self.name} needs the frame's camera and time: the detector stage calls detect_frame(frame)")
 
 
+def city_algorithm_entries(source: str = "detector.coco_nanodet", params: CityParams = CityParams()) -> list[dict[str, Any]]:
+    """Catalog entries of the six city algorithms (AlgorithmSpec fields + ``bundle``/``config``/``files``,
+    the shape of ``warehouse.training.real_algorithms``). Scenes are the taxonomy's scenes of each
+    event type, so the knowledge graph selects them wherever the event is relevant."""
+    import dataclasses
+
+    from catalog import load_taxonomy
+
+    tax = load_taxonomy()
+    out = []
+    for alg, (event, name, _scenes) in CITY_ALGORITHMS.items():
+        ev = tax.require_event(event)
+        out.append({
+            "id": alg, "name": name, "kind": "detector",
+            "description": f"{name}: a rule over tracked objects (ByteTrack on {source}) and the camera's zones and lines "
+                           "(supervision PolygonZone on the objects' bottom centres); runs in the detector stage at the detector's rate.",
+            "event_types": (event,), "scene_tags": tuple(ev.scenes), "labels": (event,),
+            "input_spec": {"detections": {"from": source, "labels": sorted(VEHICLES | {"person"})},
+                           "camera_config": "zones and lines in the camera's pixels (runtime.tracking.CameraGeometry)"},
+            "preprocess": {"tracker": "bytetrack (trackers 2.6.1)", **dataclasses.asdict(TrackerConfig())},
+            "postprocess": {"rule": alg, "evidence": "one detection per object in violation, score 1.0", **dataclasses.asdict(params)},
+            "bundle": "city", "config": {"algorithm": alg, "source": source, "params": dataclasses.asdict(params)}, "files": {},
+        })
+    return out
+
+
 def city_algorithm_specs(hub: TrackHub, *, rate_fps: float = 2.0, version: str = "1", ids: tuple[str, ...] | None = None) -> dict:
     """``{algorithm id: DetectorSpec}`` of the city algorithms on ``hub`` for :class:`~runtime.DetectorStage`."""
     from runtime.detector_stage import DetectorSpec

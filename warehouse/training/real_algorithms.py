@@ -127,6 +127,12 @@ def _nanodet() -> dict[str, Any]:  # issue 15 (H15a): people and vehicles, 80 CO
     }
 
 
+def _city_algorithms() -> list[dict[str, Any]]:  # issue 15 (H15a): track.* rules over detector.coco_nanodet
+    from runtime.tracking import city_algorithm_entries
+
+    return city_algorithm_entries()
+
+
 def _haar(algorithm_id: str, name: str, description: str, event_types: tuple[str, ...], scene_tags: tuple[str, ...]) -> dict[str, Any]:
     cfg = BUILTIN_CASCADES[algorithm_id]
     return {
@@ -181,6 +187,7 @@ def real_algorithm_specs() -> list[dict[str, Any]]:
         _haar("detector.plate_haar_16stages", "Licence plates, 16-stage (Haar cascade)",
               "Russian-format licence plates, OpenCV's haarcascade_license_plate_rus_16stages.xml (weaker, see docs).", (), _PLATE_SCENES),
         *_readouts(),
+        *_city_algorithms(),
     ]
     for s in specs:  # fail here, with the id, rather than in the catalog
         for e in s["event_types"]:

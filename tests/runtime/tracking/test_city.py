@@ -118,3 +118,27 @@ def test_city_algorithm_refuses_a_bare_image():
         CityAlgorithm("track.loitering", TrackHub(BlobDetector())).detect(paint())
     with pytest.raises(KeyError, match="valid: track.crowd_gathering"):
         CityAlgorithm("track.loiter", TrackHub(BlobDetector()))
+
+
+def test_registered_in_the_catalog_and_rebuilt_from_the_bundle():
+    from catalog import ArtifactStore, Catalog, load_taxonomy
+    from runtime import bundle_factory
+    from warehouse.training.real_algorithms import register_real_algorithms
+
+    store = ArtifactStore("memory://test-city-algorithms")
+    cat = Catalog.open("sqlite://", store=store)
+    versions = {v.algorithm_id: v for v in register_real_algorithms(cat, store, ids=set(CITY_ALGORITHMS))}
+    assert set(versions) == set(CITY_ALGORITHMS)
+    tax = load_taxonomy()
+    for alg, (event, _, _) in CITY_ALGORITHMS.items():
+        spec = cat.get_algorithm(alg)
+        assert spec.event_types == (event,) and spec.scene_tags == tax.events[event].scenes
+        assert spec.input_spec["detections"]["from"] == "detector.coco_nanodet"
+    hub = TrackHub(BlobDetector())
+    hub.set_geometry("cam", {"zones": [LAWN]})
+    blob = store.get_bytes(versions["track.pedestrian_on_road"].artifact_sha256)
+    stage = DetectorStage({"track.pedestrian_on_road": (bundle_factory(blob, store.get_bytes, hub=hub), 2.0, "1")})
+    stage.assign("cam", ["track.pedestrian_on_road"])
+    img = paint([(100, 200)])
+    got = [stage.run(FrameEvent("cam", i, i * 500, img)).get("track.pedestrian_on_road") for i in range(3)]
+    assert [len(g) for g in got] == [0, 1, 1]
