@@ -97,7 +97,7 @@ import json, sys
 from pathlib import Path
 out, mode, prc, brc, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 summary = {"mode": mode, "pytest_rc": prc, "runtime_gpu_rc": brc, "wall_s": secs,
-           "files": sorted(p.name for p in Path(out).iterdir())}
+           "files": sorted({p.name for p in Path(out).iterdir()} | {"summary.json"})}
 try:
     summary["runtime_gpu"] = {k: v for k, v in json.loads(Path(out, "runtime_gpu.json").read_text()).items()
                               if k in ("engine", "device", "mode", "backbone_images_per_s", "streams_at_1fps",
