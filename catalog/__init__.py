@@ -23,6 +23,7 @@ from catalog.errors import (
     ArtifactWriteError,
     CatalogConnectionError,
     CatalogError,
+    CatalogUnavailableError,
     DuplicateError,
     DuplicateVersionError,
     HeadFormatError,
@@ -58,6 +59,7 @@ from catalog.store import ArtifactStore
 from catalog.taxonomy import EventType, SceneType, Taxonomy, load_taxonomy
 
 __all__ = [
+    "CatalogUnavailableError",
     "ArtifactWriteError",
     "Limits",
     "UnsafeInputError",

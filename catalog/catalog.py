@@ -31,6 +31,7 @@ from catalog._db import WRITE, as_utc, create_engine, utcnow
 from catalog.errors import (
     ArtifactNotFoundError,
     CatalogConnectionError,
+    CatalogUnavailableError,
     DuplicateError,
     DuplicateVersionError,
     InvalidSpecError,
@@ -91,11 +92,22 @@ class Catalog:
 
     @contextlib.contextmanager
     def _tx(self, *, write: bool = False) -> Iterator[sa.Connection]:
-        with self._engine.connect() as conn:
-            if write:
-                conn.execution_options(**WRITE)
-            with conn.begin():
-                yield conn
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(**WRITE)
+                with conn.begin():
+                    yield conn
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            # the server went away (restart, failover, network): the transaction was rolled
+            # back, or its commit could not be confirmed; either way the caller may retry
+            first = str(exc.orig if getattr(exc, "orig", None) is not None else exc).strip().splitlines()[0][:300]
+            log.warning("catalog database %s unavailable: %s", self.url, first)
+            raise CatalogUnavailableError(
+                f"catalog database {self.url!r} is unavailable ({first}); the call was not applied, or its commit "
+                "could not be confirmed: retry it (reads and promote/retire/register are safe to repeat; check "
+                "`warehouse catalog show` before repeating add_version)"
+            ) from exc
 
     # -- algorithms ------------------------------------------------------------------------
     def register_algorithm(self, spec: AlgorithmSpec) -> AlgorithmSpec:
@@ -477,7 +489,7 @@ class Catalog:
                 ).first() or conn.execute(
                     sa.select(t.dataset_versions.c.id).where(t.dataset_versions.c.artifact_sha256 == sha).limit(1)
                 ).first()
-        except sa.exc.SQLAlchemyError:
+        except (sa.exc.SQLAlchemyError, CatalogUnavailableError):
             log.warning("cannot check whether artifact %s is referenced (database unavailable); kept it", sha, exc_info=True)
             return False
         if used is not None:

@@ -152,3 +152,9 @@ class ArtifactWriteError(CatalogError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class CatalogUnavailableError(CatalogConnectionError):
+    """The database went away during a call (restart, failover); retryable: nothing half-written."""
+
+    retryable = True
