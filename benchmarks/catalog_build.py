@@ -2,7 +2,10 @@
 
 Each scene's pool of synthetic frames is rendered and embedded once (cached, content-keyed)
 and shared by all heads of that scene; held-out metrics are on frames with seeds disjoint
-from training. A second build with the same cache measures the cache.
+from training. Heads also train on real negatives and composites (package pictures; vtest
+frames 0-264 when fetched) and their thresholds are calibrated for a false-alarm budget per
+camera-hour on vtest frames 265-397 (issue 15; ``--no-real`` for the synthetic-only build).
+Frames 398-794 are never read here. A second build with the same cache measures the cache.
 
     .venv/bin/python -m benchmarks.catalog_build            # 40 heads (3 scenes)
     .venv/bin/python -m benchmarks.catalog_build --full     # all 308 heads (16 scenes)
@@ -37,8 +40,21 @@ def _pairs(full: bool) -> list[tuple[str, str]]:
     return [p for p in pairs if p[0] in SMALL_SCENES][:SMALL_ALGORITHMS]
 
 
-def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int, second_run: bool) -> dict:
+def _vtest() -> Path | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["bash", str(Path(__file__).resolve().parent.parent / "scripts" / "fetch_vtest.sh")], check=True,
+                             capture_output=True, text=True)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        logging.warning("vtest.avi unavailable (%s); real negatives from package pictures only", exc)
+        return None
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int, second_run: bool, real: bool = True) -> dict:
     from runtime import Backbone
+    from warehouse.training.real_pool import RealConfig
 
     load_start = os.getloadavg()
     backbone_path = ensure_backbone_onnx(cache_dir)
@@ -46,6 +62,7 @@ def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int
     sha = backbone.info.weights_sha256 + ":" + backbone_path.name
     config = PoolConfig(per_event=per_event, n_empty=n_empty)
     pairs = _pairs(full)
+    vtest = _vtest() if real else None
 
     def one_build(sub: str):
         root = home / sub
@@ -53,7 +70,8 @@ def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int
         store = ArtifactStore(root / "artifacts")
         cat = Catalog.open(f"sqlite:///{(root / 'catalog.db').resolve()}", store=store)
         try:
-            return build_catalog(cat, store, pairs=pairs, backbone=backbone, backbone_sha=sha, cache_dir=cache_dir, config=config)
+            return build_catalog(cat, store, pairs=pairs, backbone=backbone, backbone_sha=sha, cache_dir=cache_dir, config=config,
+                                 real=RealConfig() if real else None, vtest=vtest)  # fmt: skip
         finally:
             cat.close()
 
@@ -79,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--per-event", type=int, default=48, help="pool frames per event of a scene")
     ap.add_argument("--n-empty", type=int, default=48, help="pool frames with no event, per scene")
     ap.add_argument("--no-second-run", action="store_true", help="skip the cached second build")
+    ap.add_argument("--no-real", action="store_true", help="synthetic frames only (the build before issue 15)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="catalog-build-") as td:
@@ -86,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         cache_dir = args.cache_dir or home / "cache"
         t0 = time.perf_counter()
         out = run(full=args.full, home=home, cache_dir=cache_dir, per_event=args.per_event, n_empty=args.n_empty,
-                  second_run=not args.no_second_run)  # fmt: skip
+                  second_run=not args.no_second_run, real=not args.no_real)  # fmt: skip
         out["total_seconds"] = round(time.perf_counter() - t0, 2)
     print(json.dumps(out))
 

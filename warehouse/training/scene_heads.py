@@ -203,12 +203,14 @@ def _find_vtest(vtest: str | Path | None, cache_dir: str | Path) -> Path | None:
 
     if vtest != "auto":
         return Path(vtest) if vtest is not None else None
-    try:
-        return vtest_path(cache_dir)
-    except RealFramesError:
-        log.warning("vtest.avi is not under %s/real: training scene heads on package pictures only as real negatives "
-                    "(run `bash scripts/fetch_vtest.sh` for the real camera)", cache_dir)  # fmt: skip
-        return None
+    for root in (cache_dir, None):  # the build's cache, then fetch_vtest.sh's default ($WAREHOUSE_CACHE_DIR or var/cache)
+        try:
+            return vtest_path(root)
+        except RealFramesError:
+            pass
+    log.warning("vtest.avi is not under %s/real: training scene heads on package pictures only as real negatives "
+                "(run `bash scripts/fetch_vtest.sh` for the real camera)", cache_dir)  # fmt: skip
+    return None
 
 
 @dataclass(frozen=True)

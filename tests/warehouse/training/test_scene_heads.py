@@ -25,9 +25,9 @@ def test_build_registers_heads_with_held_out_metrics(tmp_path, backbone_path, ba
     cat = Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}", store=store)
     pairs = [("construction_site", "fire"), ("construction_site", "missing_safety_net"), ("construction_site", "drone_flying")]
     cfg = PoolConfig(per_event=10, n_empty=10)
-    # no vtest under this cache dir: real negatives and calibration come from package pictures alone
+    # without the vtest camera, real negatives and calibration come from package pictures alone
     report = build_catalog(cat, store, pairs=pairs, backbone=bb, backbone_sha="test", cache_dir=tmp_path / "cache", config=cfg,
-                           real=RealConfig(crops_per_picture=1, composites_per_event=5))
+                           real=RealConfig(crops_per_picture=1, composites_per_event=5), vtest=None)
     assert [r.algorithm_id for r in report.results] == [algorithm_id(*p) for p in pairs]
     for r in report.results:
         versions = cat.versions(r.algorithm_id)
