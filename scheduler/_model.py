@@ -9,7 +9,7 @@ algorithms ``a``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,9 +27,9 @@ class Model:
     w_compute: np.ndarray  # (W,) ms/s
     w_memory: np.ndarray  # (W,) MiB
     w_node: np.ndarray  # (W,) node index
-    nodes: tuple[str, ...]
+    nodes: list  # node index -> name (worker nodes and cameras' pinned nodes)
     c_frame: np.ndarray  # (C,) decode + backbone ms per frame
-    c_pin: np.ndarray  # (C,) node index, -1 when free, -2 when pinned to a node without workers
+    c_pin: np.ndarray  # (C,) node index, -1 when free (a pinned node may have no alive worker)
     start: np.ndarray  # (C,) first demand of each camera
     end: np.ndarray  # (C,) one past its last demand
     d_cam: np.ndarray
@@ -49,6 +49,11 @@ class Model:
     w_alive: np.ndarray  # (W,) False for a worker that was lost
     jobs: list  # job slot -> JobSpec (None: finished)
     n_cams: int = 0  # camera slots in use (arrays may be longer: spare capacity)
+    n_d: int = 0  # demand store entries in use
+    node_ix: dict = field(default_factory=dict)  # node name -> index
+    cam_slot: dict = field(default_factory=dict)  # camera id -> slot
+    alg_slot: dict = field(default_factory=dict)  # algorithm id -> index
+    a_head: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n_cameras(self) -> int:
@@ -75,7 +80,7 @@ def level_grid(d_fps: np.ndarray, d_min: np.ndarray) -> np.ndarray:
 
 def compile_instance(inst: Instance) -> Model:
     workers = inst.workers
-    nodes = tuple(sorted({w.node for w in workers}))
+    nodes = sorted({w.node for w in workers} | {c.node for c in inst.cameras if c.node is not None})
     node_ix = {n: i for i, n in enumerate(nodes)}
     w_compute = np.array([w.compute_ms_per_s for w in workers], dtype=float)
     w_memory = np.array([w.memory_mib for w in workers], dtype=float)
@@ -85,7 +90,7 @@ def compile_instance(inst: Instance) -> Model:
     a_head = np.array([a.head_ms for a in inst.algorithms], dtype=float)
     cams = inst.cameras
     c_frame = np.array([c.decode_ms + c.backbone_ms for c in cams], dtype=float)
-    c_pin = np.array([-1 if c.node is None else node_ix.get(c.node, -2) for c in cams], dtype=np.int64)
+    c_pin = np.array([-1 if c.node is None else node_ix[c.node] for c in cams], dtype=np.int64)
     counts = np.fromiter((len(c.demands) for c in cams), dtype=np.int64, count=len(cams))
     start = np.zeros(len(cams) + 1, dtype=np.int64)
     np.cumsum(counts, out=start[1:])
@@ -100,7 +105,8 @@ def compile_instance(inst: Instance) -> Model:
     V, K, cam_fps = ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start)
     return Model(inst, w_compute, w_memory, w_node, nodes, c_frame, c_pin, start[:-1].copy(), start[1:].copy(), d_cam,
                  d_alg, d_pri, d_fps, d_min, d_head, a_mem, inst.backbone.memory_mib, levels, V, K, cam_fps,
-                 list(cams), [w.id for w in workers], np.ones(len(workers), dtype=bool), list(inst.jobs), len(cams))
+                 list(cams), [w.id for w in workers], np.ones(len(workers), dtype=bool), list(inst.jobs), len(cams),
+                 n, node_ix, {c.id: i for i, c in enumerate(cams)}, alg_ix, a_head)
 
 
 def ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start):

@@ -161,7 +161,7 @@ class Packing:
         pin = m.c_pin[c]
         if not m.w_alive.any():
             return "no worker: the instance has no workers"
-        if pin == -2:
+        if pin >= 0 and not (m.w_alive & (m.w_node == pin)).any():
             node = m.cams[c].node
             return f"node pin: camera is pinned to node {node!r}, which has no worker"
         elig = self.eligible(c)

@@ -66,7 +66,7 @@ def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
     pc, pk = [], []
     for c in range(C):
         pin = int(m.c_pin[c])
-        if m.end[c] == m.start[c] or pin == -2:
+        if m.end[c] == m.start[c]:
             continue
         ks = range(K) if pin == -1 else node_of_w.get(pin, [])
         pc.extend([c] * len(ks))

@@ -76,7 +76,7 @@ def replan(instance: Instance, previous: PlanResult) -> PlanResult:
     base_gap = state.base_gap if state is not None else None
     log.debug("incremental plan: %d kept, %d moved, %d migrations", len(kept), len(moved), migrations)
     return build_result(pk, lam=lam, migrations=migrations, base_gap=base_gap, changes=changes,
-                        reuse=state.outputs if state is not None else None)
+                        reuse=state.reuse_by_id() if state is not None else None)
 
 
 def _level_at_most(m, c: int, fps: float) -> int:

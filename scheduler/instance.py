@@ -271,17 +271,17 @@ class Instance:
         return tuple(out)
 
     def replace(self, **changes: Any) -> Instance:
-        """A copy with some top-level fields replaced (re-validated); the algorithm table is
-        reused when ``algorithms`` does not change, so one camera's change stays cheap."""
+        """A copy with some top-level fields replaced. Only what the change can break is
+        re-validated (one camera's change stays cheap on a city-sized instance), and the new
+        instance remembers its :class:`Delta` from this one, which lets the planner re-plan
+        incrementally without comparing whole instances."""
         fields = {"backbone": self.backbone, "workers": self.workers, "cameras": self.cameras,
                   "algorithms": self.algorithms, "jobs": self.jobs, "declared_defaults": self.declared_defaults}
         unknown = set(changes) - set(fields)
         if unknown:
             raise InstanceError(f"replace(): unknown fields {sorted(unknown)}; expected some of {sorted(fields)}")
         fields.update(changes)
-        if "algorithms" not in changes and "cameras" in changes:
-            return _fast_instance(self, fields)
-        return Instance(**fields)
+        return _derived(self, fields, set(changes))
 
     # ---- JSON -------------------------------------------------------------------------
     @classmethod
@@ -348,31 +348,81 @@ class Instance:
         }
 
 
-def _fast_instance(base: Instance, fields: dict) -> Instance:
-    """Re-validate only what a cameras-only change can break (new demands' algorithms,
-    camera id uniqueness); the algorithm table is shared with ``base``."""
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """What changed from ``base`` to an instance made by ``base.replace(...)``: ids of
+    records set (added or changed) and removed, per kind."""
+
+    base: Instance
+    cameras_set: tuple[str, ...] = ()
+    cameras_removed: tuple[str, ...] = ()
+    workers_set: tuple[str, ...] = ()
+    workers_removed: tuple[str, ...] = ()
+    algorithms_set: tuple[str, ...] = ()
+    algorithms_removed: tuple[str, ...] = ()
+    jobs_set: tuple[str, ...] = ()
+    jobs_removed: tuple[str, ...] = ()
+    backbone_changed: bool = False
+
+
+def _diff(old: dict, new: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(ids added or changed, ids removed) from ``old`` to ``new`` (id -> record)."""
+    changed = tuple(k for k, v in new.items() if old.get(k) is not v and old.get(k) != v)
+    added = sum(1 for k in changed if k not in old)
+    removed = tuple(k for k in old if k not in new) if len(new) - added < len(old) else ()
+    return changed, removed
+
+
+def _table(kind: str, records: tuple) -> dict:
+    table: dict = {}
+    for r in records:
+        if r.id in table:
+            raise InstanceError(f"duplicate {kind} id {r.id!r}; each {kind} must appear once (rename or merge them)")
+        table[r.id] = r
+    return table
+
+
+def _derived(base: Instance, fields: dict, changed: set[str]) -> Instance:
+    """``base`` with ``fields`` (those in ``changed`` new), validating only what changed."""
     inst = object.__new__(Instance)
-    cams = tuple(fields["cameras"])
-    algs = base._index["algorithms"]
-    old = base._lookup("cameras")
-    table: dict[str, CameraSpec] = {}
-    for c in cams:
-        if c.id in table:
-            raise InstanceError(f"duplicate camera id {c.id!r}; each camera must appear once (rename or merge them)")
-        table[c.id] = c
-        if old.get(c.id) is not c:
-            for d in c.demands:
-                if d.algorithm not in algs:
-                    raise InstanceError(f"demand {d.camera}/{d.algorithm}: algorithm {d.algorithm!r} is not in "
-                                        f"'algorithms'; add it or drop the demand")
-    for name in ("backbone", "workers", "algorithms", "jobs", "declared_defaults"):
-        object.__setattr__(inst, name, tuple(fields[name]) if name != "backbone" else fields[name])
-    if fields["workers"] is not base.workers:
-        _unique("worker", (w.id for w in inst.workers))
-    if fields["jobs"] is not base.jobs:
-        _unique("job", (j.id for j in inst.jobs))
-    object.__setattr__(inst, "cameras", cams)
-    object.__setattr__(inst, "_index", {"algorithms": algs, "cameras": table})
+    for name in ("workers", "cameras", "algorithms", "jobs", "declared_defaults"):
+        object.__setattr__(inst, name, tuple(fields[name]))
+    if not isinstance(fields["backbone"], Backbone):
+        raise InstanceError(f"replace(): backbone={fields['backbone']!r}; expected a Backbone record")
+    object.__setattr__(inst, "backbone", fields["backbone"])
+    index: dict = {}
+    sets: dict[str, tuple] = {}
+    for kind, noun, cls in (("workers", "worker", WorkerSpec), ("algorithms", "algorithm", AlgorithmSpec),
+                            ("jobs", "job", JobSpec), ("cameras", "camera", CameraSpec)):
+        if kind not in changed:
+            continue
+        records = getattr(inst, kind)
+        for r in records:
+            if not isinstance(r, cls):
+                raise InstanceError(f"replace(): {kind} holds {r!r}; expected {cls.__name__} records")
+        index[kind] = _table(noun, records)
+        sets[kind] = _diff(base._lookup(kind), index[kind])
+    algs = index.get("algorithms", base._index["algorithms"])
+    index["algorithms"] = algs
+    cams = index["cameras"] if "cameras" in index else base._lookup("cameras")
+    index["cameras"] = cams
+    if sets.get("algorithms", ((), ()))[1]:  # an algorithm left: no camera may still demand it
+        check_cams = inst.cameras
+    else:
+        check_cams = [cams[k] for k in sets.get("cameras", ((), ()))[0]]
+    for c in check_cams:
+        for d in c.demands:
+            if d.algorithm not in algs:
+                raise InstanceError(f"demand {d.camera}/{d.algorithm}: algorithm {d.algorithm!r} is not in "
+                                    f"'algorithms'; add it or drop the demand")
+    for note in inst.declared_defaults:
+        if not isinstance(note, str) or not note:
+            raise InstanceError(f"instance: defaults entry {note!r}; expected a non-empty string")
+    empty = ((), ())
+    index["delta"] = Delta(base, *sets.get("cameras", empty), *sets.get("workers", empty),
+                           *sets.get("algorithms", empty), *sets.get("jobs", empty),
+                           inst.backbone != base.backbone)
+    object.__setattr__(inst, "_index", index)
     return inst
 
 

@@ -35,12 +35,14 @@ import numpy as np
 from scheduler._model import Model, choose_levels, compile_instance, price
 from scheduler._pack import Packing, lowest_level, similarity_order
 from scheduler.instance import Instance
-from scheduler.result import CameraAssignment, Grant, JobPlacement, PlanResult, UnplacedJob, Unserved
+from scheduler.result import CameraAssignment, Grant, JobPlacement, LazyRows, PlanResult, UnplacedJob, Unserved
 
 log = logging.getLogger(__name__)
 
 #: share of the pooled free compute the price targets (the rest absorbs packing losses)
 TARGET_FILL = 0.99
+#: up to this many cameras, plan() also tries other packings and the baselines and keeps the best
+PORTFOLIO_MAX_CAMERAS = 3000
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -52,7 +54,21 @@ class _State:
     lam: float
     base_gap: float  # 1 - objective / dual bound at the last full plan
     changes_since_full: int
-    outputs: dict  # camera id -> (key, CameraAssignment | None, unserved records, value)
+    outputs: list  # camera slot -> (key, CameraAssignment | None, unserved records, value) or None
+    head: _Head  # shared by the plans of one chain of fast incremental re-plans
+    version: int  # this plan's place in that chain (only the newest may be patched)
+
+    def reuse_by_id(self) -> dict:
+        return {o[0][0].id: o for o in self.outputs if o is not None}
+
+
+class _Head:
+    """The newest version of a chain of plans sharing (and patching) one model."""
+
+    __slots__ = ("version",)
+
+    def __init__(self) -> None:
+        self.version = 0
 
 
 def plan(instance: Instance, *, previous: PlanResult | None = None) -> PlanResult:
@@ -62,16 +78,51 @@ def plan(instance: Instance, *, previous: PlanResult | None = None) -> PlanResul
 
         return replan(instance, previous)
     m = compile_instance(instance)
+    best = _priced(m, pack_all)
+    if m.n_cameras <= PORTFOLIO_MAX_CAMERAS:
+        # small instances: also the decreasing-size packing and the two baselines, keep the best
+        # (ties: the first), so a plan is never worse than a baseline on them
+        from scheduler.baselines import first_fit_decreasing, round_robin
+
+        for other in (lambda: _priced(compile_instance(instance), pack_decreasing),
+                      lambda: first_fit_decreasing(instance), lambda: round_robin(instance)):
+            cand = other()
+            if cand.objective > best.objective + 1e-9 * max(1.0, abs(best.objective)):
+                best = cand
+    return best
+
+
+def _priced(m: Model, packer) -> PlanResult:
     pk = Packing(m)
     place_jobs(pk)
     lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
     chosen = choose_levels(m.V, m.K, lam)
-    failed = pack_all(pk, chosen)
+    failed = packer(pk, chosen)
     rest = [c for c in range(m.n_cameras) if pk.worker[c] < 0 and lowest_level(m, c) >= 0]
     fill(pk, rest, chosen)
     pk.upgrade(by_density(m, [c for c in range(m.n_cameras) if pk.worker[c] >= 0], pk.level))
     log.debug("full plan: %d cameras, lam=%.4g, %d failed first fit", m.n_cameras, lam, len(failed))
     return build_result(pk, lam=lam, migrations=0, base_gap=None, changes=0)
+
+
+def pack_decreasing(pk: Packing, chosen: np.ndarray) -> list[int]:
+    """First fit, cameras by compute at their chosen level (largest first), workers largest first."""
+    m = pk.m
+    sel = np.nonzero(chosen >= 0)[0]
+    order = sel[np.lexsort((sel, -m.K[sel, chosen[sel]]))]
+    workers = worker_order(m).tolist()
+    failed = []
+    for c in order.tolist():
+        lv = int(chosen[c])
+        algs = m.algs_at(c, lv)
+        pin = m.c_pin[c]
+        for w in workers:
+            if (pin == -1 or m.w_node[w] == pin) and pk.fits(c, lv, w, algs):
+                pk.place(c, lv, w, algs)
+                break
+        else:
+            failed.append(c)
+    return failed
 
 
 def place_jobs(pk: Packing, keep: dict[str, str] | None = None) -> None:
@@ -120,7 +171,6 @@ def pack_all(pk: Packing, chosen: np.ndarray) -> list[int]:
         failed += pk.next_fit(cams, chosen[cams], workers[m.w_node[workers] == node])
     free = order[pins == -1]
     failed += pk.next_fit(free, chosen[free], workers)
-    failed += order[pins == -2].tolist()
     return failed
 
 
@@ -148,61 +198,73 @@ def fill(pk: Packing, cams: list[int], chosen: np.ndarray) -> None:
             pk.reason[c] = pk.diagnose(c)
 
 
+def camera_output(pk: Packing, c: int, prev: tuple | None = None) -> tuple | None:
+    """Camera slot ``c``'s plan records: (key, CameraAssignment | None, unserved records,
+    value); ``prev`` is reused when the camera's record, rate, worker and reason are the same."""
+    m = pk.m
+    cam = m.cams[c]
+    if cam is None:
+        return None
+    lv, w = int(pk.level[c]), int(pk.worker[c])
+    if w < 0 and not cam.demands:
+        return None
+    f = float(m.levels[lv]) if w >= 0 else -1.0
+    key = (cam, f, m.wids[w] if w >= 0 else None, None if w >= 0 else pk.reason.get(c))
+    if prev is not None and prev[0] == key:
+        return prev
+    if w < 0:
+        why = pk.reason.get(c) or pk.diagnose(c)
+        return key, None, tuple(Unserved(cam.id, d.algorithm, why) for d in cam.demands), 0.0
+    grants, lost, value = [], [], 0.0
+    for d in cam.demands:
+        if d.min_fps <= f:
+            g = d.fps if d.fps <= f else f
+            grants.append(Grant(d.algorithm, g))
+            value += d.priority * g / d.fps
+        else:
+            lost.append(Unserved(cam.id, d.algorithm, f"compute: the camera runs at {f:g} fps to fit the compute, "
+                                                      f"below this demand's min_fps {d.min_fps:g}"))
+    return key, CameraAssignment(cam.id, m.wids[w], max(g.fps for g in grants), tuple(grants)), tuple(lost), value
+
+
+def rows_of(outputs: list) -> tuple[LazyRows, LazyRows]:
+    """The plan's camera and unserved rows, built from the per-slot outputs when first read."""
+    return (LazyRows(lambda: [o[1] for o in outputs if o is not None and o[1] is not None]),
+            LazyRows(lambda: [u for o in outputs if o is not None for u in o[2]]))
+
+
+def job_rows(pk: Packing) -> tuple[tuple[JobPlacement, ...], tuple[UnplacedJob, ...]]:
+    m = pk.m
+    placed = tuple(JobPlacement(m.jobs[j].id, m.wids[w]) for j, w in sorted(pk.jobs.items()))
+    unplaced = tuple(UnplacedJob(job.id, _job_reason(pk, job)) for j, job in enumerate(m.jobs)
+                     if job is not None and j not in pk.jobs)
+    return placed, unplaced
+
+
 def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | None, changes: int,
                  reuse: dict | None = None) -> PlanResult:
     """The plan's records from the packing. ``reuse`` (the previous plan's per-camera output,
     keyed by camera id) saves rebuilding the records of cameras whose record, rate and
-    worker did not change (an incremental re-plan touches few)."""
+    worker did not change."""
     m = pk.m
-    cams_out: list[CameraAssignment] = []
-    unserved: list[Unserved] = []
-    objective = 0.0
-    wids = m.wids
     reuse = reuse or {}
-    outputs: dict[str, tuple] = {}
-    for c, cam in enumerate(m.cams):
-        if cam is None:
-            continue
-        lv, w = int(pk.level[c]), int(pk.worker[c])
-        if w < 0 and not cam.demands:
-            continue
-        f = float(m.levels[lv]) if w >= 0 else -1.0
-        key = (cam, f, wids[w] if w >= 0 else None, None if w >= 0 else pk.reason.get(c))
-        hit = reuse.get(cam.id)
-        if hit is not None and hit[0] == key:
-            out = hit
-        elif w < 0:
-            why = pk.reason.get(c) or pk.diagnose(c)
-            out = (key, None, tuple(Unserved(cam.id, d.algorithm, why) for d in cam.demands), 0.0)
-        else:
-            grants, lost, value = [], [], 0.0
-            for d in cam.demands:
-                if d.min_fps <= f:
-                    g = d.fps if d.fps <= f else f
-                    grants.append(Grant(d.algorithm, g))
-                    value += d.priority * g / d.fps
-                else:
-                    lost.append(Unserved(cam.id, d.algorithm,
-                                         f"compute: the camera runs at {f:g} fps to fit the compute, below this "
-                                         f"demand's min_fps {d.min_fps:g}"))
-            out = (key, CameraAssignment(cam.id, wids[w], max(g.fps for g in grants), tuple(grants)),
-                   tuple(lost), value)
-        outputs[cam.id] = out
-        if out[1] is not None:
-            cams_out.append(out[1])
-        unserved.extend(out[2])
-        objective += out[3]
-    jobs_out = [JobPlacement(m.jobs[j].id, wids[w]) for j, w in sorted(pk.jobs.items())]
-    unplaced = [UnplacedJob(job.id, _job_reason(pk, job)) for j, job in enumerate(m.jobs)
-                if job is not None and j not in pk.jobs]
+    outputs: list = [None] * m.n_cams
+    objective = 0.0
+    for c in range(m.n_cams):
+        cam = m.cams[c]
+        out = camera_output(pk, c, reuse.get(cam.id) if cam is not None else None)
+        outputs[c] = out
+        if out is not None:
+            objective += out[3]
+    jobs_out, unplaced = job_rows(pk)
     if base_gap is None:
         from scheduler.drift import dual_bound
 
         dual = dual_bound(m, lam)
         base_gap = 1.0 - objective / dual if dual > 0 else 0.0
-    state = _State(m, pk, lam, base_gap, changes, outputs)
-    return PlanResult(tuple(cams_out), tuple(jobs_out), tuple(unserved), objective, migrations, tuple(unplaced),
-                      _state=state)
+    state = _State(m, pk, lam, base_gap, changes, outputs, _Head(), 0)
+    cams, unserved = rows_of(outputs)
+    return PlanResult(cams, jobs_out, unserved, objective, migrations, unplaced, _state=state)
 
 
 def _job_reason(pk: Packing, job) -> str:

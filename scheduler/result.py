@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,42 @@ def _fstr(owner: str, name: str, v: Any) -> str:
     if not isinstance(v, str) or not v:
         raise PlanFormatError(f"{owner}: {name}={v!r}; expected a non-empty string")
     return v
+
+
+class LazyRows(Sequence):
+    """An immutable sequence of plan records built on first read (a city-sized incremental
+    re-plan changes a few rows; most callers read a few or none)."""
+
+    __slots__ = ("_make", "_rows")
+
+    def __init__(self, make: Callable[[], Iterable]) -> None:
+        self._make: Callable[[], Iterable] | None = make
+        self._rows: tuple | None = None
+
+    def _get(self) -> tuple:
+        if self._rows is None:
+            self._rows = tuple(self._make())
+            self._make = None
+        return self._rows
+
+    def __getitem__(self, i):
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator:
+        return iter(self._get())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LazyRows, tuple)):
+            return self._get() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._get())
 
 
 @dataclass(frozen=True, slots=True)
