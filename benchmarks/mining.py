@@ -42,7 +42,8 @@ def _head(pool_x: np.ndarray, labeled: dict[int, int], rng: np.random.Generator,
     return lambda e: clf.predict_proba(e)[:, 1]
 
 
-def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int = 5) -> dict:
+def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int = 5, k_factor: int = 8,
+        quotas: tuple = (("likely", 0.6), ("uncertain", 0.3), ("similar", 0.1))) -> dict:
     from warehouse.retraining.labeling import SimulatedLabeler
     from warehouse.retraining.mining import ArrayPool, MiningRegistry, MiningRequest
     from warehouse.retraining.simulation import rare_event_pool
@@ -69,7 +70,7 @@ def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int 
             score = _head(sp.embeddings, labeled, rng, n_provisional=min(n // 4, 2000))
             queries = tuple(sp.frame_ids[i] for i, y in labeled.items() if y)
             req = MiningRequest(queries=queries, labeled=frozenset(sp.frame_ids[i] for i in labeled), score=score,
-                                threshold=0.5, budget=budget, k_per_query=max(64, 4 * budget // max(1, len(queries))),
+                                threshold=0.5, budget=budget, k_per_query=max(64, k_factor * budget // max(1, len(queries))), quotas=quotas,
                                 seed=seed + r)
             got = registry.get(strategy).mine(pool, req)
             answers = labeler.label(list(got.selected), event_type="rare_event")
@@ -104,9 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--budget-fraction", type=float, default=0.005, help="share of the pool labeled per round")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--k-factor", type=int, default=8, help="neighbours per query = k_factor * budget / queries (>= 64)")
     a = ap.parse_args(argv)
     n = a.n or (200_000 if a.full else 20_000)
-    print(json.dumps(run(n, rounds=a.rounds, budget_fraction=a.budget_fraction, seed=a.seed)))
+    print(json.dumps(run(n, rounds=a.rounds, budget_fraction=a.budget_fraction, seed=a.seed, k_factor=a.k_factor)))
 
 
 if __name__ == "__main__":

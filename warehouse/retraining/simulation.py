@@ -36,6 +36,7 @@ class SyntheticPool:
     labels: np.ndarray  # [N] int8, the exact ground truth
     contexts: np.ndarray  # [N] int, the context (camera x condition) of each frame
     lookalike: np.ndarray  # [N] bool
+    modes: np.ndarray  # [N] int: the event appearance of a positive, -1 for negatives
 
     def truth(self) -> dict[str, bool]:
         return {f: bool(y) for f, y in zip(self.frame_ids, self.labels)}
@@ -58,11 +59,14 @@ def rare_event_pool(n: int, *, positive_rate: float = 0.001, dim: int = 96, n_co
     order = rng.permutation(n)
     pos, look = order[:n_pos], order[n_pos:n_pos + int(round(n * lookalike_rate))]
     strength = rng.uniform(0.4, 1.0, size=n_pos)[:, None]
-    x[pos] = (1 - 0.5 * strength) * x[pos] + strength * modes[rng.integers(0, n_modes, size=n_pos)] * 3
+    pos_mode = rng.integers(0, n_modes, size=n_pos)
+    x[pos] = (1 - 0.5 * strength) * x[pos] + strength * modes[pos_mode] * 3
     ls = rng.uniform(0.4, 1.0, size=len(look))[:, None]
     x[look] = (1 - 0.5 * ls) * x[look] + ls * distractors[rng.integers(0, n_modes, size=len(look))] * 3
     y = np.zeros(n, np.int8)
     y[pos] = 1
     lk = np.zeros(n, bool)
     lk[look] = True
-    return SyntheticPool([f"{prefix}{i}" for i in range(n)], x.astype(np.float32), y, ctx, lk)
+    m = np.full(n, -1, int)
+    m[pos] = pos_mode
+    return SyntheticPool([f"{prefix}{i}" for i in range(n)], x.astype(np.float32), y, ctx, lk, m)
