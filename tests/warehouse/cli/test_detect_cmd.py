@@ -1,0 +1,92 @@
+"""`warehouse detect`: a picture, a folder, a video; detections in the picture's pixels; errors."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.runtime.detectors._pictures import CAMERAMAN_PERSON_XYXY, iou, picture
+from warehouse.cli import app
+
+
+def _json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("detect")
+    cv2.imwrite(str(d / "camera.png"), picture("camera"))
+    folder = d / "folder"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a_camera.png"), picture("camera"))
+    cv2.imwrite(str(folder / "b_motorcycle.jpg"), picture("motorcycle_left"))
+    (folder / "notes.txt").write_text("not a picture")
+    # a 6-frame video: the cameraman, then a blank street
+    vw = cv2.VideoWriter(str(d / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (512, 512))
+    for k in range(6):
+        vw.write(picture("camera") if k < 3 else np.full((512, 512, 3), 90, np.uint8))
+    vw.release()
+    return d
+
+
+def test_picture_json_in_its_own_pixels(media):
+    r = CliRunner().invoke(app, ["detect", str(media / "camera.png"), "--json", "--min-score", "0.5"])
+    assert r.exit_code == 0, r.output
+    (rec,) = _json_lines(r.stdout)
+    assert rec["frame"] == 0 and rec["image_wh"] == [512, 512] and rec["algorithm"] == "detector.coco_nanodet"
+    (person,) = [d for d in rec["detections"] if d["label"] == "person"]
+    assert person["score"] >= 0.8 and iou(person["xyxy"], CAMERAMAN_PERSON_XYXY) > 0.8
+
+
+def test_folder_pictures_only_in_order(media):
+    r = CliRunner().invoke(app, ["detect", str(media / "folder"), "--json", "--min-score", "0.5"])
+    assert r.exit_code == 0, r.output
+    recs = _json_lines(r.stdout)
+    assert [rec["frame"] for rec in recs] == [0, 1]
+    assert [max(rec["detections"], key=lambda d: d["score"])["label"] for rec in recs] == ["person", "motorcycle"]
+
+
+def test_video_every_nth_frame_text(media):
+    r = CliRunner().invoke(app, ["detect", str(media / "clip.avi"), "--every", "2", "--min-score", "0.5"])
+    assert r.exit_code == 0, r.output
+    assert [ln.split(":")[0] for ln in r.stdout.splitlines() if ln.startswith("frame")] == ["frame 0", "frame 2", "frame 4"]
+    assert "person 0.8" in r.stdout and "frame 4: 0 found" in r.stdout
+
+
+def test_another_detector(media):
+    r = CliRunner().invoke(app, ["detect", str(media / "camera.png"), "-a", "detector.face_mtcnn", "--json"])
+    assert r.exit_code == 0, r.output
+    faces = _json_lines(r.stdout)[0]["detections"]
+    assert [d["label"] for d in faces] == ["face"] and len(faces[0]["landmarks"]) == 5
+
+
+def test_city_algorithm_on_a_video_with_zones(media, tmp_path):
+    zones = tmp_path / "zones.json"
+    zones.write_text(json.dumps([{"name": "all", "kind": "no_pedestrian", "points_xy": [[0, 0], [512, 0], [512, 512], [0, 512]]}]))
+    r = CliRunner().invoke(app, ["detect", str(media / "clip.avi"), "-a", "track.pedestrian_on_road", "--zones", str(zones), "--json"])
+    assert r.exit_code == 0, r.output
+    flagged = [len(rec["detections"]) for rec in _json_lines(r.stdout)]
+    assert flagged[0] == 0 and 1 in flagged[1:3] and flagged[3:] == [0, 0, 0]  # tracked from the second frame; gone when blank
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["nowhere.png"], "does not exist"),
+        (["{camera}", "-a", "detector.coco_nanodt"], "did you mean 'detector.coco_nanodet'"),
+        (["{camera}", "-a", "track.loiter"], "unknown city algorithm 'track.loiter'"),
+        (["{camera}", "-a", "imagenet.trashcan"], "unknown readout 'imagenet.trashcan'"),
+        (["{camera}", "--every", "0"], "--every 0"),
+        (["{notes}"], "cannot open"),
+        (["{camera}", "-a", "track.loitering", "--zones", "{notes}"], "--zones"),
+        ([], "give a PATH"),
+    ],
+)
+def test_errors_one_line_exit_2(media, args, match):
+    args = [a.format(camera=media / "camera.png", notes=media / "folder" / "notes.txt") for a in args]
+    r = CliRunner().invoke(app, ["detect", *args])
+    assert r.exit_code == 2 and match in r.output and "Traceback" not in r.output
