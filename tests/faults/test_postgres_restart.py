@@ -46,7 +46,9 @@ def own_postgres():
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     engine.dispose()
-    yield f"{url}?options=-csearch_path%3D{schema}"
+    # scripts/postgres.sh turns synchronous_commit off for speed; then a crash loses commits it
+    # already acknowledged. Production runs with the default (on): so do these sessions.
+    yield f"{url}?options=-csearch_path%3D{schema}%20-csynchronous_commit%3Don"
     subprocess.run(["bash", str(REPO / "scripts" / "postgres.sh"), "stop"], capture_output=True, env=env, timeout=120)
 
 
