@@ -32,7 +32,13 @@ OUTDIR=${OUTDIR:-${OUT:-var/gpu_check}}
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 BUNDLE=${GPU_BUNDLE:-var/gpu_bundle}
-PY=${PYTHON:-python3}
+PY=${PYTHON:-}
+if [[ -z "$PY" ]]; then  # the interpreter that has torch (python3 on the GPU machine)
+  for c in python3 python python3.12; do
+    if command -v "$c" >/dev/null && "$c" -c "import torch" 2>/dev/null; then PY=$c; break; fi
+  done
+  PY=${PY:-python3}
+fi
 T0=$(date +%s)
 
 if [[ -d "$BUNDLE/vendor" ]]; then
