@@ -7,6 +7,10 @@ venv. Used by the test fixture ``tests/fixtures/rtsp.py``; handy by hand too::
     /usr/bin/python3 scripts/rtsp_server.py --file clip.avi --port 8554 --path /cam
     # -> rtsp://127.0.0.1:8554/cam
 
+    # the real CCTV clip vtest.avi as a camera (MP43 needs gst-libav; its MJPG re-encode plays with
+    # the base + good plugins):
+    /usr/bin/python3 scripts/rtsp_server.py --file "$(bash scripts/fetch_vtest.sh --mjpg)" --path /vtest
+
 The file is decoded and re-encoded to H.264 (x264, zero-latency) in real time. Each client
 gets its own pipeline (``shared=False``), so a client that reconnects starts the file again;
 at the file's end the client sees end-of-stream (write a clip long enough for the test).
