@@ -230,7 +230,12 @@ class SqlSeenStore:
         import sqlalchemy as sa
 
         self._sa = sa
-        self._engine = sa.create_engine(url_or_engine, pool_pre_ping=True) if isinstance(url_or_engine, str) else url_or_engine
+        if isinstance(url_or_engine, str):
+            sqlite = url_or_engine.startswith("sqlite")
+            self._engine = sa.create_engine(url_or_engine, pool_pre_ping=True,
+                                            connect_args={"timeout": 30} if sqlite else {})  # fmt: skip
+        else:
+            self._engine = url_or_engine
         self._owns_engine = isinstance(url_or_engine, str)
         self._scope, self._max, self._adds = scope, max_ids, 0
         meta = sa.MetaData()

@@ -46,7 +46,11 @@ def register(app: typer.Typer) -> None:
         services.outbox.start()  # the outbox relay: feedback/miss events reach the bus, retried while it is down
 
         def consume() -> None:
-            sink, router = AlertSink(bus, ops, hub=services.alert_hub), FeedbackRouter(bus, graph=graph)
+            from warehouse.bus import SqlSeenStore
+
+            # processed ids in the catalog database: a redelivery after a crash is recognised
+            sink = AlertSink(bus, ops, hub=services.alert_hub, seen=SqlSeenStore(s.resolved_catalog_url, scope="ops-alert-sink"))
+            router = FeedbackRouter(bus, graph=graph, seen=SqlSeenStore(s.resolved_catalog_url, scope="feedback-router"))
             while not stop.is_set():
                 for worker in (sink, router):
                     try:
