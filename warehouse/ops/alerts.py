@@ -7,9 +7,12 @@ import binascii
 import hashlib
 import json
 import secrets
+import time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from warehouse.errors import InvalidInputError, UnknownAlertError
 from warehouse.ops import tables as t
@@ -20,6 +23,8 @@ __all__ = ["ALERT_STATES", "AlertStoreMixin", "decode_cursor", "encode_cursor"]
 
 ALERT_STATES = ("open", "confirmed", "rejected")
 _TOPIC_FEEDBACK, _TOPIC_MISSES = "feedback", "miss-events"
+_UPSERT = {"sqlite": sqlite_insert(t.alerts).on_conflict_do_nothing(index_elements=["alert_id"]),
+           "postgresql": pg_insert(t.alerts).on_conflict_do_nothing(index_elements=["alert_id"])}
 
 
 def _wire(event: Any) -> dict[str, Any]:
@@ -75,16 +80,29 @@ class AlertStoreMixin:
         ts = alert["ts_ms"]
         if isinstance(ts, bool) or not isinstance(ts, (int, float)):
             raise InvalidInputError(f"alert {alert['alert_id']!r}: ts_ms {ts!r} is not epoch milliseconds")
+        region = alert.get("region") or self._region_of(alert["camera_id"])
+        row = dict(alert_id=alert["alert_id"], camera_id=alert["camera_id"], region=region, algorithm_id=alert["algorithm_id"],
+                   payload=json.dumps(alert, sort_keys=True), ts_ms=int(ts), status="open")
         with self.engine.begin() as c:
+            if self.engine.dialect.name in _UPSERT:
+                # one constant statement with bound parameters: compiled once, cached by SQLAlchemy
+                return c.execute(_UPSERT[self.engine.dialect.name], row).rowcount == 1
             if c.execute(sa.select(t.alerts.c.seq).where(t.alerts.c.alert_id == alert["alert_id"])).first():
                 return False
-            region = alert.get("region") or c.execute(
-                sa.select(t.cameras.c.region).where(t.cameras.c.camera_id == alert["camera_id"])).scalar() or ""
-            c.execute(t.alerts.insert().values(
-                alert_id=alert["alert_id"], camera_id=alert["camera_id"], region=region, algorithm_id=alert["algorithm_id"],
-                payload=json.dumps(alert, sort_keys=True), ts_ms=int(ts), status="open",
-            ))
+            c.execute(t.alerts.insert().values(**row))
         return True
+
+    def _region_of(self, camera_id: str) -> str:
+        """The camera's region for an incoming alert (cached; refreshed when cameras change)."""
+        cache = getattr(self, "_regions", None)  # (cameras_version, checked at, {camera: region})
+        now = time.monotonic()
+        if cache is None or (now - cache[1] > 1.0 and (camera_id not in cache[2] or cache[0] != self.cameras_version())):
+            with self.engine.connect() as c:
+                cache = (self.cameras_version(), now, dict(c.execute(sa.select(t.cameras.c.camera_id, t.cameras.c.region)).all()))
+            self._regions = cache
+        elif now - cache[1] > 1.0:
+            self._regions = (cache[0], now, cache[2])
+        return cache[2].get(camera_id, "")
 
     @staticmethod
     def _public(r) -> dict:
