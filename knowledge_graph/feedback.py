@@ -24,6 +24,10 @@ from knowledge_graph.relevance import CameraFeedback, CameraFacts, FeedbackCell,
 
 log = logging.getLogger(__name__)
 
+# an algorithm whose alerts on a camera were all rejected, this many times, looks like one
+# whose event does not occur there (scene evidence; pausing follows the policy, later)
+ABSENT_AFTER_REJECTIONS = 1
+
 
 def record_to_dict(rec: CameraFacts | None) -> dict[str, Any] | None:
     if rec is None:
@@ -49,6 +53,7 @@ class FeedbackLearner:
         self.state: dict[str, CameraFeedback] = {}
         self.changes: dict[str, GraphChange] = {}
         self.undone: dict[str, str] = {}  # change id -> id of the undo change
+        self._by_camera: dict[str, list[str]] = {}  # camera id -> its change ids, oldest first
         self._refs: dict[tuple[str, str, str], str] = {}  # (group, camera, alert/miss id) -> change id
         self._seq = itertools.count(1)
 
@@ -134,8 +139,8 @@ class FeedbackLearner:
             effect = f"relevance x{factor:.2f}" + (" (still paused)" if paused else "")
         why = reason or f"operator {'rejected' if kind == 'rejection' else 'confirmed'} alert {alert_id}; {note}"
         ch = self._new(kind, camera_id, why, effect, algorithm_id=algorithm_id, reference_id=str(alert_id))
-        if paused and not was_paused:
-            self.maybe_revise_scene(camera_id)
+        if kind == "rejection" and after.confirmations == 0 and after.effective_rejections == ABSENT_AFTER_REJECTIONS:
+            self.maybe_revise_scene(camera_id)  # the algorithm's event now looks absent here
         return ch
 
     def record_miss(self, camera_id: str, event_type: str, miss_id: str, relevance: Relevance, reason: str | None) -> GraphChange:
@@ -172,8 +177,9 @@ class FeedbackLearner:
         rejections) on this camera, from its live (not undone) changes."""
         algs = self.index.ontology.algorithms
         occurred: list[str] = []
-        for ch in self.changes.values():
-            if ch.camera_id != camera_id or ch.change_id in self.undone:
+        for cid in self._by_camera.get(camera_id, ()):
+            ch = self.changes[cid]
+            if ch.change_id in self.undone:
                 continue
             if ch.kind in ("miss_added", "miss_covered") and ch.event_type:
                 occurred.append(ch.event_type)
@@ -183,7 +189,8 @@ class FeedbackLearner:
         fb = self.state.get(camera_id)
         for a, cell in (fb.cells.items() if fb else ()):
             node = algs.get(a)
-            if node is not None and len(node.event_types) == 1 and feedback_note(self.index.ontology.feedback, cell)[1]:
+            if node is not None and len(node.event_types) == 1 and cell.confirmations == 0 \
+                    and cell.effective_rejections >= ABSENT_AFTER_REJECTIONS:
                 absent.append(node.event_types[0])
         return occurred, absent
 
@@ -250,6 +257,7 @@ class FeedbackLearner:
 
     def _apply(self, ch: GraphChange) -> None:
         self.changes[ch.change_id] = ch
+        self._by_camera.setdefault(ch.camera_id, []).append(ch.change_id)
         k = ch.kind
         if k in ("camera_registered", "scene_revised"):
             self.cameras[ch.camera_id] = record_from_dict(ch.data["record"])
@@ -318,7 +326,9 @@ class FeedbackLearner:
                 self._cell(ch.camera_id, ch.algorithm_id).rejection_offset = ch.data["offset_before"]
 
     def changes_for(self, camera_id: str | None = None) -> list[GraphChange]:
-        return [c for c in self.changes.values() if camera_id is None or c.camera_id == camera_id]
+        if camera_id is None:
+            return list(self.changes.values())
+        return [self.changes[c] for c in self._by_camera.get(camera_id, ())]
 
     def feedback_for(self, camera_id: str) -> CameraFeedback | None:
         return self.state.get(camera_id)

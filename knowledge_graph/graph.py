@@ -139,6 +139,33 @@ class CityGraph:
         self._validate_camera(camera_id, region, scenes, hints)
         return self._learner.register_camera(camera_facts(camera_id, region, scenes, hints), reason)
 
+    def region_scene_prior(self, region: str, *, exclude: str | None = None, alpha: float = 0.5) -> dict[str, float]:
+        """P(scene | region) from the primary scenes of the cameras registered in ``region``,
+        its ancestors' other descendants excluded (add-``alpha`` smoothing over all scenes);
+        ``{}`` when the region has no other camera."""
+        counts: dict[str, int] = {}
+        for cid, cam in self._cameras.items():
+            if cid != exclude and cam.region == region and cam.primary_scene is not None:
+                counts[cam.primary_scene] = counts.get(cam.primary_scene, 0) + 1
+        if not counts:
+            return {}
+        scenes = self.ontology.taxonomy.scenes
+        n = sum(counts.values())
+        return {s: (counts.get(s, 0) + alpha) / (n + alpha * len(scenes)) for s in scenes}
+
+    def add_discovered_camera(self, camera_id: str, region: str, estimate: Any, hints: Mapping[str, Iterable[str]] | None = None,
+                              *, prior_weight: float = 0.5) -> GraphChange:
+        """Register a camera from scene discovery (a :class:`~knowledge_graph.SceneEstimate`),
+        its confidences reweighted by the scenes of neighbouring cameras in the same region
+        (``prior_weight=0`` to ignore them). The reason records both."""
+        prior = self.region_scene_prior(region, exclude=camera_id)
+        est = estimate.with_prior(prior, weight=prior_weight) if prior and prior_weight > 0 else estimate
+        n = sum(1 for c in self._cameras.values() if c.region == region and c.camera_id != camera_id)
+        reason = (f"scene discovery from {estimate.frames} frames: {estimate.primary} {estimate.primary_confidence:.2f}"
+                  + (f"; with the scenes of {n} neighbouring cameras in {region}: {est.primary} {est.primary_confidence:.2f}" if est is not estimate else "")
+                  + ("; flagged for review" if est.needs_review else ""))
+        return self.add_camera(camera_id, region, est.links(self.ontology.defaults.uncertain_floor), hints, reason=reason)
+
     def remove_camera(self, camera_id: str, *, reason: str = "removed by operator") -> GraphChange:
         """Forget a camera (journaled; :meth:`undo` restores it). Its learned feedback is kept,
         so a camera removed and registered again does not relearn its operators' verdicts."""

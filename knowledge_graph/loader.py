@@ -182,6 +182,9 @@ def load_ontology(
         baseline_fps=_num(d.get("baseline_fps", 1.0), "defaults", "baseline_fps", problems, lo=0.01, hi=60, default=1.0),
         scene_monitor_priority=int(_num(d.get("scene_monitor_priority", 1), "defaults", "scene_monitor_priority", problems, lo=0, hi=100, default=1)),
         scene_monitor_fps=_num(d.get("scene_monitor_fps", 0.2), "defaults", "scene_monitor_fps", problems, lo=0.0, hi=60, default=0.2),
+        uncertain_below=_num(d.get("uncertain_below", 0.6), "defaults", "uncertain_below", problems, lo=0, hi=1, default=0.6),
+        uncertain_cover=_num(d.get("uncertain_cover", 0.6), "defaults", "uncertain_cover", problems, lo=0, hi=1, default=0.6),
+        uncertain_floor=_num(d.get("uncertain_floor", 0.1), "defaults", "uncertain_floor", problems, lo=0, hi=1, default=0.1),
     )
     f = raw.get("feedback") or {}
     policy = FeedbackPolicy(

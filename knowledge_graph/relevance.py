@@ -236,10 +236,9 @@ def decide_relevance(
     picks: dict[str, _Pick] = {}
     seen_events: set[str] = set()
     min_conf = d.min_scene_confidence
+    linked = linked_scenes(cam.scenes, d)
 
-    for scene, conf in cam.scenes:
-        if conf < min_conf:
-            break
+    for scene, conf in linked:
         for e in idx.uncovered.get(scene, ()):
             if e not in seen_events and neg_event(e) is None and node("event", e) not in reported:
                 reported.add(node("event", e))
@@ -296,7 +295,6 @@ def decide_relevance(
                     p.paths.append((cam_node,) + lk.path + (en, an))
                     p.reasons.append(task_reason(lk.task, repr(e), lk.region))
 
-    linked = [(s, c) for s, c in cam.scenes if c >= min_conf]
     for lk in alg_links:
         t = lk.task
         confs = [c for s, c in linked if t.applies_to_scene(s)]
@@ -402,6 +400,25 @@ def decide_relevance(
 
     choices = sorted((p.freeze() for p in picks.values()), key=lambda c: (-c.priority, -c.score, c.algorithm_id))
     return Relevance(cam.camera_id, at, idx.version, tuple(choices), tuple(excluded))
+
+
+def linked_scenes(scenes: tuple[tuple[str, float], ...], d) -> list[tuple[str, float]]:
+    """The scene links relevance follows: every link at or above ``min_scene_confidence``;
+    and when the primary link is uncertain (below ``uncertain_below``, what discovery flags
+    for review), further links strongest first until they hold ``uncertain_cover`` of the
+    confidence, down to ``uncertain_floor``: an unsure camera runs the algorithms of every
+    scene it may be (recall first; operators' feedback then prunes, see revision)."""
+    out = [(s, c) for s, c in scenes if c >= d.min_scene_confidence]
+    if not scenes or scenes[0][1] >= d.uncertain_below:
+        return out
+    total = 0.0
+    for s, c in scenes:
+        if c < d.uncertain_floor or total >= d.uncertain_cover:
+            break
+        total += c
+        if c < d.min_scene_confidence:
+            out.append((s, c))
+    return out
 
 
 def _rule_reason(ont, rule_id: str) -> str:

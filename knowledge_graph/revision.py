@@ -4,10 +4,12 @@ A camera linked to the wrong scene (a mis-discovered or mis-typed scene) runs th
 algorithms: its real events go unreported and its useless heads raise false alarms. Every
 piece of feedback is evidence about the scene: a reported miss or a confirmed alert of event
 ``e`` says that ``e`` occurs here, so the scene is one where ``e`` can happen; an algorithm
-paused after repeated rejections says its event probably does not occur here. A posterior
+whose alerts were all rejected (at least two, none confirmed) says its event probably does
+not occur here (a head whose event cannot happen raises only false alarms). A posterior
 over scenes (the scene links as prior, smoothed so that an unlinked scene can still win)
 is recomputed after each miss or pause; when a scene other than the primary one wins
-clearly (and at least two distinct occurring events contradict the primary scene),
+clearly (and at least two distinct occurring events contradict the primary scene, or one
+does and two of its events look absent),
 :func:`revise_scenes` proposes new links, which the graph records as one explained,
 undoable change. The old primary scene stays linked when some occurring event supports it
 that the new scene cannot have (a camera may see a seafront *and* a road); otherwise it goes.
@@ -32,7 +34,10 @@ P_ABSENT_ALLOWED = 0.35  # a paused head: its event may simply be rare here ...
 P_ABSENT_FORBIDDEN = 0.9  # ... or it cannot happen here at all
 PRIOR_FLOOR = 0.02  # an unlinked scene keeps this much prior mass
 REVISE_AT = 0.6  # the winner's posterior needed to re-link the camera
-MIN_CONTRADICTING = 2  # distinct occurring events the primary scene cannot have, before re-linking
+MIN_CONTRADICTING = 2  # distinct occurring events the primary scene cannot have, before re-linking ...
+MIN_ABSENT = 2  # ... or one such event and this many of the primary's events absent
+MIN_ABSENT_ALONE = 3  # with nothing contradicting it, this many absent events ...
+REVISE_AT_ABSENT_ALONE = 0.8  # ... and a far better scene
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,7 @@ class SceneRevision:
 def scene_posterior(tax: Taxonomy, links: Sequence[tuple[str, float]], occurred: Sequence[str], absent: Sequence[str]) -> dict[str, float]:
     """P(scene | evidence) over every taxonomy scene (pure)."""
     prior = dict(links)
+    occurred, absent = sorted(set(occurred)), sorted(set(absent) - set(occurred))  # each event is one fact
     logp = {}
     for s in tax.scenes:
         lp = math.log(max(prior.get(s, 0.0), 0.0) + PRIOR_FLOOR)
@@ -68,21 +74,57 @@ def revise_scenes(tax: Taxonomy, links: Sequence[tuple[str, float]], *, occurred
     else ``None``. ``occurred``: events reported missed or confirmed; ``absent``: events of
     algorithms paused by rejections."""
     primary = links[0][0] if links else None
-    contradicting = sorted({e for e in occurred if e in tax.events and (primary is None or primary not in tax.events[e].scenes)})
-    if len(contradicting) < MIN_CONTRADICTING:
+    occurred_set, absent_set = set(occurred), set(absent) - set(occurred)
+    contradicting = sorted({e for e in occurred_set if e in tax.events and (primary is None or primary not in tax.events[e].scenes)})
+    post = None
+    if not contradicting:
+        # nothing seen contradicts the primary scene; but if many of its own events look
+        # absent and another scene explains everything seen far better, re-link all the same
+        if len(absent_set) >= MIN_ABSENT_ALONE:
+            post = scene_posterior(tax, links, occurred, absent)
+            best = max(post, key=post.get)
+            if best != primary and post[best] >= REVISE_AT_ABSENT_ALONE:
+                contradicting = []
+            else:
+                post = None
+        if post is None:
+            return _prune(tax, links, occurred_set, absent_set)
+    elif len(contradicting) < MIN_CONTRADICTING and len(absent_set) < MIN_ABSENT:
         return None
-    post = scene_posterior(tax, links, occurred, absent)
+    if post is None:
+        post = scene_posterior(tax, links, occurred, absent)
     best = max(post, key=post.get)
     if best == primary or post[best] < REVISE_AT:
         return None
     scenes = {s: round(p, 4) for s, p in post.items() if p >= min_link}
     scenes[best] = round(post[best], 4)
-    own = sorted({e for e in occurred if primary is not None and primary in tax.events[e].scenes and best not in tax.events[e].scenes})
+    own = sorted({e for e in occurred_set if primary is not None and primary in tax.events[e].scenes and best not in tax.events[e].scenes})
     if primary is not None and own:  # the old scene has evidence of its own: keep it as a link
         scenes[primary] = max(min_link, round(min(dict(links).get(primary, 0.0), post[best]) * 0.5, 4))
     why = (f"feedback contradicts scene {primary!r}: events {contradicting} occur here but cannot happen there; "
-           if primary else "feedback points to a scene: ")
-    why += f"scene {best!r} explains the {len(occurred)} occurring and {len(absent)} absent events (posterior {post[best]:.2f})"
+           if primary and contradicting else f"events of scene {primary!r} look absent ({sorted(absent_set)}); " if primary
+           else "feedback points to a scene: ")
+    why += f"scene {best!r} explains the {len(occurred_set)} occurring and {len(absent_set)} absent events (posterior {post[best]:.2f})"
     if own:
         why += f"; {primary!r} stays linked because {own} occur here too"
     return SceneRevision(scenes, best, primary, post, why)
+
+
+def _prune(tax: Taxonomy, links: Sequence[tuple[str, float]], occurred: set[str], absent: set[str]) -> SceneRevision | None:
+    """The primary scene is not contradicted: drop weaker links whose own events look absent
+    (at least ``MIN_ABSENT``) while none of their own events was seen occurring."""
+    if len(links) < 2:
+        return None
+    primary = links[0][0]
+    keep, dropped = [links[0]], []
+    for s, c in links[1:]:
+        only_s = {e for e, ev in tax.events.items() if s in ev.scenes and primary not in ev.scenes}
+        if len(only_s & absent) >= MIN_ABSENT and not only_s & occurred:
+            dropped.append((s, sorted(only_s & absent)))
+        else:
+            keep.append((s, c))
+    if not dropped:
+        return None
+    why = "; ".join(f"scene {s!r} unlinked: its events {evs} look absent (all their alerts rejected) and none of its own "
+                    "events was seen" for s, evs in dropped)
+    return SceneRevision(dict(keep), primary, primary, {}, why)

@@ -57,6 +57,17 @@ class SceneEstimate:
         out.setdefault(self.primary, self.confidences[self.primary])
         return out
 
+    def with_prior(self, prior: dict[str, float], *, weight: float = 0.5, review_below: float = 0.6) -> "SceneEstimate":
+        """The estimate reweighted by a scene prior (e.g. the scenes of neighbouring cameras
+        in the same region): confidence x prior**weight, renormalised. ``weight=0`` leaves it."""
+        if not prior:
+            return self
+        w = {s: c * max(prior.get(s, 0.0), 1e-6) ** weight for s, c in self.confidences.items()}
+        z = sum(w.values()) or 1.0
+        conf = {s: v / z for s, v in w.items()}
+        primary = max(conf, key=conf.get)
+        return SceneEstimate(conf, primary, self.frames, self.signal_evidence, conf[primary] < review_below)
+
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)

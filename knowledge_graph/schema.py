@@ -106,6 +106,9 @@ class Defaults:
     baseline_fps: float = 1.0
     scene_monitor_priority: int = 1
     scene_monitor_fps: float = 0.2
+    uncertain_below: float = 0.6
+    uncertain_cover: float = 0.6
+    uncertain_floor: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)

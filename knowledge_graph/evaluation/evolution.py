@@ -85,7 +85,7 @@ def simulate_recovery(graph: CityGraph, judge: Judge, cam: CityCamera, *, prior:
             if not evs:
                 continue  # readouts of the scene and dependencies raise no alerts of their own
             detected |= evs
-            true_n = sum(int(rng.poisson(truth[e].rate_per_day / 24)) for e in evs if e in truth and truth[e].occurs_at_hour(at.hour))
+            true_n = sum(int(rng.poisson(truth[e].rate_per_day / 24)) for e in sorted(evs) if e in truth and truth[e].occurs_at_hour(at.hour))
             fa_rate = operator.false_alarms_per_day_useful if a in useful else operator.false_alarms_per_day_useless
             false_n = int(rng.poisson(fa_rate / 24))
             for ok in [True] * true_n + [False] * false_n:
