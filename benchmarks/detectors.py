@@ -33,7 +33,32 @@ def _pictures() -> dict[str, np.ndarray]:
     cv2.rectangle(sign, (220, 300), (420, 360), (235, 235, 235), -1)
     cv2.putText(sign, "AB-1234", (240, 345), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 3, cv2.LINE_AA)
     return {"astronaut": bgr(data.astronaut()), "camera": bgr(data.camera()), "china_sign": sign,
-            "motorcycle": bgr(data.stereo_motorcycle()[0])}
+            "motorcycle": bgr(data.stereo_motorcycle()[0]), "vtest_397": _vtest_frame(397)}
+
+
+def _vtest_frame(index: int) -> np.ndarray:
+    """Frame ``index`` of the real CCTV clip vtest.avi (768x576; scripts/fetch_vtest.sh caches it)."""
+    import subprocess
+
+    path = subprocess.run(["bash", "scripts/fetch_vtest.sh"], capture_output=True, text=True, check=True).stdout.strip()
+    cap = cv2.VideoCapture(path)
+    for _ in range(index + 1):
+        ok, frame = cap.read()
+    cap.release()
+    return frame
+
+
+def _nanodet_batches(reg, frame: np.ndarray, runs: int, ort_kw: dict) -> list[dict]:
+    """NanoDet's batch throughput: frames per second of CPU and of wall time at batch 1, 4, 8."""
+    det = reg.create("detector.coco_nanodet", **ort_kw)
+    out = []
+    for batch in (1, 4, 8):
+        frames = [frame] * batch
+        wall, cpu = _median_ms(lambda: det.detect_batch(frames), max(3, runs // 2))
+        out.append({"detector": f"detector.coco_nanodet[batch {batch}]", "picture": "vtest_397", "wh": [768, 576],
+                    "wall_ms": wall, "cpu_ms": cpu, "batch": batch,
+                    "frames_per_cpu_s": round(1000.0 * batch / cpu, 1), "frames_per_wall_s": round(1000.0 * batch / wall, 1)})
+    return out
 
 
 def _median_ms(fn, runs: int) -> tuple[float, float]:
@@ -69,6 +94,7 @@ def main() -> None:
     cases = [
         ("ocr.text_ppocr", reg.create("ocr.text_ppocr", **ort_kw).detect, "china_sign"),
         ("detector.face_mtcnn", reg.create("detector.face_mtcnn", **ort_kw).detect, "astronaut"),
+        ("detector.coco_nanodet[416x416]", reg.create("detector.coco_nanodet", **ort_kw).detect, "vtest_397"),
         ("detector.people_hog", reg.create("detector.people_hog").detect, "china_sign"),
         ("detector.people_hog[portrait]", HogPeopleDetector(HogConfig(win_stride_px=4, input_height_px=180, pad_frac=0.35)).detect, "camera"),
         ("detector.fullbody_haar", reg.create("detector.fullbody_haar").detect, "china_sign"),
@@ -86,6 +112,7 @@ def main() -> None:
         for label, frame in frames:
             wall, cpu = _median_ms(lambda: fn(frame), runs)
             results.append({"detector": name, "picture": label, "wh": [frame.shape[1], frame.shape[0]], "wall_ms": wall, "cpu_ms": cpu})
+    results.extend(_nanodet_batches(reg, pics["vtest_397"], runs, ort_kw))
     wall, cpu = _median_ms(lambda: readout.read(logits), runs)
     results.append({"detector": "imagenet.readout[readout only, 1 frame of logits]", "picture": "motorcycle", "wh": None,
                     "wall_ms": wall, "cpu_ms": cpu})
