@@ -61,7 +61,7 @@ class DemoOptions:
     video: Path | None = None
     seed: int = 7
     cameras_per_scene: int = 2
-    stream_s: float = 24.0
+    stream_s: float = 28.0
     workers: int = 2  # nodes of the local Ray cluster when no --ray-address is given
 
 
@@ -101,7 +101,9 @@ def _train_heads(catalog, store, backbone, seed: int) -> dict[str, dict]:
     for si, (scene, (_, events)) in enumerate(SCENES.items()):
         rng = np.random.default_rng(seed + si)
         imgs, y = [], []
-        for i in range(84):
+        # the road's standing-water head is the one the demo retrains: a held-out set large
+        # enough that the gate's "no more than 1 point of F1 lost" is measurable
+        for i in range(240 if scene == "road" else 60):
             k = i % (len(events) + 1)  # every fourth frame or so has no event
             ev = () if k == len(events) else (events[k],)
             imgs.append(render_frame(scene, events=ev, seed=seed * 10_000 + si * 1000 + i,
@@ -138,7 +140,7 @@ def _cameras(opts: DemoOptions) -> list[dict]:
             a, b = events[j % len(events)], events[(j + 1) % len(events)]
             sched = f"{a}:12-30,{b}:52-70"
             if scene == "road":
-                sched = f"standing_water:12-30,{LOOKALIKE}:44-64,standing_water:76-90"
+                sched = f"standing_water:8-26,{LOOKALIKE}:34-96,standing_water:100-110"
             url = f"synthetic://{scene}?seed={opts.seed * 100 + si * 10 + j}&fps={CAMERA_FPS:g}&realtime=1&events={sched}"
             cams.append({"camera_id": f"{scene.replace('_', '-')}-{j + 1:02d}", "region": region, "stream_url": url})
     if opts.video is not None:
@@ -257,7 +259,7 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
         for _ in range(3):
             router.run_once(timeout_s=0.5)
         loop = RetrainingLoop(algorithm_id=RETRAIN_ALGORITHM, event_type="standing_water", catalog=catalog, store=store,
-                              pool=pool, labeler=GroundTruthLabeler(pool), bus=bus, seed=opts.seed, use_ray=False)
+                              pool=pool, labeler=GroundTruthLabeler(pool), bus=bus, seed=opts.seed, use_ray=False, budget=96)
         retrain = RetrainingService(bus, loop_for=lambda a: loop if a == RETRAIN_ALGORITHM else None)
         results = []
         for _ in range(4):

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         video: Optional[Path] = typer.Option(None, "--video", help="Add this video as a real camera beside the synthetic ones (e.g. `bash scripts/fetch_vtest.sh`)."),
         home: Optional[Path] = typer.Option(None, "--home", help="Folder for demo runs (default: $WAREHOUSE_HOME/demo); each run gets a new sub-folder, nothing is deleted."),
         cameras_per_scene: int = typer.Option(2, "--cameras-per-scene", min=1, max=16, help="Synthetic cameras per scene type (4 scene types)."),
-        stream_s: float = typer.Option(24.0, "--stream-seconds", min=2.0, max=3600.0, help="How long the cameras stream before the operator reviews."),
+        stream_s: float = typer.Option(28.0, "--stream-seconds", min=2.0, max=3600.0, help="How long the cameras stream before the operator reviews."),
         seed: int = typer.Option(7, "--seed"),
     ) -> None:
         """A small city through the one serving path: cameras → scenes → relevance → plan → Ray workers → alerts →

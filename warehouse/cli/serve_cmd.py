@@ -1,4 +1,5 @@
-"""``warehouse serve``: the operations API plus the bus consumers, on one machine."""
+"""``warehouse serve``: the operations API, the bus consumers, the control plane that runs every
+registered camera on the Ray cluster, and the per-algorithm retraining loops."""
 from __future__ import annotations
 
 import logging
@@ -14,8 +15,11 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
         port: int = typer.Option(8080, min=1, max=65535),
+        ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (default: WAREHOUSE_RAY_ADDRESS, else local Ray)."),
+        no_cameras: bool = typer.Option(False, "--no-cameras", help="Serve the API only: no control plane, no camera runs."),
     ) -> None:
-        """Serve the operations API (OpenAPI at /docs) and run the alert sink and feedback router."""
+        """Serve the operations API (OpenAPI at /docs), run the alert sink, the feedback router, the
+        retraining loops, and the control plane that runs every registered camera on Ray."""
         import uvicorn
 
         from catalog import ArtifactStore, Catalog
@@ -43,6 +47,17 @@ def register(app: typer.Typer) -> None:
             graph = open_graph(s.home)
         services = Services(ops=ops, bus=bus, catalog=catalog, graph=graph)
         stop = threading.Event()
+        control = status_writer = None
+        if not no_cameras:
+            from warehouse.control.wiring import StatusWriter, build_control_plane
+
+            with fail_on_domain_errors():
+                control = build_control_plane(s, ops=ops, catalog=catalog, graph=graph, bus=open_bus(s.resolved_bus_url),
+                                              ray_address=ray_address or s.ray_address)
+            services.control = control
+            control.start()
+            status_writer = StatusWriter(control, s.home).start()
+            threading.Thread(target=_retrain_forever, args=(s, catalog, bus, stop), name="retraining", daemon=True).start()
         services.outbox.start()  # the outbox relay: feedback/miss events reach the bus, retried while it is down
 
         def consume() -> None:
@@ -64,3 +79,42 @@ def register(app: typer.Typer) -> None:
         finally:
             stop.set()
             services.outbox.stop()
+            if status_writer is not None:
+                status_writer.stop()
+            if control is not None:
+                control.stop(shutdown=True)
+
+
+def _retrain_forever(settings, catalog, bus, stop: threading.Event) -> None:
+    """``miss-events`` -> each head algorithm's retraining loop (frames labeled through the labeling queue)."""
+    from catalog import ArtifactStore
+    from warehouse.bus import SqlSeenStore
+    from warehouse.consumers import RetrainingService
+    from warehouse.control.wiring import pool_url
+    from warehouse.framepool import FramePool
+    from warehouse.retraining.loop import RetrainingLoop
+    from warehouse.retraining.queue import LabelingQueue, QueueLabeler
+    from warehouse.retraining.store import FlywheelStore
+
+    store = ArtifactStore(settings.resolved_artifact_root)
+    pool = FramePool(pool_url(settings))
+    flywheel = FlywheelStore(settings.resolved_catalog_url)
+    queue = LabelingQueue(flywheel)
+    loops: dict[str, RetrainingLoop] = {}
+
+    def loop_for(algorithm_id: str):
+        if algorithm_id not in loops:
+            spec = catalog.get_algorithm(algorithm_id)
+            if spec.kind != "classification_head" or not spec.event_types:
+                return None
+            loops[algorithm_id] = RetrainingLoop(algorithm_id=algorithm_id, event_type=spec.event_types[0], catalog=catalog,
+                                                 store=store, pool=pool, labeler=QueueLabeler(queue, algorithm_id=algorithm_id),
+                                                 bus=bus, flywheel=flywheel)
+        return loops[algorithm_id]
+
+    service = RetrainingService(bus, loop_for=loop_for, seen=SqlSeenStore(settings.resolved_catalog_url, scope="retraining"))
+    while not stop.is_set():
+        try:
+            service.run_once(timeout_s=1.0)
+        except Exception:  # one round's failure is logged; the records stay uncommitted and come again
+            log.exception("retraining round failed")

@@ -1,0 +1,87 @@
+"""Building the control plane of a deployment from its settings (``warehouse serve``), and its status file.
+
+The control plane writes a status snapshot (``status.json`` under the home folder, atomically,
+every few seconds); ``warehouse status`` reads it, so the command works beside a running
+``serve`` without a key or a connection.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "status.json"
+
+
+def pool_url(settings) -> str:
+    """The frame pool's database: beside the catalog (SQLite file under home, or the same PostgreSQL)."""
+    url = settings.resolved_catalog_url
+    if url.startswith("sqlite"):
+        return f"sqlite:///{(settings.home / 'pool.db').resolve()}"
+    return url
+
+
+def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str | None = None, num_cpus: int = 2):
+    """A :class:`~warehouse.control.ControlPlane` over Ray (joined at ``ray_address``, else local)."""
+    from runtime import ensure_ray, inference_core_scorer_factory
+    from warehouse.control.cluster import RayCluster, WorkerFactories
+    from warehouse.control.discovery import CameraDiscovery
+    from warehouse.control.hooks import ArtifactFetcher, BusAlertSink, EvidenceWriter, FramePoolHook
+    from warehouse.control.plane import ControlPlane
+    from warehouse.training.backbone_export import ensure_backbone_onnx
+
+    backbone = ensure_backbone_onnx(settings.resolved_cache_dir)
+    ensure_ray(ray_address, num_cpus=num_cpus)
+    root = settings.resolved_artifact_root
+    factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(backbone, {}), put_evidence=EvidenceWriter(root),
+                                fetch_artifact=ArtifactFetcher(root), alert_sink_factory=BusAlertSink(settings.resolved_bus_url),
+                                frame_hook_factory=FramePoolHook(pool_url(settings)))
+    return ControlPlane(ops=ops, catalog=catalog, graph=graph, cluster=RayCluster(factories),
+                        discovery=CameraDiscovery(backbone, settings.resolved_cache_dir), bus=bus)
+
+
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    """Atomic write (temp file + rename): a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"written_ms": int(time.time() * 1000), **status}, default=str))
+    tmp.replace(path)
+
+
+def read_status(home: Path) -> dict[str, Any] | None:
+    p = Path(home) / STATUS_FILE
+    if not p.is_file():
+        return None
+    return json.loads(p.read_text())
+
+
+class StatusWriter:
+    """Writes the plane's status to ``home/status.json`` every ``every_s`` seconds (a daemon thread)."""
+
+    def __init__(self, plane, home: Path, *, every_s: float = 2.0) -> None:
+        self.plane, self.path, self.every_s = plane, Path(home) / STATUS_FILE, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="status-writer", daemon=True)
+
+    def start(self) -> "StatusWriter":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                write_status(self.path, self.plane.status())
+            except Exception:
+                log.warning("status snapshot failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+__all__ = ["STATUS_FILE", "StatusWriter", "build_control_plane", "pool_url", "read_status", "write_status"]
