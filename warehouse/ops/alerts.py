@@ -23,8 +23,8 @@ __all__ = ["ALERT_STATES", "AlertStoreMixin", "decode_cursor", "encode_cursor"]
 
 ALERT_STATES = ("open", "confirmed", "rejected")
 _TOPIC_FEEDBACK, _TOPIC_MISSES = "feedback", "miss-events"
-_UPSERT = {"sqlite": sqlite_insert(t.alerts).on_conflict_do_nothing(index_elements=["alert_id"]),
-           "postgresql": pg_insert(t.alerts).on_conflict_do_nothing(index_elements=["alert_id"])}
+_UPSERT = {name: ins(t.alerts).on_conflict_do_nothing(index_elements=["alert_id"]).returning(t.alerts.c.seq)
+           for name, ins in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}  # a row back = newly stored
 
 
 def _wire(event: Any) -> dict[str, Any]:
@@ -86,7 +86,7 @@ class AlertStoreMixin:
         with self.engine.begin() as c:
             if self.engine.dialect.name in _UPSERT:
                 # one constant statement with bound parameters: compiled once, cached by SQLAlchemy
-                return c.execute(_UPSERT[self.engine.dialect.name], row).rowcount == 1
+                return c.execute(_UPSERT[self.engine.dialect.name], row).first() is not None
             if c.execute(sa.select(t.alerts.c.seq).where(t.alerts.c.alert_id == alert["alert_id"])).first():
                 return False
             c.execute(t.alerts.insert().values(**row))

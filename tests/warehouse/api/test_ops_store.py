@@ -135,3 +135,29 @@ def test_keys_unique_names_last_admin_and_bootstrap(tmp_path):
     assert restarted.ensure_bootstrap_admin("c" * 32) is None  # an admin exists: a new env value mints nothing
     actions = [e.action for e in restarted.list_audit(action="key.*")]
     assert actions == ["key.revoke", "key.create", "key.create"]
+
+
+@pytest.mark.postgres
+def test_store_rules_on_postgres(postgres_fresh_url):
+    """The same rules on a real PostgreSQL server (upsert ingest, outbox, cursors, keys)."""
+    from tests.warehouse.api.conftest import alert
+
+    ops = OpsStore(postgres_fresh_url)
+    v0 = ops.cameras_version()
+    ops.add_camera(CameraRecord("cam-1", "harbour", "rtsp://u:pw@10.0.0.5/live"))
+    assert ops.cameras_version() == v0 + 1 and ops.stream_url_with_credentials("cam-1") == "rtsp://u:pw@10.0.0.5/live"
+    assert [ops.ingest_alert(alert(i)) for i in (1, 2, 3, 1)] == [True, True, True, False]
+    page, cursor = ops.page_alerts(limit=2)
+    rest, end = ops.page_alerts(limit=2, cursor=cursor)
+    assert [a["alert_id"] for a in page + rest] == ["al-3", "al-2", "al-1"] and end is None
+    assert page[0]["region"] == "harbour"
+    first = ops.record_feedback("al-1", verdict="reject", operator="op")
+    again = ops.record_feedback("al-1", verdict="reject", operator="op")
+    assert first["created"] and not again["created"] and ops.outbox_stats()["pending"] == 1
+    [row] = ops.pending_outbox()
+    ops.mark_published([row["id"]])
+    assert ops.outbox_stats() == {"pending": 0, "published": 1, "oldest_pending_age_s": None}
+    admin, _ = ops.create_api_key(role="admin", name="a1")
+    with pytest.raises(LastAdminError):
+        ops.revoke_api_key(admin.key_id)
+    assert [e.action for e in ops.list_audit()] == ["key.create", "camera.create"]
