@@ -9,7 +9,8 @@ city event happens) is the camera. Frames used where:
 * 398-794: **held out** -- only measured here, never trained, calibrated or mined on.
 
 Heads are built into a fresh catalog (``warehouse.training.build_catalog``), the camera's
-scene is discovered from frames 0-397 (``knowledge_graph.SceneDiscovery``), and the graph
+scene is discovered from frames 0-351 by the control plane's discovery
+(``warehouse.control.CameraDiscovery`` on ``knowledge_graph.SceneDiscovery``), and the graph
 (``CityGraph.from_catalog``) selects its heads (union over the hours of a day). Every
 production head then runs over frames 398-794 through the runtime's backbone, head bank
 (catalog thresholds) and event logic; every alert is a false alarm.
@@ -38,8 +39,7 @@ import numpy as np
 SMALL_EXTRA_SCENES = ("intersection", "construction_site")
 CAMERA_ID = "vtest"
 CAMERA_REGION = "university"  # a campus road
-DISCOVERY_FRAMES = range(0, 398, 20)  # training half only
-DISCOVERY_TRAIN_CAMERAS = 12
+DISCOVERY_FRAMES, DISCOVERY_STRIDE = 10, 39  # frames 0..351: the training half only
 
 
 def fetch_vtest() -> Path:
@@ -48,31 +48,12 @@ def fetch_vtest() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
-def _discovery(backbone, cache, backbone_sha: str):
-    """A scene-discovery model trained on synthetic frames of every scene (embeddings cached)."""
-    import random
+def discover(vtest: Path, cache_dir: Path, backbone_path: Path):
+    """The control plane's scene discovery (``warehouse.control.CameraDiscovery``, on
+    ``knowledge_graph.SceneDiscovery``) on frames 0, 39, ..., 351 of the camera: training half only."""
+    from warehouse.control import CameraDiscovery
 
-    from catalog import load_taxonomy
-    from catalog.synthetic import CONDITIONS, generator_fingerprint, render_frame
-    from knowledge_graph import SceneDiscovery, train_scene_head
-
-    tax = load_taxonomy()
-    scenes = list(tax.scenes)
-    key = cache.key_for_recipe(backbone_sha=backbone_sha, recipe={"gen": generator_fingerprint(), "discovery": DISCOVERY_TRAIN_CAMERAS})
-    hit = cache.load(key)
-    if hit is None:
-        rng = random.Random(0)
-        frames = []
-        for s in scenes:
-            allowed = [e for e, ev in tax.events.items() if s in ev.scenes]
-            for c in range(DISCOVERY_TRAIN_CAMERAS):
-                evs = tuple(rng.sample(allowed, rng.choice((0, 1, 2))))
-                frames.append(render_frame(s, events=evs, seed=1000 + c, condition=CONDITIONS[c % len(CONDITIONS)], size_hw=(224, 224)).image)
-        _, emb = backbone.embed_frames(frames)
-        hit = {"embedding": emb.astype(np.float32)}
-        cache.save(key, **hit)
-    labels = [s for s in scenes for _ in range(DISCOVERY_TRAIN_CAMERAS)]
-    return SceneDiscovery(train_scene_head(hit["embedding"], labels), backbone.info.imagenet_labels)
+    return CameraDiscovery(backbone_path, cache_dir, frames=DISCOVERY_FRAMES, stride=DISCOVERY_STRIDE).discover(CAMERA_ID, str(vtest), {})
 
 
 def selected_heads(cat, scenes: dict[str, float], heads: set[str]) -> list[str]:
@@ -153,13 +134,12 @@ def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int
     sha = bb.info.weights_sha256 + ":" + path.name
     cache = EmbeddingCache(cache_dir)
     t = time.perf_counter()
-    logits_tr, emb_tr = embed_video_frames(vtest, VTEST_TRAIN, bb, cache, backbone_sha=sha, purpose="train")
+    _, emb_tr = embed_video_frames(vtest, VTEST_TRAIN, bb, cache, backbone_sha=sha, purpose="train")
     _, emb_held = embed_video_frames(vtest, VTEST_HELDOUT, bb, cache, backbone_sha=sha, purpose="measure")
     images_held = read_video_frames(vtest, VTEST_HELDOUT, purpose="measure")
     embed_s = time.perf_counter() - t
-    rows = [i - VTEST_TRAIN.start for i in DISCOVERY_FRAMES]
-    est = _discovery(bb, cache, sha).classify(emb_tr[rows], logits_tr[rows])
-    scenes = est.links()
+    est = discover(vtest, cache_dir, path)
+    scenes = dict(est.scenes)
     pairs = load_taxonomy().scene_event_pairs()
     if not full:
         keep = set(scenes) | set(SMALL_EXTRA_SCENES)
@@ -171,10 +151,11 @@ def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int
     out = {"benchmark": "head_false_alarms", "mode": "full" if full else "small"}
     out.update({k: robust[k] for k in ("false_alarms_per_hour_selected", "false_alarms_per_hour_all", "heads_over_threshold_any_frame",
                                        "heldout_f1_share_ge_0_8")})  # fmt: skip
-    out["frames_train"] = f"vtest {VTEST_TRAIN.start}-{VTEST_TRAIN.stop - 1} (0-264 train heads, 265-397 validate + calibrate; discovery every 20th of 0-397)"
+    out["frames_train"] = (f"vtest {VTEST_TRAIN.start}-{VTEST_TRAIN.stop - 1} (0-264 train heads, 265-397 validate + calibrate; "
+                           f"the flywheel camera plays 0-397; discovery reads every {DISCOVERY_STRIDE}th of 0-{(DISCOVERY_FRAMES - 1) * DISCOVERY_STRIDE})")
     out["frames_heldout"] = f"vtest {VTEST_HELDOUT.start}-{VTEST_HELDOUT.stop - 1} ({len(VTEST_HELDOUT)} frames, {len(VTEST_HELDOUT) / VTEST_FPS:.1f} s; measured only)"
     out["one_alert_per_hour"] = round(3600.0 / (len(VTEST_HELDOUT) / VTEST_FPS), 1)  # the resolution of a count on 39.7 s
-    out["discovery"] = {"primary": est.primary, "confidence": round(est.primary_confidence, 3), "needs_review": est.needs_review,
+    out["discovery"] = {"primary": est.primary, "needs_review": est.needs_review, "frames": est.frames,
                         "links": {s: round(c, 3) for s, c in scenes.items()}}  # fmt: skip
     out["robust"] = robust
     if baseline or flywheel:

@@ -35,7 +35,9 @@ import numpy as np
 from warehouse.errors import WarehouseError
 
 DEFAULT_BUDGET_PER_HOUR = 0.03  # per head: a camera running all ~300 heads stays under ~10 per hour
-DEFAULT_K, DEFAULT_N, DEFAULT_COOLDOWN_S = 3, 5, 30.0  # runtime.EventPolicy's defaults
+# the event logic production runs heads with: the control plane's defaults (warehouse.control:
+# event_k=2, event_n=3, cooldown 30 s) -- more alarm-prone than runtime.EventPolicy's 3 of 5
+DEFAULT_K, DEFAULT_N, DEFAULT_COOLDOWN_S = 2, 3, 30.0
 MIN_SIGMA_LOGIT = 0.5  # a handful of near-identical frames must not give a zero-width tail
 MARGIN_LOGIT = 0.5
 

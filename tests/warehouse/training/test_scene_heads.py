@@ -40,7 +40,7 @@ def test_build_registers_heads_with_held_out_metrics(tmp_path, backbone_path, ba
         # the calibration travels with the version: threshold, budget, frames and event policy it was set for
         assert v.metrics["threshold"] == pytest.approx(r.threshold) and v.metrics["threshold"] >= v.metrics["calibration_threshold_f1"]
         assert v.metrics["calibration_budget_per_hour"] == 0.03 and v.metrics["calibration_frames"] > 0
-        assert (v.metrics["calibration_k"], v.metrics["calibration_n"]) == (3.0, 5.0)
+        assert (v.metrics["calibration_k"], v.metrics["calibration_n"]) == (2.0, 3.0)  # the control plane's event logic
         assert read_linear_head(cat.load_artifact(r.algorithm_id, v.number)).labels == (r.event,)
     summary = report.summary()
     assert summary["algorithms"] == 3 and summary["cache_hit_rate"] == 0.0
