@@ -14,7 +14,11 @@ is ONE JSON object::
 * ``incremental_ms_p50`` / ``_p99``, ``migrations_mean``: ``plan(changed, previous=plan)``
   over a mixed stream of changes (camera added/removed, demands paused, cost changed,
   worker lost/added, job started/finished), each applied to the previous result;
-* ``incremental_vs_full``: objective of the last incremental plan / a full re-plan of it;
+* ``incremental_ms_p99_by_kind``; ``change_build_ms_p50``: building the changed instance
+  (``Instance.replace``, not part of the re-plan); ``background_full_replans``: how often
+  the drift policy asked for a full re-plan (run inline here, timed apart from the
+  incremental figures, as the control plane would run it in the background);
+* ``incremental_vs_full``: objective of the last plan of the stream / a full re-plan of it;
 * ``lp_gap``: per family, 1 - objective / LP bound; ``vs_round_robin`` / ``vs_first_fit``:
   objective / baseline objective on the same instances.
 """
@@ -39,6 +43,7 @@ from scheduler import (
     first_fit_decreasing,
     generate,
     lp_bound,
+    needs_full_replan,
     plan,
     round_robin,
 )
@@ -86,7 +91,7 @@ def change(inst: Instance, rng: random.Random, i: int) -> tuple[str, Instance]:
     return "job_started", inst.replace(jobs=inst.jobs + (JobSpec(f"jnew{i:05d}", rng.uniform(100, 800), 256.0),))
 
 
-def scale(n_cameras: int, n_workers: int, n_changes: int, seed: int) -> dict:
+def scale(n_cameras: int, n_workers: int, n_changes: int, seed: int, background: bool = True) -> dict:
     t0 = time.perf_counter()
     inst = generate("heterogeneous", n_cameras=n_cameras, n_workers=n_workers, demands_per_camera=40, seed=seed)
     n_dem = sum(len(c.demands) for c in inst.cameras)
@@ -99,16 +104,30 @@ def scale(n_cameras: int, n_workers: int, n_changes: int, seed: int) -> dict:
     print(f"full plan {full_s:.2f}s (cpu {full_cpu:.2f}s), objective {p.objective:.1f}, "
           f"{len(p.unserved)} unserved", file=sys.stderr, flush=True)
     rng = random.Random(seed)
-    lat, mig, kinds = [], [], {}
+    lat, mig, kinds, build_ms, drift_ms = [], [], {}, [], []
+    by_kind: dict[str, list[float]] = {}
+    full_replans, full_replan_s = 0, []
     cur_inst, cur = inst, p
     for i in range(n_changes):
+        t0 = time.perf_counter()
         kind, nxt = change(cur_inst, rng, i)
+        build_ms.append((time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
         cur = plan(nxt, previous=cur)
         lat.append((time.perf_counter() - t0) * 1e3)
+        by_kind.setdefault(kind, []).append(lat[-1])
         mig.append(cur.migrations)
         kinds[kind] = kinds.get(kind, 0) + 1
         cur_inst = nxt
+        if background:  # the control plane's background full re-plan, when the drift policy asks
+            t0 = time.perf_counter()
+            again = needs_full_replan(cur, cur_inst)
+            drift_ms.append((time.perf_counter() - t0) * 1e3)
+            if again:
+                t0 = time.perf_counter()
+                cur = plan(cur_inst)
+                full_replan_s.append(time.perf_counter() - t0)
+                full_replans += 1
         if (i + 1) % max(1, n_changes // 10) == 0:
             print(f"  {i + 1} changes, last {lat[-1]:.1f} ms", file=sys.stderr, flush=True)
     ok = check(cur_inst, cur).ok if n_cameras <= 20_000 else None
@@ -122,6 +141,11 @@ def scale(n_cameras: int, n_workers: int, n_changes: int, seed: int) -> dict:
         "incremental_ms_p99": round(_pct(lat, 0.99), 3) if lat else None,
         "migrations_mean": round(statistics.fmean(mig), 3) if mig else None,
         "change_kinds": kinds,
+        "incremental_ms_p99_by_kind": {k: round(_pct(v, 0.99), 3) for k, v in sorted(by_kind.items())},
+        "change_build_ms_p50": round(statistics.median(build_ms), 3) if build_ms else None,
+        "background_full_replans": full_replans if background else None,
+        "background_full_replan_s_mean": round(statistics.fmean(full_replan_s), 3) if full_replan_s else None,
+        "drift_check_ms_p50": round(statistics.median(drift_ms), 3) if drift_ms else None,
         "incremental_vs_full": round(cur.objective / full_again, 5) if full_again else None,
         "incremental_plan_valid": ok,
     }
@@ -156,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gap-cameras", type=int)
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--skip-gaps", action="store_true")
+    ap.add_argument("--no-background", action="store_true", help="never run the drift policy's full re-plans")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     n_cam = args.cameras or (100_000 if args.full else 5_000)
@@ -163,10 +189,11 @@ def main(argv: list[str] | None = None) -> None:
     n_ch = args.changes if args.changes is not None else (1_000 if args.full else 200)
     n_gap = args.gap_cameras or (2_000 if args.full else 300)
     result: dict = {"benchmark": "scheduler_scale"}
-    result.update(gaps(n_gap, [f for f in args.families.split(",") if f], args.seed))
-    result["gap_cameras"] = n_gap
+    if not args.skip_gaps:
+        result.update(gaps(n_gap, [f for f in args.families.split(",") if f], args.seed))
+        result["gap_cameras"] = n_gap
     if not args.skip_scale:
-        result.update(scale(n_cam, n_w, n_ch, args.seed))
+        result.update(scale(n_cam, n_w, n_ch, args.seed, background=not args.no_background))
     print(json.dumps(result))
 
 

@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 
 
 def replan(instance: Instance, previous: PlanResult) -> PlanResult:
+    delta = instance._index.get("delta")
+    if delta is not None and previous._state is not None:
+        from scheduler._engine import fast_replan
+
+        fast = fast_replan(instance, previous, delta)
+        if fast is not None:
+            return fast
     m = compile_instance(instance)
     pk = Packing(m)
     place_jobs(pk, {j.job: j.worker for j in previous.jobs})

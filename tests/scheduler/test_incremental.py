@@ -74,9 +74,21 @@ def test_each_change_is_valid_moves_little_and_stays_near_full(kind):
 @settings(max_examples=60, deadline=None)
 @given(instances(), st.data())
 def test_property_incremental_is_valid(inst, data):
-    before = plan(inst)
-    cams = inst.cameras
     kind = data.draw(st.sampled_from(["drop_camera", "drop_worker", "shrink_worker", "drop_demand", "add_job"]))
+    new = _changed(inst, kind)
+    after = plan(new, previous=plan(inst))
+    valid(new, after)
+    # deterministic: the same chain replayed from scratch gives the same plan
+    assert plan(_changed(inst, kind), previous=plan(inst)).to_json() == after.to_json()
+    # and the thorough path (a previous plan with no shared state) is valid too
+    from scheduler import PlanResult
+
+    thorough = plan(new, previous=PlanResult.from_json(plan(inst).to_json()))
+    valid(new, thorough)
+
+
+def _changed(inst, kind):
+    cams = inst.cameras
     if kind == "drop_camera" and cams:
         new = inst.replace(cameras=cams[1:])
     elif kind == "drop_worker" and inst.workers:
@@ -89,9 +101,7 @@ def test_property_incremental_is_valid(inst, data):
         new = inst.replace(cameras=(dataclasses.replace(cams[0], demands=cams[0].demands[1:]),) + cams[1:])
     else:
         new = inst.replace(jobs=inst.jobs + (JobSpec("j-extra", 30.0, 50.0),))
-    after = plan(new, previous=before)
-    valid(new, after)
-    assert plan(new, previous=before).to_json() == after.to_json()  # deterministic too
+    return new
 
 
 def test_drift_grows_with_changes_and_policy_asks_for_a_full_replan():
@@ -118,3 +128,41 @@ def test_plan_read_from_json_can_seed_an_incremental_replan():
     again = plan(inst, previous=p)
     valid(inst, again)
     assert again.migrations == 0
+
+
+_KINDS = ["drop_camera", "drop_worker", "shrink_worker", "drop_demand", "add_job", "add_camera", "cost_up",
+          "cost_down", "add_worker", "finish_job", "repin"]
+
+
+def _changed_more(inst, kind, i):
+    algs, cams = inst.algorithms, inst.cameras
+    if kind == "add_camera":
+        cid = f"new{i}"
+        return inst.replace(cameras=cams + (CameraSpec(cid, 1.0, 4.0, None, tuple(
+            Demand(cid, a.id, 1.0 + j, 5.0, 1.0) for j, a in enumerate(algs[:2]))),))
+    if kind in ("cost_up", "cost_down"):
+        a = algs[i % len(algs)]
+        f = 4.0 if kind == "cost_up" else 0.25
+        return inst.replace(algorithms=tuple(dataclasses.replace(x, head_ms=x.head_ms * f + 0.5, memory_mib=x.memory_mib * f)
+                                             if x is a else x for x in algs))
+    if kind == "add_worker":
+        return inst.replace(workers=inst.workers + (WorkerSpec(f"wn{i}", "n0", 300.0, 600.0),))
+    if kind == "finish_job" and inst.jobs:
+        return inst.replace(jobs=inst.jobs[1:])
+    if kind == "repin" and cams:
+        return inst.replace(cameras=(dataclasses.replace(cams[-1], node="n1"),) + cams[:-1])
+    return _changed(inst, kind)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(max_cameras=10), st.lists(st.sampled_from(_KINDS), min_size=1, max_size=6))
+def test_property_chain_of_changes_stays_valid(inst, kinds):
+    p = plan(inst)
+    for i, kind in enumerate(kinds):
+        nxt = _changed_more(inst, kind, i)
+        q = plan(nxt, previous=p)
+        valid(nxt, q)
+        assert check(nxt, q).objective == pytest.approx(q.objective, rel=1e-9, abs=1e-9)
+        moved = sum(1 for a in q.cameras if (w := p.worker_of(a.camera)) is not None and w != a.worker)
+        assert q.migrations == moved
+        inst, p = nxt, q
