@@ -226,7 +226,7 @@ class SqlSeenStore:
     is always recent (it comes from the last uncommitted batch), so that is plenty.
     """
 
-    def __init__(self, url_or_engine: Any, *, scope: str = "default", max_ids: int = 1_000_000) -> None:
+    def __init__(self, url_or_engine: Any, *, scope: str = "default", max_ids: int = 1_000_000, prune_every: int = 5000) -> None:
         import sqlalchemy as sa
 
         self._sa = sa
@@ -234,10 +234,19 @@ class SqlSeenStore:
             sqlite = url_or_engine.startswith("sqlite")
             self._engine = sa.create_engine(url_or_engine, pool_pre_ping=True,
                                             connect_args={"timeout": 30} if sqlite else {})  # fmt: skip
+            if sqlite:
+                # WAL + synchronous=NORMAL: survives a process crash (what redelivery is about)
+                # without an fsync per processed record
+                @sa.event.listens_for(self._engine, "connect")
+                def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+                    cur = dbapi_conn.cursor()
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA synchronous=NORMAL")
+                    cur.close()
         else:
             self._engine = url_or_engine
         self._owns_engine = isinstance(url_or_engine, str)
-        self._scope, self._max, self._adds = scope, max_ids, 0
+        self._scope, self._max, self._adds, self._prune_every = scope, max_ids, 0, max(1, prune_every)
         meta = sa.MetaData()
         self._table = sa.Table(
             "bus_seen_events", meta,
@@ -264,7 +273,7 @@ class SqlSeenStore:
             n = time.time_ns()
             conn.execute(insert(t).values(scope=self._scope, event_id=event_id, n=n).on_conflict_do_nothing())
             self._adds += 1
-            if self._adds % 5000 == 0:
+            if self._adds % self._prune_every == 0:
                 cutoff = sa.select(t.c.n).where(t.c.scope == self._scope).order_by(t.c.n.desc()).offset(self._max).limit(1)
                 edge = conn.execute(cutoff).scalar()
                 if edge is not None:
