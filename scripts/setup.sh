@@ -13,7 +13,7 @@ if [[ "${WAREHOUSE_SETUP_SERVICES:-0}" == "1" ]]; then
   # test-only services: PostgreSQL server, RTSP server (GStreamer's, driven by /usr/bin/python3)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
   for p in gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly; do
+           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly chromium; do  # chromium: browser tests (issue 11)
     dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
   done
 fi
@@ -26,6 +26,15 @@ if ((${#need_apt[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# axe-core for the console's accessibility check (tests/browser, issue 11): npm pack, cached
+if [[ "${WAREHOUSE_SETUP_SERVICES:-0}" == "1" ]]; then
+  axe_dir="${WAREHOUSE_CACHE_DIR:-var/cache}/axe"
+  if [[ ! -f "$axe_dir/package/axe.min.js" ]]; then
+    mkdir -p "$axe_dir"
+    (cd "$axe_dir" && npm pack -q axe-core@4.14.1 >/dev/null && tar xzf axe-core-4.14.1.tgz package/axe.min.js)
+  fi
 fi
 
 stamp=.venv/.setup-stamp
