@@ -100,7 +100,9 @@ def _changed(inst, kind):
     elif kind == "drop_demand" and cams and cams[0].demands:
         new = inst.replace(cameras=(dataclasses.replace(cams[0], demands=cams[0].demands[1:]),) + cams[1:])
     else:
-        new = inst.replace(jobs=inst.jobs + (JobSpec("j-extra", 30.0, 50.0),))
+        ids = {j.id for j in inst.jobs}
+        n = next(i for i in range(len(ids) + 1) if f"j-extra{i}" not in ids)
+        new = inst.replace(jobs=inst.jobs + (JobSpec(f"j-extra{n}", 30.0, 50.0),))
     return new
 
 
@@ -147,8 +149,8 @@ def _changed_more(inst, kind, i):
                                              if x is a else x for x in algs))
     if kind == "add_worker":
         return inst.replace(workers=inst.workers + (WorkerSpec(f"wn{i}", "n0", 300.0, 600.0),))
-    if kind == "finish_job" and inst.jobs:
-        return inst.replace(jobs=inst.jobs[1:])
+    if kind == "finish_job":
+        return inst.replace(jobs=inst.jobs[1:])  # (a no-op change when there is no job)
     if kind == "repin" and cams:
         return inst.replace(cameras=(dataclasses.replace(cams[-1], node="n1"),) + cams[:-1])
     return _changed(inst, kind)
