@@ -227,24 +227,32 @@ def kill_scenario(role: str, bootstrap: str, *, events: int, kills: int, work: P
     consumer.start()
     done = threading.Event()
 
-    pace_s = max(0.004, kills * 1.2 / events)  # the input keeps flowing through every kill
+    kills_done = threading.Event()
+    sent = [0]
 
-    def produce() -> None:
-        for i in range(events):
+    def produce() -> None:  # at least ``events``, and on until the last kill: every kill is under load
+        i = 0
+        while i < events or not kills_done.is_set():
             value, key = make_event(topic, i, run)
             producer.send(value["event_id"], value, key)
-            time.sleep(pace_s)
+            i += 1
+            time.sleep(0.01)
         producer.flush()
+        sent[0] = i
         done.set()
 
     threading.Thread(target=produce, daemon=True).start()
     mid_stream = 0
-    for _ in range(kills):  # kill at random points while the consumer works
-        before = len(consumer.processed_at)
-        time.sleep(rng.uniform(0.4, 1.2))
+    for _ in range(kills):
+        # kill at a random moment after the consumer has processed something since it (re)started
+        before, end = len(consumer.processed_at), time.monotonic() + 30
+        while len(consumer.processed_at) == before and time.monotonic() < end:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.4))
         mid_stream += len(consumer.processed_at) > before and not done.is_set()
         consumer.kill()
         consumer.start()
+    kills_done.set()
     done.wait(180)
     acked = set(producer.acked)
     deadline = time.monotonic() + 90
@@ -265,7 +273,7 @@ def kill_scenario(role: str, bootstrap: str, *, events: int, kills: int, work: P
     bus.close()
     lost = len(acked - set(effects))
     return {
-        "role": role, "events": events, "acknowledged": len(acked), "kills": kills, "kills_mid_stream": mid_stream, "lost": lost,
+        "role": role, "events": sent[0], "acknowledged": len(acked), "kills": kills, "kills_mid_stream": mid_stream, "lost": lost,
         "duplicated": sum(n - 1 for n in effects.values() if n > 1), "router_redelivered_copies": copies,
         "producer_errors": producer.errors,
     }  # fmt: skip
