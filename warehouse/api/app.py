@@ -62,6 +62,7 @@ class Services:
     outbox: Any = None
     auth_limiter: FailureLimiter = field(default_factory=FailureLimiter)
     max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 96 * 1_048_576  # model imports (POST /algorithms/import)
 
     def __post_init__(self) -> None:
         if self.taxonomy is None:
@@ -87,18 +88,20 @@ class Services:
 class BodyLimit:
     """ASGI middleware: refuse request bodies over ``max_bytes`` (413), declared or streamed."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, upload_bytes: int | None = None, upload_paths: tuple[str, ...] = ()) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.upload_bytes, self.upload_paths = upload_bytes or max_bytes, upload_paths
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.upload_bytes if scope.get("path") in self.upload_paths else self.max_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
         too_big = JSONResponse(status_code=413, content={
-            "detail": f"request body is larger than {self.max_bytes} bytes; send less (large models go through `warehouse catalog import`)",
+            "detail": f"request body is larger than {limit} bytes; send less (large models go through `warehouse catalog import`)",
             "error": "PayloadTooLarge", "field": "body", "errors": []})
         try:
-            if declared is not None and int(declared) > self.max_bytes:
+            if declared is not None and int(declared) > limit:
                 return await too_big(scope, receive, send)
         except ValueError:
             pass
@@ -109,7 +112,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge()
             return message
 
@@ -198,7 +201,8 @@ def create_app(services: Services) -> FastAPI:
                               "Authenticate with the X-API-Key header. Console at /console.")
     app.state.services = services
     _install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=services.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=services.max_body_bytes, upload_bytes=services.max_upload_bytes,
+                       upload_paths=("/algorithms/import",))
 
     from warehouse.api import routes
 

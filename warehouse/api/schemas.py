@@ -184,3 +184,11 @@ class StageChange(_Strict):
 class CanaryStart(_Strict):
     cameras: list[Annotated[str, Field(pattern=CAMERA_ID_PATTERN)]] = Field(min_length=1, max_length=1000)
     reason: str = Field(default="", max_length=2000)
+
+
+class AlgorithmImport(_Strict):
+    """A model with its manifest (the YAML of ``warehouse catalog import``), the ONNX file
+    base64-encoded under the name the manifest's ``version.artifact`` gives."""
+
+    manifest_yaml: str = Field(min_length=1, max_length=65_536)
+    artifact_b64: str = Field(min_length=4, max_length=128 * 1_048_576)

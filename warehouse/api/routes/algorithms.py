@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from warehouse.api.deps import Admin, ServicesDep, Viewer, actor_of, wake_control
 from warehouse.api.outbox_bus import OutboxBus
-from warehouse.api.schemas import ALGORITHM_ID_PATTERN, EVENT_TYPE_PATTERN, CanaryStart, StageChange, VersionNumber
+from warehouse.api.schemas import ALGORITHM_ID_PATTERN, EVENT_TYPE_PATTERN, AlgorithmImport, CanaryStart, StageChange
 from warehouse.errors import InvalidInputError
 
 router = APIRouter(prefix="/algorithms", tags=["catalog"])
@@ -38,6 +38,40 @@ def list_algorithms(services: ServicesDep, key: Viewer,
     cat = _catalog(services)
     prod = cat.production_versions()  # one query for all, not one per algorithm
     return [_public(s, prod.get(s.id)) for s in cat.list_algorithms(scene=scene, event_type=event_type)]
+
+
+@router.post("/import", response_model=dict, status_code=201)
+def import_model(body: AlgorithmImport, services: ServicesDep, key: Admin) -> dict:
+    """Import a model with its manifest: every check of ``catalog.import_manifest`` runs
+    before anything is written (ONNX load, signature, labels, preprocessing, a dry run)."""
+    import base64
+    import binascii
+    import tempfile
+    from pathlib import Path, PurePosixPath
+
+    import yaml
+
+    cat = _catalog(services)
+    try:
+        manifest = yaml.safe_load(body.manifest_yaml)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"manifest_yaml is not YAML: {exc}") from None
+    name = ((manifest or {}).get("version") or {}).get("artifact") if isinstance(manifest, dict) else None
+    if not isinstance(name, str) or PurePosixPath(name).name != name or name in ("", ".", ".."):
+        raise InvalidInputError(f"manifest version.artifact {name!r} must be a plain file name (the uploaded model), e.g. 'model.onnx'")
+    try:
+        data = base64.b64decode(body.artifact_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError("artifact_b64 is not base64; send the ONNX file's bytes base64-encoded") from None
+    with tempfile.TemporaryDirectory(prefix="import-") as d:
+        (Path(d) / "manifest.yaml").write_text(body.manifest_yaml)
+        (Path(d) / name).write_bytes(data)
+        v = cat.import_manifest(Path(d) / "manifest.yaml")
+    services.ops.audit(actor=actor_of(key), action="algorithm.import", target=f"{v.algorithm_id}@v{v.number}",
+                       detail={"artifact_sha256": v.artifact_sha256, "stage": str(getattr(v.stage, "value", v.stage))})
+    wake_control(services)
+    return {"algorithm_id": v.algorithm_id, "number": v.number, "stage": str(getattr(v.stage, "value", v.stage)),
+            "artifact_sha256": v.artifact_sha256, "metrics": dict(v.metrics or {})}
 
 
 @router.get("/{algorithm_id}", response_model=dict)
