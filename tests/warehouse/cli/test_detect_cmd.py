@@ -90,3 +90,12 @@ def test_errors_one_line_exit_2(media, args, match):
     args = [a.format(camera=media / "camera.png", notes=media / "folder" / "notes.txt") for a in args]
     r = CliRunner().invoke(app, ["detect", *args])
     assert r.exit_code == 2 and match in r.output and "Traceback" not in r.output
+
+
+def test_readout_on_the_backbone(media, backbone_cache, monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_CACHE_DIR", str(backbone_cache))
+    cv2.imwrite(str(media / "moto.png"), picture("motorcycle_left"))
+    r = CliRunner().invoke(app, ["detect", str(media / "moto.png"), "-a", "imagenet.scooter", "--json"])
+    assert r.exit_code == 0, r.output
+    (det,) = _json_lines(r.stdout)[0]["detections"]
+    assert det["label"] == "scooter" and det["score"] > 0.9 and det["xyxy"] == [0.0, 0.0, 741.0, 500.0]
