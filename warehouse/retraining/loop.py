@@ -212,11 +212,12 @@ class RetrainingLoop:
         threshold = float((prod.metrics or {}).get("threshold", 0.5))
         ds_id, dataset = self._production_dataset(prod)
 
-        # mining: candidates near the mistakes only
+        # mining: candidates near the mistakes only, scored by an interim head that already knows
+        # what the reports say about the mistakes (production is what got them wrong)
         t_mine = fw.start_task("mining", A, total=self.budget, parent_id=parent)
+        scorer, score_thr = self._mining_scorer(dataset, misses, prod_onnx, head, threshold)
         req = MiningRequest(queries=tuple(miss_frames), labeled=frozenset(dataset.sample_ids) | frozenset(miss_frames),
-                            score=lambda x: head.scores(x)[:, 0], threshold=threshold, budget=self.budget,
-                            k_per_query=self.k_per_query, seed=self.seed)
+                            score=scorer, threshold=score_thr, budget=self.budget, k_per_query=self.k_per_query, seed=self.seed)
         rnd = self.registry.get("seals").mine(self.pool, req)
         candidates = list(rnd.selected)
         job_id = self.catalog.record_mining_job(A, miss_event_ids=list(miss_ids), strategy="seals.ann", candidate_ids=candidates)
@@ -266,6 +267,24 @@ class RetrainingLoop:
                  len(miss_ids), len(candidates), len(labels), verdict, new_version, action)
         return RetrainResult(A, miss_ids, job_id, new_ds_id, run_id, rnd.by_reason(), pos, int(len(y) - pos), metrics, verdict,
                              new_version, time.perf_counter() - t0, parent, len(labels), rnd.scanned_fraction, action)
+
+    def _mining_scorer(self, dataset: LabeledDataset, misses: list[dict], prod_onnx: bytes, head, threshold: float):
+        """Production's head, refit for a few epochs with each reported mistake under its reported
+        label (missed event -> 1, false alarm -> 0); only for ranking candidates, never registered."""
+        ix = self.pool.index()
+        prov = {m["frame_ref"]: int(m.get("kind") == "missed_event") for m in misses
+                if m.get("kind") in ("missed_event", "false_alarm") and m.get("frame_ref") in ix}
+        x, y = dataset.part(TRAIN)
+        if not prov or len(y) == 0:
+            return (lambda e: head.scores(e)[:, 0]), threshold
+        xi = np.concatenate([x, np.repeat(self.pool.embeddings(list(prov)), 4, axis=0)])  # a mistake weighs like 4 frames
+        yi = np.concatenate([y, np.repeat(np.array(list(prov.values()), np.int8), 4)])
+        try:
+            onnx, thr, _ = run_training(TrainingInput(xi, yi, prod_onnx, self.seed, self.event_type, 60))
+        except ValueError:  # one class only: keep production's ranking
+            return (lambda e: head.scores(e)[:, 0]), threshold
+        interim = read_linear_head(onnx)
+        return (lambda e: interim.scores(e)[:, 0]), thr
 
     def _production_dataset(self, prod) -> tuple[str, LabeledDataset]:
         lin = self.catalog.lineage(self.algorithm_id, prod.number)

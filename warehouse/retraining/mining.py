@@ -77,6 +77,9 @@ class MiningRequest:
     quotas: tuple[tuple[str, float], ...] = (("likely", 0.5), ("uncertain", 0.3), ("similar", 0.2))
     dup_cosine: float = 0.995  # a pick this close to an earlier pick adds nothing: skip it
     seed: int = 0
+    hops: int = 1  # after scoring, also search near the best-scoring candidates this many times
+    hop_queries: int = 128  # how many of the best-scoring candidates seed each hop
+    hop_k: int = 32
 
     def __post_init__(self) -> None:
         if self.budget < 0 or self.k_per_query < 1:
@@ -169,18 +172,32 @@ class SealsMining:
             raise InvalidInputError(f"none of the query frames {list(req.queries)[:5]} is in the frame pool; mining needs the "
                                     "mistakes' frames retained (frame_ref of the miss events)")
         before = ix.distance_computations
-        hits = ix.search(ix.vectors(queries), k=req.k_per_query, exclude=req.labeled)
         best: dict[str, float] = {}
-        for row in hits:
-            for f, s in row:
-                if s > best.get(f, -2.0):
-                    best[f] = s
+
+        def gather(vectors: np.ndarray, k: int, sim_scale: float) -> None:
+            for row in ix.search(vectors, k=k, exclude=req.labeled):
+                for f, s in row:
+                    if s * sim_scale > best.get(f, -2.0):
+                        best[f] = s * sim_scale
+
+        gather(ix.vectors(queries), req.k_per_query, 1.0)
+        scored: dict[str, float] = {}
+        for hop in range(req.hops + 1):
+            fresh = [f for f in best if f not in scored]
+            if fresh and req.score is not None:
+                scored.update(zip(fresh, np.asarray(req.score(pool.embeddings(fresh)), float)))
+            if hop == req.hops or req.score is None:
+                break
+            # the next hop starts from the candidates the head likes best (SEALS grows the candidate
+            # pool around what it found; a hop is still a neighbourhood, never the whole pool)
+            top = sorted(scored, key=scored.__getitem__, reverse=True)[: req.hop_queries]
+            gather(ix.vectors(top), req.hop_k, 0.9)
         cands = list(best)
         if not cands:
             return MiningRound(self.name, (), (), 0, len(ix), ix.distance_computations - before)
         sims = np.array([best[f] for f in cands])
-        scores = req.score(pool.embeddings(cands)) if req.score is not None else sims
-        sel, why = select_batch(cands, ix.vectors(cands), np.asarray(scores, float), sims, threshold=req.threshold,
+        scores = np.array([scored[f] for f in cands]) if req.score is not None else sims
+        sel, why = select_batch(cands, ix.vectors(cands), scores, sims, threshold=req.threshold,
                                 budget=req.budget, quotas=req.quotas, dup_cosine=req.dup_cosine)
         log.info("mining seals queries=%d candidates=%d selected=%d pool=%d", len(queries), len(cands), len(sel), len(ix))
         return MiningRound(self.name, tuple(sel), tuple(why), len(cands), len(ix), ix.distance_computations - before,
