@@ -75,6 +75,16 @@ class _Ticket:
         self.done = threading.Event()
 
 
+def _ray_node_id() -> str | None:
+    """The Ray node this process runs on (None outside Ray): proof of where the actor landed."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    return ray.get_runtime_context().get_node_id()
+
+
 class _StreamRun:
     """One camera's reader thread on a worker; keeps how it ended."""
 
@@ -470,7 +480,7 @@ class InferenceWorker:
         with self._lock:
             cams = dict(self._revisions)
             last = dict(self.last_frame_ms)
-        return {"worker_id": self.worker_id, "node_id": self.node_id, "pid": os.getpid(), "cameras": cams,
+        return {"worker_id": self.worker_id, "node_id": self.node_id, "ray_node_id": _ray_node_id(), "pid": os.getpid(), "cameras": cams,
                 "streams": self.streams(),
                 "heads": {slot: m[0] for slot, m in self._head_meta.items()},
                 "serving": self._scorer.versions() if callable(getattr(self._scorer, "versions", None)) else {},
