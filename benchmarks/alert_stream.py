@@ -175,7 +175,6 @@ def fan_out(tmp: Path, *, clients: int, rate: int, seconds: float) -> dict:
 # -- listing over many stored alerts --------------------------------------------------------
 def listing(tmp: Path, *, stored: int, requests: int = 300, seed: int = 7) -> dict:
     import httpx
-    import sqlalchemy as sa
     import uvicorn
 
     from warehouse.api import Services, create_app

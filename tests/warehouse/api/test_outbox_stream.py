@@ -6,7 +6,6 @@ import json
 import threading
 import time
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.warehouse.api.conftest import alert

@@ -104,8 +104,6 @@ def lineage(algorithm_id: AlgorithmIdP, number: NumberP, services: ServicesDep, 
 
 def _stage_change(services: Any, key, action: str, algorithm_id: str, fn, *args, **kw) -> dict:
     from warehouse.bus.events import to_wire
-    from warehouse.retraining import promotion  # noqa: F401  (H10's module: the one way stages change)
-
     cat = _catalog(services)
     cat.get_algorithm(algorithm_id)  # 404 with close ids
     event = fn(cat, OutboxBus(services.ops), algorithm_id, *args, actor=actor_of(key), **kw)
