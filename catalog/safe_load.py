@@ -65,6 +65,24 @@ class _LimitedLoader(Reader, Scanner, Parser, Composer, SafeConstructor, Resolve
         Resolver.__init__(self)
         self._limits, self._source, self._depth, self._aliases = limits, source, 0, 0
 
+    # The scanner looks ahead for simple keys in quadratic time in the flow level, so deep
+    # nesting is refused where the scanner opens a level, before the composer sees it.
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 (PyYAML hook)
+        if self.flow_level >= self._limits.max_depth:
+            raise UnsafeInputError(
+                f"{self._source} nests deeper than {self._limits.max_depth} levels; flatten the document",
+                value=self.flow_level,
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column: int) -> bool:  # noqa: D102 (PyYAML hook)
+        if len(self.indents) >= self._limits.max_depth:
+            raise UnsafeInputError(
+                f"{self._source} nests deeper than {self._limits.max_depth} levels; flatten the document",
+                value=len(self.indents),
+            )
+        return super().add_indent(column)
+
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # noqa: D102 (PyYAML hook)
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
