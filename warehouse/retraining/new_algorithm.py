@@ -134,7 +134,7 @@ def _register(catalog, req: NewAlgorithm, dim: int) -> tuple[str, bool]:
 
 
 def create_algorithm(req: NewAlgorithm, *, catalog, store, pool, labeler, flywheel: FlywheelStore | None = None, bus=None,
-                     graph=None, rounds: int = 3, budget: int = 40, heldout_share: float = 0.5, min_f1: float = 0.8,
+                     graph=None, rounds: int = 3, budget: int = 40, heldout_share: float = 0.5, min_f1: float = 0.8, min_heldout: int = 60,
                      epochs: int = 200, seed: int = 0, promote: bool = True, use_ray: bool | None = None,
                      task_id: str | None = None) -> NewAlgorithmResult:
     """Seeds -> initial head -> rounds of mine / label / retrain -> gate -> catalog + graph (+ production)."""
@@ -177,11 +177,12 @@ def create_algorithm(req: NewAlgorithm, *, catalog, store, pool, labeler, flywhe
         t_lab = fw.start_task("labeling", A, total=len(rnd.selected), parent_id=parent, detail={"labeler": labeler.name})
         answers = labeler.label(list(rnd.selected), event_type=req.event_type)
         fw.update_task(t_lab, done=len(answers), state="done")
-        share = heldout_share if r == 1 else 0.3
-        sp = split_mined(list(answers), seed=seed, holdout_share=share)
+        # the held-out set grows (grouped, never trained on) until it holds min_heldout frames; then it is fixed
+        n_ho = sum(1 for f in split if split[f] == HELDOUT)
+        sp = split_mined(list(answers), seed=seed + r, holdout_share=heldout_share if n_ho < min_heldout else 0.0)
         for f, v in answers.items():
             labeled[f] = int(v)
-            split[f] = (HELDOUT if sp[f] != TRAIN else TRAIN) if r == 1 else sp[f]
+            split[f] = HELDOUT if sp[f] != TRAIN else TRAIN
         x, y = arrays(TRAIN)
         init = onnx
         t_train = fw.start_task("training", A, total=1, parent_id=parent)
@@ -202,7 +203,7 @@ def create_algorithm(req: NewAlgorithm, *, catalog, store, pool, labeler, flywhe
                           "scanned_fraction": round(rnd.scanned_fraction, 5)})
         fw.update_task(parent, done=r, detail={"per_round": per_round})
         log.info("new algorithm %s round %d: labeled %d, held-out F1 %.3f", A, r, len(labeled), ho_f1)
-        if r >= 2 and ho_f1 >= min_f1:
+        if r >= 2 and ho_f1 >= min_f1 and len(yh) >= min_heldout and int(yh.sum()) >= 5:
             break
     xm, ym = arrays(MISTAKE_HELDOUT)
     head = read_linear_head(onnx)
