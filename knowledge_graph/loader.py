@@ -185,6 +185,7 @@ def load_ontology(
         uncertain_below=_num(d.get("uncertain_below", 0.6), "defaults", "uncertain_below", problems, lo=0, hi=1, default=0.6),
         uncertain_cover=_num(d.get("uncertain_cover", 0.6), "defaults", "uncertain_cover", problems, lo=0, hi=1, default=0.6),
         uncertain_floor=_num(d.get("uncertain_floor", 0.1), "defaults", "uncertain_floor", problems, lo=0, hi=1, default=0.1),
+        uncertain_ratio=_num(d.get("uncertain_ratio", 0.5), "defaults", "uncertain_ratio", problems, lo=0, hi=1, default=0.5),
     )
     f = raw.get("feedback") or {}
     policy = FeedbackPolicy(

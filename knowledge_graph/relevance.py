@@ -405,15 +405,17 @@ def decide_relevance(
 def linked_scenes(scenes: tuple[tuple[str, float], ...], d) -> list[tuple[str, float]]:
     """The scene links relevance follows: every link at or above ``min_scene_confidence``;
     and when the primary link is uncertain (below ``uncertain_below``, what discovery flags
-    for review), further links strongest first until they hold ``uncertain_cover`` of the
-    confidence, down to ``uncertain_floor``: an unsure camera runs the algorithms of every
-    scene it may be (recall first; operators' feedback then prunes, see revision)."""
+    for review), also the weaker links at least ``uncertain_ratio`` as likely as the primary
+    (and above ``uncertain_floor``), strongest first, until they hold ``uncertain_cover`` of
+    the confidence: an unsure camera runs the algorithms of every scene it may well be
+    (recall first; operators' feedback then prunes, see :mod:`knowledge_graph.revision`)."""
     out = [(s, c) for s, c in scenes if c >= d.min_scene_confidence]
     if not scenes or scenes[0][1] >= d.uncertain_below:
         return out
+    floor = max(d.uncertain_floor, d.uncertain_ratio * scenes[0][1])
     total = 0.0
     for s, c in scenes:
-        if c < d.uncertain_floor or total >= d.uncertain_cover:
+        if c < floor or total >= d.uncertain_cover:
             break
         total += c
         if c < d.min_scene_confidence:

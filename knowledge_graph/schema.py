@@ -109,6 +109,7 @@ class Defaults:
     uncertain_below: float = 0.6
     uncertain_cover: float = 0.6
     uncertain_floor: float = 0.1
+    uncertain_ratio: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,9 @@ never trusted here.
   selected useful algorithm needs it (ontology dependency); or a governance task that truly
   applies to the camera asks for it by name. Averaged over the evaluation times.
 * **compute saved**: 1 - cost of the selected set / cost of every algorithm any camera could
-  need (every production algorithm), per frame; the shared backbone counts once whenever a
-  head or readout runs.
+  need (every production algorithm the graph can reach: :meth:`CompiledOntology.unreachable`
+  lists the rest with reasons), per frame; the shared backbone counts once whenever a head
+  or readout runs.
 
 A selector is any ``(camera, at) -> ordered algorithm ids`` (best first); a budget cuts a
 selection, in its own order, to at most a given cost (recall *at equal or lower cost*).
@@ -75,7 +76,9 @@ class Judge:
         ont = index.ontology
         self.index = index
         self.costs = costs
-        self.production = tuple(a for a, n in ont.algorithms.items() if n.production)
+        unreachable = index.unreachable()
+        # every algorithm any camera could need: production, and reachable by some camera
+        self.production = tuple(a for a, n in ont.algorithms.items() if n.production and a not in unreachable)
         self.kinds = {a: n.kind for a, n in ont.algorithms.items()}
         self.events = {a: frozenset(n.event_types) for a, n in ont.algorithms.items()}
         self.scene_tags = {a: frozenset(n.scene_tags) for a, n in ont.algorithms.items()}

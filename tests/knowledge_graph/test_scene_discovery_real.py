@@ -8,6 +8,7 @@ generator fingerprint and the backbone file, so reruns cost seconds.
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -108,3 +109,43 @@ def test_discovered_scenes_link_a_camera(features, discovery, ontology):
     g.add_camera("new-cam", region="coast", scenes=est.links(), reason="scene discovery")
     assert g.camera("new-cam").primary_scene == "seafront"
     assert "scene.seafront.person_in_water" in g.relevance("new-cam").algorithm_ids()
+
+
+def test_real_campus_footage_gets_people_and_vehicle_algorithms_and_nothing_for_water(features, discovery, ontology):
+    # vtest.avi: a real campus road and lawn with people walking (Debian's opencv-doc)
+    import subprocess
+
+    import cv2
+
+    from benchmarks.relevance_quality import WATER_OR_TUNNEL, algorithm_families
+    from knowledge_graph import CityGraph
+
+    fetch = subprocess.run(["bash", "scripts/fetch_vtest.sh"], capture_output=True, text=True)
+    if fetch.returncode != 0:
+        pytest.skip(f"vtest.avi cannot be fetched offline here (scripts/fetch_vtest.sh: {fetch.stderr.strip()[-200:]})")
+    from runtime.backbone import Backbone
+    from warehouse.settings import Settings
+    from warehouse.training.backbone_export import ensure_backbone_onnx
+
+    cap = cv2.VideoCapture(fetch.stdout.strip())
+    frames = []
+    for i in np.linspace(0, 397, 8).astype(int):  # training half only
+        cap.set(cv2.CAP_PROP_POS_FRAMES, int(i))
+        ok, f = cap.read()
+        assert ok, f"vtest.avi frame {i} unreadable"
+        frames.append(f)
+    cap.release()
+    bb = Backbone.load(ensure_backbone_onnx(Settings().resolved_cache_dir), intra_op_threads=1)
+    est = discovery.classify_frames(bb, frames)
+    # a roadway or pedestrian scene, never water or a tunnel; unsure ones are flagged
+    assert est.primary in ("road", "sidewalk", "plaza", "park", "intersection"), est.confidences
+    assert est.needs_review == (est.primary_confidence < 0.6)
+    g = CityGraph(ontology)
+    g.add_discovered_camera("vtest", "university", est)
+    print(sorted(est.confidences.items(), key=lambda kv: -kv[1])[:5], g.camera("vtest").scenes)
+    rel = g.relevance("vtest", datetime(2024, 5, 1, 12, 30))
+    fam = algorithm_families(ontology, rel.algorithm_ids())
+    assert fam["people"] and fam["vehicles"], fam
+    assert fam["water_or_tunnel_only"] == []
+    assert not [a for a in rel.algorithm_ids() if any(a.startswith(f"scene.{s}.") for s in WATER_OR_TUNNEL)]
+    assert all(c.explanation.paths and c.explanation.reasons for c in rel.choices)
