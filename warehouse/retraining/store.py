@@ -43,6 +43,14 @@ misses = sa.Table(
     sa.Column("received_ms", sa.BigInteger, nullable=False),
     sa.Column("claimed_by", sa.String(64), nullable=True, index=True),
 )
+feedback = sa.Table(  # operators' verdicts, once per event id: live precision per algorithm version
+    "fw_feedback", meta,
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("algorithm_id", sa.String(200), nullable=False, index=True),
+    sa.Column("model_version", sa.String(64), nullable=True),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("received_ms", sa.BigInteger, nullable=False),
+)
 tasks = sa.Table(
     "fw_tasks", meta,
     sa.Column("task_id", sa.String(64), primary_key=True),
@@ -158,6 +166,32 @@ class FlywheelStore:
         """A failed job gives its misses back to the next one."""
         with self.engine.begin() as c:
             c.execute(misses.update().where(misses.c.claimed_by == job_id).values(claimed_by=None))
+
+    # -- operators' feedback (live precision) ------------------------------------------------
+    def record_feedback(self, event: dict[str, Any]) -> bool:
+        """Keep one verdict (by ``event_id``); True if new."""
+        eid, alg, verdict = event.get("event_id"), event.get("algorithm_id"), event.get("verdict")
+        if not isinstance(eid, str) or not isinstance(alg, str) or verdict not in ("confirm", "reject"):
+            raise InvalidInputError(f"feedback {eid!r} needs event_id, algorithm_id and verdict confirm|reject (got {verdict!r})")
+        mv = event.get("model_version")
+        try:
+            with self.engine.begin() as c:
+                c.execute(feedback.insert().values(event_id=eid, algorithm_id=alg, model_version=None if mv is None else str(mv),
+                                                   verdict=verdict, received_ms=now_ms()))
+            return True
+        except sa.exc.IntegrityError:
+            return False
+
+    def verdicts(self, algorithm_id: str, *, model_version: str | None = None, since_ms: int | None = None) -> dict[str, int]:
+        """``{"confirm": n, "reject": m}`` for an algorithm (one version, and/or since a time)."""
+        q = sa.select(feedback.c.verdict, sa.func.count()).where(feedback.c.algorithm_id == algorithm_id).group_by(feedback.c.verdict)
+        if model_version is not None:
+            q = q.where(feedback.c.model_version == str(model_version))
+        if since_ms is not None:
+            q = q.where(feedback.c.received_ms >= since_ms)
+        with self.engine.connect() as c:
+            got = dict(c.execute(q).all())
+        return {"confirm": int(got.get("confirm", 0)), "reject": int(got.get("reject", 0))}
 
     # -- tasks ---------------------------------------------------------------------------
     def start_task(self, kind: str, algorithm_id: str, *, total: int = 0, parent_id: str | None = None,

@@ -67,17 +67,29 @@ class RetrainingWorker:
     """Consumes ``miss-events`` into the ledger and runs the loops whose trigger fires."""
 
     def __init__(self, bus, flywheel: FlywheelStore, *, loop_for: Callable[[str], Any], topic: str = "miss-events",
-                 group: str = "retraining", min_misses: int = 1) -> None:
+                 group: str = "retraining", min_misses: int = 1, precision_floor: float | None = None, min_feedback: int = 20,
+                 feedback_topic: str | None = "feedback", catalog: Any = None, auto_rollback: bool = True) -> None:
         from warehouse.bus import IdempotentConsumer
 
         self.flywheel, self.loop_for, self.min_misses = flywheel, loop_for, min_misses
+        self.precision_floor, self.min_feedback = precision_floor, min_feedback
+        self.bus, self.catalog, self.auto_rollback = bus, catalog, auto_rollback
         self.results: list = []
-        self._c = IdempotentConsumer(bus, topic, group=group, handler=self._on_record, seen=ProcessedIds(flywheel, group))
+        self.rollbacks: list = []
+        self._topic, self._feedback_topic = topic, feedback_topic
+        topics = [topic] + ([feedback_topic] if feedback_topic else [])
+        self._c = IdempotentConsumer(bus, topics, group=group, handler=self._on_record, seen=ProcessedIds(flywheel, group))
 
     def _on_record(self, record) -> None:
         from warehouse.bus import MalformedEvent
 
         m = record.value
+        if self._feedback_topic and record.topic == self._feedback_topic:
+            try:
+                self.flywheel.record_feedback(m)
+            except ValueError as exc:
+                raise MalformedEvent(str(exc)) from exc
+            return
         if m.get("type") != "miss":
             raise MalformedEvent(f"miss-events record {m.get('event_id')!r} has type {m.get('type')!r}, expected 'miss'")
         alg = m.get("algorithm_id") or (f"event:{m['event_type']}" if m.get("event_type") else None)
@@ -106,7 +118,12 @@ class RetrainingWorker:
     def retrain_due(self) -> list:
         out = []
         for alg, counts in sorted(self.flywheel.miss_counts().items()):
-            fire, why = should_retrain(pending_misses=counts["pending"], min_misses=self.min_misses)
+            if counts["pending"] == 0:
+                continue  # nothing to learn from yet (a low precision alone has no frames to mine near)
+            v = self.flywheel.verdicts(alg, model_version=self._production_number(alg))
+            fire, why = should_retrain(pending_misses=counts["pending"], confirmed=v["confirm"], rejected=v["reject"],
+                                       min_misses=self.min_misses, precision_floor=self.precision_floor,
+                                       min_feedback=self.min_feedback)
             loop = self.loop_for(alg) if fire else None
             if loop is None:
                 continue
@@ -120,7 +137,49 @@ class RetrainingWorker:
                 self.flywheel.release_misses(task)
                 self.flywheel.update_task(task, state="failed")
         self.results.extend(out)
+        if self.auto_rollback and self.catalog is not None:
+            self.watch_promoted()
         return out
+
+    def _production_number(self, alg: str) -> str | None:
+        """The version whose precision counts (production's, when a catalog is at hand)."""
+        if self.catalog is None:
+            return None
+        try:
+            prod = self.catalog.production_version(alg)
+        except KeyError:
+            return None
+        return str(prod.number) if prod is not None else None
+
+    def watch_promoted(self) -> list:
+        """Roll back every production version whose live precision fell below its predecessor's."""
+        from warehouse.retraining.canary import should_roll_back
+        from warehouse.retraining.promotion import PromotionError, predecessor, rollback
+
+        out = []
+        for alg in sorted({a for a in self.flywheel.miss_counts()} | set(self._feedback_algorithms())):
+            try:
+                current, before = predecessor(self.catalog, alg)
+            except (PromotionError, KeyError):
+                continue
+            if before is None:
+                continue
+            now, prev = self.flywheel.verdicts(alg, model_version=str(current)), self.flywheel.verdicts(alg, model_version=str(before))
+            n_prev = prev["confirm"] + prev["reject"]
+            prev_p = prev["confirm"] / n_prev if n_prev >= self.min_feedback else None
+            if should_roll_back(promoted_confirmed=now["confirm"], promoted_rejected=now["reject"], predecessor_precision=prev_p,
+                                min_feedback=self.min_feedback):
+                reason = (f"live precision of v{current} {now['confirm']}/{now['confirm'] + now['reject']} fell below "
+                          f"v{before}'s {prev_p:.3f}")
+                out.append(rollback(self.catalog, self.bus, alg, actor="flywheel-policy", reason=reason))
+        self.rollbacks.extend(out)
+        return out
+
+    def _feedback_algorithms(self) -> list[str]:
+        from warehouse.retraining.store import feedback
+
+        with self.flywheel.engine.connect() as c:
+            return list(c.execute(sa.select(feedback.c.algorithm_id).distinct()).scalars())
 
     def close(self) -> None:
         self._c.close()

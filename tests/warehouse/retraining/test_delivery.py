@@ -99,3 +99,43 @@ def test_sigkill_at_random_points_loses_nothing_and_counts_nothing_twice(tmp_pat
     assert fw.pending_misses() == [] and set(_tallied(fw)) == set(want)  # every miss reached its loop
     assert len(set(counts_at_kill)) > 5, counts_at_kill  # kills landed while the ledger was growing
     assert time.monotonic() - t0 < 120
+
+
+def test_precision_trigger_and_automatic_rollback(tmp_path):
+    import numpy as np
+
+    from catalog import AlgorithmSpec, ArtifactStore, Catalog, linear_head_onnx
+    from warehouse.retraining.promotion import promote
+
+    A = "scene.road.smoke"
+    cat = Catalog.open(f"sqlite:///{tmp_path}/cat.db", store=ArtifactStore(str(tmp_path / "art")))
+    cat.register_algorithm(AlgorithmSpec(id=A, name="Smoke", event_types=("smoke",), scene_tags=("road",)))
+    sha = cat.store.put_bytes(linear_head_onnx(np.zeros((4, 1), np.float32), np.zeros(1, np.float32), labels=["smoke"]))
+    for _ in range(2):
+        cat.add_version(A, artifact_sha256=sha)
+    bus = SqliteBus(str(tmp_path / "bus.db"))
+    fw = FlywheelStore(f"sqlite:///{tmp_path}/fw.db")
+    promote(cat, bus, A, 1, actor="t", reason="v1")
+    promote(cat, bus, A, 2, actor="t", reason="v2")
+    def fb(i, v, verdict):
+        return {"event_id": f"fb-{v}-{i}", "type": "alert_feedback", "algorithm_id": A, "model_version": str(v), "verdict": verdict,
+                "alert_id": f"al-{i}", "camera_id": "cam-1", "feedback_id": f"fb-{v}-{i}", "operator": "op"}
+    for i in range(20):  # v1 was precise (19/20), v2 is not (10/20)
+        bus.publish("feedback", fb(i, 1, "confirm" if i else "reject"), key=A)
+        bus.publish("feedback", fb(i, 2, "confirm" if i % 2 else "reject"), key=A)
+    bus.publish("miss-events", _miss(1, alg=A), key=A)
+    bus.flush()
+    handled = []
+
+    class Loop:
+        def handle(self, misses, *, task_id):
+            handled.append(len(misses))
+            fw.update_task(task_id, state="done")
+            return task_id
+
+    w = RetrainingWorker(bus, fw, loop_for=lambda a: Loop(), min_misses=3, precision_floor=0.6, min_feedback=20, catalog=cat)
+    w.run_once(timeout_s=0.5)
+    assert handled == [1]  # one miss is under min_misses=3, but precision 0.5 < 0.6 triggered retraining
+    assert [e.action for e in w.rollbacks] == ["rolled_back"] and cat.production_version(A).number == 1
+    assert fw.verdicts(A, model_version="2") == {"confirm": 10, "reject": 10}
+    cat.close()
