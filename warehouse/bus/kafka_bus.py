@@ -7,6 +7,7 @@ pays for it.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 
 from warehouse.bus._codec import check_group, check_topic, decode_value, encode_value, topic_list
 from warehouse.bus.api import DEFAULT_PARTITIONS, Record
-from warehouse.bus.errors import BusError, BusUnavailableError, PublishError
+from warehouse.bus.errors import BusError, BusUnavailableError, MalformedEvent, PublishError
 
 __all__ = ["KafkaBus", "KafkaConsumerAdapter"]
 
@@ -100,15 +101,17 @@ class KafkaBus:
             # Idempotent producer, acks from every in-sync replica: a retried batch is written
             # once (the broker drops the duplicate by producer id and sequence number), and a
             # record is acknowledged only once it is durable on the leader and all replicas.
-            self._producer = KafkaProducer(
-                acks="all",
-                enable_idempotence=True,
-                max_in_flight_requests_per_connection=5,  # the most idempotence allows, order kept
-                linger_ms=linger_ms,
-                max_block_ms=max(self._timeout_ms, 10000),
-                key_serializer=lambda k: None if k is None else k.encode("utf-8"),
+            self._producer_config = {
+                "acks": "all",
+                "enable_idempotence": True,
+                "max_in_flight_requests_per_connection": 5,  # the most idempotence allows, order kept
+                "linger_ms": linger_ms,
+                "max_block_ms": max(self._timeout_ms, 10000),
+                "key_serializer": lambda k: None if k is None else k.encode("utf-8"),
                 **common,
-            )
+            }
+            self._producer_class = KafkaProducer
+            self._producer = KafkaProducer(**self._producer_config)
         except kerrors.KafkaError as exc:
             raise BusUnavailableError(f"kafka broker at {bootstrap} did not answer as Kafka ({exc!r}); {_FIX}") from exc
         self._kerrors = kerrors
@@ -161,13 +164,30 @@ class KafkaBus:
             raise BusError(f"publish_raw needs bytes, got {type(data).__name__}; use publish() for a dict")
         self._send(topic, bytes(data), key, None)
 
+    def _renew_producer_if_fatal(self) -> None:
+        """An idempotent producer that hit a fatal error (e.g. the broker refused a batch as
+        too large) fails every later record; replace it (a new producer id) so one bad record
+        does not stop the rest."""
+        manager = getattr(self._producer, "_transaction_manager", None)
+        if manager is not None and manager.has_fatal_error():
+            log.warning("kafka producer %s hit a fatal error; starting a new one", self.client_id)
+            with contextlib.suppress(Exception):
+                self._producer.close(timeout=1)
+            self._producer = self._producer_class(**self._producer_config)
+
     def _send(self, topic: str, data: bytes, key: str | None, event_id: str | None) -> None:
         self._check_open()
+        self._renew_producer_if_fatal()
         if key is not None and not isinstance(key, str):
             raise BusError(f"key must be a str or None, got {type(key).__name__}: {key!r}")
         self.ensure_topics([topic])
         try:
             future = self._producer.send(self.topic_prefix + topic, value=data, key=key)
+        except self._kerrors.MessageSizeTooLargeError as exc:
+            raise MalformedEvent(
+                f"record {event_id or '(raw)'} for {topic!r} is {len(data)} bytes, over the producer's limit "
+                f"({exc}); keep events small: put large payloads in the artifact store and send their sha256"
+            ) from exc
         except self._kerrors.KafkaError as exc:
             raise BusUnavailableError(f"publishing to {topic!r} on kafka at {self.bootstrap} failed: {exc!r}; {_FIX}") from exc
         # callbacks keep memory bounded (no list of every future); flush() reports them
@@ -200,6 +220,7 @@ class KafkaBus:
         with self._outcome_lock:
             written, failed = self._acked, self._failed
             self._acked, self._failed = 0, []
+        self._renew_producer_if_fatal()
         if failed:
             topic, key, event_id, err = failed[0]
             raise PublishError(
