@@ -85,6 +85,7 @@ class SmallCity:
                                   bus=bus, profile=profile, interval_s=0.2, versions_every_s=5.0, cooldown_s=0.0,
                                   event_k=1, event_n=1)
         self.parts = {"catalog": catalog, "store": store, "ops": ops, "bus": bus, "bus_url": bus_url, "graph": graph}
+        self.plane.start()
         return self
 
     def add_camera(self, camera_id: str, seed: int = 0) -> None:
