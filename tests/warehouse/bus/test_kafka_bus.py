@@ -40,5 +40,5 @@ def test_foreign_non_json_payload_is_dead_lettered(bus: KafkaBus, kafka_bootstra
             break
     worker.close()
     (record,) = drain(bus.consumer(TOPIC_DEAD_LETTER, group="inspect"), 1)
-    assert record.key == "algo-1" and "not valid JSON" in record.value["reason"]
+    assert record.key == "algo-1" and "not UTF-8 text" in record.value["reason"]
     assert base64.b64decode(record.value["original_b64"]) == b"\xff{not json"  # the bytes as written
