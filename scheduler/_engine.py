@@ -150,7 +150,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         old = outputs[c]
         new = camera_output(pk, c, old)
         outputs[c] = new
-        objective += (new[3] if new is not None else 0.0) - (old[3] if old is not None else 0.0)
+        objective += (new[2] if new is not None else 0.0) - (old[2] if old is not None else 0.0)
         before = pk.dirty.get(c, -1)
         if before >= 0 and pk.worker[c] >= 0 and m.wids[before] != m.wids[int(pk.worker[c])]:
             migrations += 1
@@ -244,6 +244,9 @@ def _write_camera(m: Model, c: int, spec) -> None:
     m.d_fps[s:e] = [d.fps for d in spec.demands]
     m.d_min[s:e] = [d.min_fps for d in spec.demands]
     m.d_head[s:e] = m.a_head[algs]
+    if m.lam > 0:  # screened like the last full plan's demands
+        out = m.d_pri[s:e] / m.d_fps[s:e] < m.lam * m.d_head[s:e] * (1.0 - 1e-12)
+        m.d_min[s:e][out] = np.inf
     m.d_cam[s:e] = c
     m.n_d = e
     m.start[c], m.end[c] = s, e

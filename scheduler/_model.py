@@ -16,6 +16,8 @@ import numpy as np
 from scheduler.instance import Instance
 
 MAX_LEVELS = 24
+#: ``min_fps`` of a demand left out so the rest of its camera fits a worker's memory (never granted)
+NO_ROOM = 1e300
 
 
 @dataclass(slots=True, eq=False)
@@ -54,6 +56,7 @@ class Model:
     cam_slot: dict = field(default_factory=dict)  # camera id -> slot
     alg_slot: dict = field(default_factory=dict)  # algorithm id -> index
     a_head: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lam: float = 0.0  # the compute price demands were screened at (0: none screened out)
 
     @property
     def n_cameras(self) -> int:
@@ -103,10 +106,22 @@ def compile_instance(inst: Instance) -> Model:
     d_head = a_head[d_alg] if n else np.zeros(0)
     levels = level_grid(d_fps, d_min)
     V, K, cam_fps = ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start)
-    return Model(inst, w_compute, w_memory, w_node, nodes, c_frame, c_pin, start[:-1].copy(), start[1:].copy(), d_cam,
+    # spare room so that incremental re-plans add cameras and demands without copying the arrays
+    cp, dp = len(cams) // 16 + 16, n // 16 + 64
+    c_frame, c_pin = _pad(c_frame, cp, 0.0), _pad(c_pin, cp, -1)
+    seg_s, seg_e = _pad(start[:-1], cp, 0), _pad(start[1:], cp, 0)
+    V, K, cam_fps = (np.vstack([x, np.zeros((cp, x.shape[1]))]) for x in (V, K, cam_fps))
+    d_cam, d_alg, d_pri, d_fps, d_min, d_head = (_pad(x, dp, 0) for x in (d_cam, d_alg, d_pri, d_fps, d_min, d_head))
+    return Model(inst, w_compute, w_memory, w_node, nodes, c_frame, c_pin, seg_s, seg_e, d_cam,
                  d_alg, d_pri, d_fps, d_min, d_head, a_mem, inst.backbone.memory_mib, levels, V, K, cam_fps,
                  list(cams), [w.id for w in workers], np.ones(len(workers), dtype=bool), list(inst.jobs), len(cams),
                  n, node_ix, {c.id: i for i, c in enumerate(cams)}, alg_ix, a_head)
+
+
+def _pad(arr: np.ndarray, extra: int, fillv) -> np.ndarray:
+    out = np.full(len(arr) + extra, fillv, dtype=arr.dtype)
+    out[:len(arr)] = arr
+    return out
 
 
 def ladder(levels, d_cam, d_pri, d_fps, d_min, d_head, c_frame, start):
@@ -137,6 +152,24 @@ def ladder_rows(m: Model, cams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     idx = np.repeat(m.start[cams] - csr[:-1], lens) + np.arange(int(csr[-1]))
     local = np.repeat(np.arange(len(cams), dtype=np.int64), lens)
     return ladder(m.levels, local, m.d_pri[idx], m.d_fps[idx], m.d_min[idx], m.d_head[idx], m.c_frame[cams], csr)
+
+
+def screen(m: Model, lam: float) -> int:
+    """Leave out demands whose own value per fps is below their head's compute at price
+    ``lam`` (``priority / fps < lam * head_ms``): they lose value wherever they run. Their
+    ``min_fps`` becomes infinite in the model (never granted); ladders are recomputed."""
+    m.lam = lam
+    if lam <= 0 or m.n_d == 0:
+        return 0
+    n = m.n_d
+    out = m.d_pri[:n] / m.d_fps[:n] < lam * m.d_head[:n] * (1.0 - 1e-12)
+    count = int(out.sum())
+    if count:
+        m.d_min[:n][out] = np.inf
+        csr = np.r_[m.start[:m.n_cams], m.end[m.n_cams - 1] if m.n_cams else 0]
+        m.V[:m.n_cams], m.K[:m.n_cams], m.cam_fps[:m.n_cams] = ladder(
+            m.levels, m.d_cam[:n], m.d_pri[:n], m.d_fps[:n], m.d_min[:n], m.d_head[:n], m.c_frame[:m.n_cams], csr)
+    return count
 
 
 def choose_levels(V: np.ndarray, K: np.ndarray, lam: float) -> np.ndarray:

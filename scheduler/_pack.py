@@ -137,12 +137,20 @@ class Packing:
         """Raise placed cameras to higher levels where their worker has room (rates first
         lowered to fit are given back when the packing left slack)."""
         m = self.m
-        top = np.argmax(m.V, axis=1) if m.V.shape[1] else np.zeros(0, dtype=np.int64)
-        for c in cams:
+        if not len(cams) or m.V.shape[1] == 0:
+            return
+        cs = np.asarray(cams, dtype=np.int64)
+        ws, lvs = self.worker[cs], self.level[cs]
+        tops = np.argmax(m.V[cs], axis=1)
+        nxt = np.minimum(lvs + 1, m.V.shape[1] - 1)
+        # K grows with the level: when even the next level's extra compute does not fit, none does
+        extra = m.K[cs, nxt] - m.K[cs, np.maximum(lvs, 0)]
+        ok = (ws >= 0) & (lvs < tops) & (extra <= self.free_c[ws] + _EPS * np.maximum(1.0, m.w_compute[ws]))
+        for c, top_c in zip(cs[ok].tolist(), tops[ok].tolist()):
             w, lv = int(self.worker[c]), int(self.level[c])
-            if w < 0 or lv >= top[c]:
+            if w < 0 or lv >= top_c:
                 continue
-            for up in range(int(top[c]), lv, -1):
+            for up in range(top_c, lv, -1):
                 if m.V[c, up] <= m.V[c, lv] + 1e-12:
                     continue
                 extra_k = m.K[c, up] - m.K[c, lv]
@@ -194,7 +202,7 @@ def similarity_order(m: Model, cams: np.ndarray) -> np.ndarray:
     ranked from the most used down (lexicographic on the first four)."""
     if len(cams) == 0:
         return cams
-    freq = np.bincount(m.d_alg, minlength=len(m.a_mem))
+    freq = np.bincount(m.d_alg[:m.n_d], minlength=len(m.a_mem))
     rank = np.empty(len(freq), dtype=np.int64)
     rank[np.lexsort((np.arange(len(freq)), -freq))] = np.arange(len(freq))
     n_keys = 4

@@ -53,7 +53,7 @@ def first_fit_decreasing(instance: Instance) -> PlanResult:
     place_jobs(pk)
     top = _top(pk)
     if top >= 0:
-        cams = np.lexsort((np.arange(m.n_cameras), -m.K[:, top]))
+        cams = np.lexsort((np.arange(m.n_cameras), -m.K[:m.n_cameras, top]))
         for c in cams.tolist():
             if m.V[c, top] <= 0:
                 continue

@@ -47,7 +47,7 @@ class BoundError(SchedulerError):
 def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
     """The LP-relaxation upper bound of ``instance``'s objective."""
     m = compile_instance(instance)
-    if m.n_cameras == 0 or len(m.d_cam) == 0 or len(m.w_compute) == 0:
+    if m.n_cameras == 0 or m.n_d == 0 or len(m.w_compute) == 0:
         return 0.0
     pinned_nodes = set(m.c_pin[m.c_pin >= 0].tolist())
     keys = [(int(m.w_node[w]) if int(m.w_node[w]) in pinned_nodes else -1, float(m.w_compute[w]),

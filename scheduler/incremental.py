@@ -19,7 +19,7 @@ import logging
 
 import numpy as np
 
-from scheduler._model import choose_levels, compile_instance, price
+from scheduler._model import choose_levels, compile_instance, price, screen
 from scheduler._pack import Packing, lowest_level
 from scheduler.instance import Instance
 from scheduler.planner import TARGET_FILL, build_result, by_density, fill, place_jobs
@@ -43,6 +43,8 @@ def replan(instance: Instance, previous: PlanResult) -> PlanResult:
     # re-priced on the new instance: when compute got shorter, kept cameras lower their rates
     # (they do not move) to make room for better-valued work that must move
     lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
+    if screen(m, lam):
+        lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
     chosen = choose_levels(m.V, m.K, lam)
     before = previous.by_camera()
     w_ix = {w.id: i for i, w in enumerate(instance.workers)}

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scheduler._model import Model, choose_levels, compile_instance, price
+from scheduler._model import NO_ROOM, Model, choose_levels, compile_instance, ladder_rows, price, screen
 from scheduler._pack import Packing, lowest_level, similarity_order
 from scheduler.instance import Instance
 from scheduler.result import CameraAssignment, Grant, JobPlacement, LazyRows, PlanResult, UnplacedJob, Unserved
@@ -96,6 +96,8 @@ def _priced(m: Model, packer) -> PlanResult:
     pk = Packing(m)
     place_jobs(pk)
     lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
+    if screen(m, lam):  # demands not worth their own head at this price are left out, then re-priced
+        lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
     chosen = choose_levels(m.V, m.K, lam)
     failed = packer(pk, chosen)
     rest = [c for c in range(m.n_cameras) if pk.worker[c] < 0 and lowest_level(m, c) >= 0]
@@ -196,11 +198,57 @@ def fill(pk: Packing, cams: list[int], chosen: np.ndarray) -> None:
                   (lv == start or m.K[c, lv] < m.K[c, lv + 1] - 1e-12)]
         if low < 0 or pk.free_c.max(initial=0.0) + 1e-9 < m.K[c, low] or not pk.best_fit(c, levels):
             pk.reason[c] = pk.diagnose(c)
+            if pk.reason[c].startswith("memory"):
+                _fit_by_dropping(pk, c)
+
+
+#: how many of a camera's demands may be left out to make it fit a worker's memory
+MAX_MEMORY_DROPS = 8
+
+
+def _fit_by_dropping(pk: Packing, c: int) -> None:
+    """Memory ran out for camera ``c``: leave out, one at a time, the demand whose algorithm
+    adds the most memory per unit of value on the roomiest worker with the compute for it,
+    until the rest fits somewhere (the left-out demands are unserved, reason ``memory``)."""
+    m = pk.m
+    s, e = int(m.start[c]), int(m.end[c])
+    for _ in range(min(MAX_MEMORY_DROPS, e - s - 1)):
+        low = lowest_level(m, c)
+        if low < 0:
+            return
+        elig = pk.eligible(c)
+        room = elig[pk.free_c[elig] + 1e-9 >= m.K[c, low]]
+        if len(room) == 0:
+            return
+        w = int(room[np.argmax(pk.free_m[room])])
+        live = np.arange(s, e)[np.isfinite(m.d_min[s:e]) & (m.d_min[s:e] < NO_ROOM)]
+        if len(live) <= 1:
+            return
+        have = pk.algs[w]
+        extra = np.array([0.0 if int(a) in have else m.a_mem[a] for a in m.d_alg[live]])
+        if not extra.any():
+            return
+        worst = live[int(np.argmax(extra / (m.d_pri[live] / m.d_fps[live] * np.minimum(m.d_fps[live], 1.0))))]
+        m.d_min[worst] = NO_ROOM
+        V, K, F = ladder_rows(m, np.array([c]))
+        m.V[c], m.K[c], m.cam_fps[c] = V[0], K[0], F[0]
+        top = m.V.shape[1] - 1
+        low = lowest_level(m, c)
+        levels = [lv for lv in range(top, low - 1, -1) if low >= 0 and m.V[c, lv] > 1e-12 and
+                  (lv == top or m.K[c, lv] < m.K[c, lv + 1] - 1e-12)]
+        if levels and pk.best_fit(c, levels):
+            return
+        pk.reason[c] = pk.diagnose(c)
+        if not pk.reason[c].startswith("memory"):
+            return
 
 
 def camera_output(pk: Packing, c: int, prev: tuple | None = None) -> tuple | None:
-    """Camera slot ``c``'s plan records: (key, CameraAssignment | None, unserved records,
-    value); ``prev`` is reused when the camera's record, rate, worker and reason are the same."""
+    """Camera slot ``c``'s outcome, compactly: (key, codes, value, price), where key is
+    (camera record, level rate, worker id, reason when unplaced) and codes holds one int8 per
+    demand (0 granted, 1 below its min_fps, 2 screened out by price, 3 left out for memory;
+    None when the camera is unplaced). The plan's records are built from it when read, so a
+    city-sized plan holds no per-demand Python objects. ``prev`` is reused when unchanged."""
     m = pk.m
     cam = m.cams[c]
     if cam is None:
@@ -209,28 +257,49 @@ def camera_output(pk: Packing, c: int, prev: tuple | None = None) -> tuple | Non
     if w < 0 and not cam.demands:
         return None
     f = float(m.levels[lv]) if w >= 0 else -1.0
-    key = (cam, f, m.wids[w] if w >= 0 else None, None if w >= 0 else pk.reason.get(c))
-    if prev is not None and prev[0] == key:
-        return prev
+    key = (cam, f, m.wids[w] if w >= 0 else None, None if w >= 0 else (pk.reason.get(c) or pk.diagnose(c)))
     if w < 0:
-        why = pk.reason.get(c) or pk.diagnose(c)
-        return key, None, tuple(Unserved(cam.id, d.algorithm, why) for d in cam.demands), 0.0
-    grants, lost, value = [], [], 0.0
-    for d in cam.demands:
-        if d.min_fps <= f:
-            g = d.fps if d.fps <= f else f
-            grants.append(Grant(d.algorithm, g))
-            value += d.priority * g / d.fps
-        else:
-            lost.append(Unserved(cam.id, d.algorithm, f"compute: the camera runs at {f:g} fps to fit the compute, "
+        return prev if prev is not None and prev[0] == key else (key, None, 0.0, m.lam)
+    dmin = m.d_min[int(m.start[c]):int(m.end[c])]
+    codes = np.where(dmin <= f, 0, np.where(dmin == NO_ROOM, 3, np.where(dmin == np.inf, 2, 1))).astype(np.int8)
+    if prev is not None and prev[0] == key and prev[1] is not None and np.array_equal(prev[1], codes):
+        return prev
+    value = 0.0
+    for d, code in zip(cam.demands, codes.tolist()):
+        if code == 0:
+            value += d.priority * (d.fps if d.fps <= f else f) / d.fps
+    return key, codes, value, m.lam
+
+
+def _assignment(out: tuple) -> CameraAssignment:
+    (cam, f, wid, _), codes = out[0], out[1]
+    grants = tuple(Grant(d.algorithm, d.fps if d.fps <= f else f)
+                   for d, code in zip(cam.demands, codes.tolist()) if code == 0)
+    return CameraAssignment(cam.id, wid, max(g.fps for g in grants), grants)
+
+
+def _unserved(out: tuple) -> list[Unserved]:
+    (cam, f, _, why), codes, lam = out[0], out[1], out[3]
+    if codes is None:
+        return [Unserved(cam.id, d.algorithm, why) for d in cam.demands]
+    rows = []
+    for d, code in zip(cam.demands, codes.tolist()):
+        if code == 1:
+            rows.append(Unserved(cam.id, d.algorithm, f"compute: the camera runs at {f:g} fps to fit the compute, "
                                                       f"below this demand's min_fps {d.min_fps:g}"))
-    return key, CameraAssignment(cam.id, m.wids[w], max(g.fps for g in grants), tuple(grants)), tuple(lost), value
+        elif code == 2:
+            rows.append(Unserved(cam.id, d.algorithm, f"compute: its value per ms of head is below the compute "
+                                                      f"price ({lam:.3g}) while compute is short"))
+        elif code == 3:
+            rows.append(Unserved(cam.id, d.algorithm, "memory: left out so that the camera's other algorithms fit "
+                                                      "a worker's memory"))
+    return rows
 
 
 def rows_of(outputs: list) -> tuple[LazyRows, LazyRows]:
     """The plan's camera and unserved rows, built from the per-slot outputs when first read."""
-    return (LazyRows(lambda: [o[1] for o in outputs if o is not None and o[1] is not None]),
-            LazyRows(lambda: [u for o in outputs if o is not None for u in o[2]]))
+    return (LazyRows(lambda: [_assignment(o) for o in outputs if o is not None and o[1] is not None]),
+            LazyRows(lambda: [u for o in outputs if o is not None for u in _unserved(o)]))
 
 
 def job_rows(pk: Packing) -> tuple[tuple[JobPlacement, ...], tuple[UnplacedJob, ...]]:
@@ -255,7 +324,7 @@ def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | 
         out = camera_output(pk, c, reuse.get(cam.id) if cam is not None else None)
         outputs[c] = out
         if out is not None:
-            objective += out[3]
+            objective += out[2]
     jobs_out, unplaced = job_rows(pk)
     if base_gap is None:
         from scheduler.drift import dual_bound

@@ -107,3 +107,17 @@ def test_families_valid_and_better_than_baselines(family):
 def test_gap_to_lp_bound(family, max_gap):
     inst = generate(family, n_cameras=200, seed=5)
     assert 1.0 - plan(inst).objective / lp_bound(inst) <= max_gap
+
+
+@settings(max_examples=25, deadline=None)
+@given(instances(max_cameras=4, max_workers=2))
+def test_property_exact_optimum_between_plan_and_bound(inst):
+    """Against the true optimum (a MILP, tests/scheduler/exact.py): the plan never claims more,
+    the LP bound never less."""
+    from tests.scheduler.exact import exact_optimum
+
+    best = exact_optimum(inst)
+    if best is None:  # a job fits nowhere, or HiGHS ran out of time
+        return
+    assert plan(inst).objective <= best + 1e-6 * max(1.0, best)
+    assert lp_bound(inst) >= best - 1e-6 * max(1.0, best)
