@@ -8,6 +8,7 @@ import pytest
 from catalog import ArtifactStore, Catalog, Stage, load_taxonomy
 from runtime.detectors import CITY_READOUT_CLASSES
 from runtime.detectors.bundle import detector_from_bundle
+from runtime.tracking import CITY_ALGORITHMS
 from tests.runtime.detectors._pictures import picture, render_label
 from warehouse.training.real_algorithms import real_algorithm_specs, register_real_algorithms
 
@@ -20,6 +21,7 @@ EXPECTED_KINDS = {
     "detector.plate_haar": "detector",
     "detector.plate_haar_16stages": "detector",
     **{f"imagenet.{c.slug}": "imagenet_readout" for c in CITY_READOUT_CLASSES},
+    **{alg: "detector" for alg in CITY_ALGORITHMS},  # issue 15 (H15a): track.* rules over NanoDet tracks
 }
 
 
