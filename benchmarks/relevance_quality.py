@@ -38,6 +38,7 @@ from knowledge_graph.evaluation import (
     camera_frames,
     evaluation_times,
     every_selector,
+    simulate_cameras,
     graph_selector,
     hint_selector,
     readout_topk_selector,
@@ -179,16 +180,23 @@ def evolution(specs, city, judge_for, times, seed: int) -> dict:
         g = CityGraph(base)
         g.add_camera(c.camera_id, region=c.region, scenes={wrong: 0.75}, reason=f"evaluation: mis-discovered as {wrong}")
         results.append((g, g.relevance(c.camera_id, times[12]).algorithm_ids(), simulate_recovery(g, judge_for(g), c, prior=f"scene {wrong} instead of {c.scene}", times=times, seed=seed)))
+    # a missing task concerns the whole city: every camera (training ones too) runs on one
+    # graph built without it, and all cameras that have the task's night-only event are simulated
     task_of = {"intrusion_after_hours": "after_hours_security", "beach_closure_intrusion": "beach_closure_night"}
-    for c in city.held_out:
-        missing = next((task_of[e] for e in task_of if e in c.event_ids), None)
-        if missing is None:
+    for event, missing in task_of.items():
+        affected = [c for c in city.cameras if event in c.event_ids]
+        if not affected:
             continue
         raw = dict(base_raw)
         raw["governance_tasks"] = {k: v for k, v in base_raw["governance_tasks"].items() if k != missing}
         g = CityGraph(load_ontology(raw, algorithms=specs))
-        g.add_camera(c.camera_id, region=c.region, scenes={c.scene: 0.9}, reason="evaluation: true scene, task missing")
-        results.append((g, g.relevance(c.camera_id, times[12]).algorithm_ids(), simulate_recovery(g, judge_for(g), c, prior=f"governance task {missing} missing", times=times, seed=seed)))
+        for c in city.cameras:
+            g.add_camera(c.camera_id, region=c.region, scenes={c.scene: 0.9}, reason="evaluation: true scene, task missing")
+        initial = {c.camera_id: g.relevance(c.camera_id, times[12]).algorithm_ids() for c in affected}
+        recs_t = simulate_cameras(g, judge_for(g), affected, priors=[f"governance task {missing} missing"] * len(affected),
+                                  times=times, seed=seed)
+        held = {c.camera_id for c in city.held_out}
+        results.extend((g, initial[r.camera_id], r) for r in recs_t if r.camera_id in held)
     recs = [r for _g, _ids, r in results]
     within = [r for r in recs if r.recovered and r.feedback_events <= RECOVER_WITHIN]
     fe = np.array([r.feedback_events for r in recs if r.recovered], np.float64)

@@ -170,7 +170,30 @@ class FeedbackLearner:
                        reason or f"inspector reported missed {event_type!r} (miss {miss_id}) and no algorithm of this camera covers it",
                        effect, algorithm_id=alg, event_type=event_type, reference_id=str(miss_id), data=data)
         self.maybe_revise_scene(camera_id)
+        if event_type in self.index.ontology.demand_only_events:
+            self._tell_neighbours(camera_id, event_type, str(miss_id))
         return ch
+
+    def _tell_neighbours(self, camera_id: str, event_type: str, miss_id: str) -> None:
+        """A demand-only event (watched only while a governance task asks for it) was missed:
+        the task that should ask for it is missing or too narrow, which concerns the region,
+        not one camera. Cameras of the same primary scene in the same region get the event's
+        algorithm too, each as its own explained, undoable change."""
+        cam = self.cameras[camera_id]
+        for other in list(self.cameras.values()):
+            if other.camera_id == camera_id or other.region != cam.region or other.primary_scene != cam.primary_scene:
+                continue
+            fb = self.state.get(other.camera_id)
+            ref = f"{miss_id}@{camera_id}"
+            if (fb is not None and event_type in fb.added) or ("miss", other.camera_id, ref) in self._refs:
+                continue
+            alg = self._pick_for_miss(other, event_type, required=False)
+            if alg is None:
+                continue
+            self._new("miss_added", other.camera_id,
+                      f"neighbour camera {camera_id} ({cam.primary_scene} in {cam.region}) had a missed {event_type!r} "
+                      f"(miss {miss_id}) that no governance task asked for; cameras of the same scene in the region watch for it too",
+                      f"added {alg} for {event_type!r} on {other.camera_id}", algorithm_id=alg, event_type=event_type, reference_id=ref)
 
     def scene_evidence(self, camera_id: str) -> tuple[list[str], list[str]]:
         """(events seen occurring: misses and confirmed alerts; events of algorithms paused by

@@ -280,6 +280,10 @@ class CityGraph:
         """Revert one recorded change; the undo is itself a recorded change."""
         return self._learner.undo(change_id, reason)
 
+    def undone_by(self, change_id: str) -> str | None:
+        """The id of the change that undid ``change_id``, or ``None``."""
+        return self._learner.undone.get(change_id)
+
     def changes(self, camera_id: str | None = None) -> list[GraphChange]:
         return self._learner.changes_for(camera_id)
 

@@ -20,7 +20,7 @@ from knowledge_graph.evaluation.city import (
     camera_frames,
     possible_events,
 )
-from knowledge_graph.evaluation.evolution import OperatorModel, Recovery, simulate_recovery, undo_all
+from knowledge_graph.evaluation.evolution import OperatorModel, Recovery, simulate_cameras, simulate_recovery, undo_all
 from knowledge_graph.evaluation.metrics import CameraScore, CostModel, Judge, evaluation_times, score_camera, score_cameras, summarize
 from knowledge_graph.evaluation.selectors import every_selector, graph_selector, hint_selector, readout_topk_selector
 
@@ -43,6 +43,7 @@ __all__ = [
     "readout_topk_selector",
     "score_camera",
     "score_cameras",
+    "simulate_cameras",
     "simulate_recovery",
     "summarize",
     "undo_all",

@@ -1,6 +1,6 @@
 """Self-evolution, measured: cameras start from a wrong prior and simulated operators correct them.
 
-Each simulated hour, on one camera:
+Each simulated hour, on every simulated camera:
 
 * every selected algorithm that detects events raises alerts: true ones when its event
   occurs (Poisson at the event's rate, in its hours), false alarms at
@@ -60,61 +60,89 @@ class Recovery:
 def simulate_recovery(graph: CityGraph, judge: Judge, cam: CityCamera, *, prior: str, times: Sequence[datetime],
                       operator: OperatorModel = OperatorModel(), seed: int = 0, horizon_days: float = 60.0,
                       start: datetime = datetime(2024, 5, 6), goal_recall: float = 0.98, goal_precision: float = 0.9) -> Recovery:
-    """Run the operators on ``cam`` (already registered on ``graph`` with its wrong prior)."""
-    rng = np.random.default_rng([seed, cam.seed, 31])
+    """Run the operators on ``cam`` alone (already registered on ``graph`` with its wrong prior)."""
+    return simulate_cameras(graph, judge, [cam], priors=[prior], times=times, operator=operator, seed=seed,
+                            horizon_days=horizon_days, start=start, goal_recall=goal_recall, goal_precision=goal_precision)[0]
+
+
+def simulate_cameras(graph: CityGraph, judge: Judge, cams: Sequence[CityCamera], *, priors: Sequence[str], times: Sequence[datetime],
+                     operator: OperatorModel = OperatorModel(), seed: int = 0, horizon_days: float = 60.0,
+                     start: datetime = datetime(2024, 5, 6), goal_recall: float = 0.98, goal_precision: float = 0.9) -> list[Recovery]:
+    """Run the operators on several cameras of one graph at once, hour by hour (a change one
+    camera's feedback causes may repair its neighbours). Each camera's count is the feedback
+    fed about *it*; a camera repaired through a neighbour recovers with its own count."""
     select = graph_selector(graph)
-    n_changes = len(graph.changes(cam.camera_id))
-    truth = {e.event: e for e in cam.events}
-    feedback = confirmations = 0
+    rngs = {c.camera_id: np.random.default_rng([seed, c.seed, 31]) for c in cams}
+    first = {c.camera_id: len(graph.changes(c.camera_id)) for c in cams}
+    feedback = {c.camera_id: 0 for c in cams}
+    confirmations = {c.camera_id: 0 for c in cams}
+    done: dict[str, Recovery] = {}
+    last: dict[str, tuple[float, float]] = {}
 
-    def score():
-        return score_camera(judge, cam, select, times)
+    def check(c: CityCamera, hours: float) -> None:
+        s = score_camera(judge, c, select, times)
+        last[c.camera_id] = (s.recall, s.precision)
+        if s.recall >= goal_recall and s.precision >= goal_precision:
+            done[c.camera_id] = Recovery(c.camera_id, prior_of[c.camera_id], True, feedback[c.camera_id], confirmations[c.camera_id],
+                                         hours, s.recall, s.precision, tuple(graph.changes(c.camera_id)[first[c.camera_id]:]))
 
-    s = score()
-    if s.recall >= goal_recall and s.precision >= goal_precision:
-        return Recovery(cam.camera_id, prior, True, 0, 0, 0.0, s.recall, s.precision, ())
+    prior_of = {c.camera_id: p for c, p in zip(cams, priors)}
+    for c in cams:
+        check(c, 0.0)
     n_alert = 0
     for h in range(int(horizon_days * 24)):
+        if len(done) == len(cams):
+            break
         at = start + timedelta(hours=h)
-        sel = select(cam, at)
-        detected: set[str] = set()
-        useful = judge.useful(cam, sel, at)
-        corrected = False
-        for a in sel:
-            evs = judge.events.get(a, frozenset())
-            if not evs:
-                continue  # readouts of the scene and dependencies raise no alerts of their own
-            detected |= evs
-            true_n = sum(int(rng.poisson(truth[e].rate_per_day / 24)) for e in sorted(evs) if e in truth and truth[e].occurs_at_hour(at.hour))
-            fa_rate = operator.false_alarms_per_day_useful if a in useful else operator.false_alarms_per_day_useless
-            false_n = int(rng.poisson(fa_rate / 24))
-            for ok in [True] * true_n + [False] * false_n:
-                if rng.random() >= operator.review_share:
-                    continue
-                n_alert += 1
-                if ok:
-                    graph.record_confirmation(cam.camera_id, a, alert_id=f"{cam.camera_id}:a{n_alert}")
-                    confirmations += 1
-                else:
-                    graph.record_rejection(cam.camera_id, a, alert_id=f"{cam.camera_id}:a{n_alert}")
-                    feedback += 1
-                    corrected = True
-        for e, t in truth.items():
-            if e in detected or not t.occurs_at_hour(at.hour):
+        changed = False
+        for c in cams:
+            if c.camera_id in done:
                 continue
-            for _ in range(int(rng.poisson(t.rate_per_day / 24))):
-                if rng.random() < operator.report_share:
+            rng, truth = rngs[c.camera_id], {e.event: e for e in c.events}
+            sel = select(c, at)
+            useful = judge.useful(c, sel, at)
+            detected: set[str] = set()
+            for a in sel:
+                evs = judge.events.get(a, frozenset())
+                if not evs:
+                    continue  # readouts of the scene and dependencies raise no alerts of their own
+                detected |= evs
+                true_n = sum(int(rng.poisson(truth[e].rate_per_day / 24)) for e in sorted(evs)
+                             if e in truth and truth[e].occurs_at_hour(at.hour))
+                fa_rate = operator.false_alarms_per_day_useful if a in useful else operator.false_alarms_per_day_useless
+                for ok in [True] * true_n + [False] * int(rng.poisson(fa_rate / 24)):
+                    if rng.random() >= operator.review_share:
+                        continue
                     n_alert += 1
-                    graph.record_miss(cam.camera_id, e, miss_id=f"{cam.camera_id}:m{n_alert}", at=at)
-                    feedback += 1
-                    corrected = True
-        if corrected:
-            s = score()
-            if s.recall >= goal_recall and s.precision >= goal_precision:
-                return Recovery(cam.camera_id, prior, True, feedback, confirmations, float(h + 1), s.recall, s.precision,
-                                tuple(graph.changes(cam.camera_id)[n_changes:]))
-    return Recovery(cam.camera_id, prior, False, feedback, confirmations, horizon_days * 24, s.recall, s.precision,
-                    tuple(graph.changes(cam.camera_id)[n_changes:]))
+                    if ok:
+                        graph.record_confirmation(c.camera_id, a, alert_id=f"{c.camera_id}:a{n_alert}")
+                        confirmations[c.camera_id] += 1
+                    else:
+                        graph.record_rejection(c.camera_id, a, alert_id=f"{c.camera_id}:a{n_alert}")
+                        feedback[c.camera_id] += 1
+                        changed = True
+            for e, t in truth.items():
+                if e in detected or not t.occurs_at_hour(at.hour):
+                    continue
+                for _ in range(int(rng.poisson(t.rate_per_day / 24))):
+                    if rng.random() < operator.report_share:
+                        n_alert += 1
+                        graph.record_miss(c.camera_id, e, miss_id=f"{c.camera_id}:m{n_alert}", at=at)
+                        feedback[c.camera_id] += 1
+                        changed = True
+        if changed:
+            for c in cams:
+                if c.camera_id not in done:
+                    check(c, float(h + 1))
+    out = []
+    for c in cams:
+        if c.camera_id in done:
+            out.append(done[c.camera_id])
+        else:
+            r, p = last.get(c.camera_id, (0.0, 0.0))
+            out.append(Recovery(c.camera_id, prior_of[c.camera_id], False, feedback[c.camera_id], confirmations[c.camera_id],
+                                horizon_days * 24, r, p, tuple(graph.changes(c.camera_id)[first[c.camera_id]:])))
+    return out
 
 
 def undo_all(graph: CityGraph, changes: Sequence[GraphChange]) -> int:
@@ -122,7 +150,7 @@ def undo_all(graph: CityGraph, changes: Sequence[GraphChange]) -> int:
     how many were undone. Used to show every change is reversible."""
     n = 0
     for ch in reversed(changes):
-        if ch.kind in ("rejection", "miss_added", "scene_revised"):
+        if ch.kind in ("rejection", "miss_added", "scene_revised") and graph.undone_by(ch.change_id) is None:
             graph.undo(ch.change_id, reason="evaluation: showing the change is reversible")
             n += 1
     return n

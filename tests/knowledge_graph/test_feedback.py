@@ -165,3 +165,19 @@ def test_networkx_view_links_cameras(sea):
     assert g.edges["camera:sea", "scene:seafront"]["confidence"] == 0.9
     assert g.has_edge("camera:sea", "region:coast")
     assert any(d.get("rel") == "added_after_miss" for _, _, d in g.out_edges("camera:sea", data=True))
+
+
+def test_a_missed_demand_only_event_reaches_same_scene_neighbours_in_the_region(graph):
+    # intrusion_after_hours is watched only while a task asks; a miss means the task is missing
+    for cid, region in (("p1", "suburbs"), ("p2", "suburbs"), ("p3", "downtown")):
+        graph.add_camera(cid, region=region, scenes={"parking_lot": 0.9})
+    graph.add_camera("park", region="suburbs", scenes={"park": 0.9})
+    ch = graph.record_miss("p1", "intrusion_after_hours", miss_id="m1", at=NOON)
+    assert ch.kind == "miss_added"
+    added = [c for c in graph.changes("p2") if c.kind == "miss_added"]
+    assert len(added) == 1 and "neighbour camera p1" in added[0].reason
+    assert "scene.parking_lot.intrusion_after_hours" in graph.relevance("p2", NOON).algorithm_ids()
+    # other regions and other scenes are not told
+    assert not [c for c in graph.changes("p3") + graph.changes("park") if c.kind == "miss_added"]
+    graph.undo(added[0].change_id)
+    assert "scene.parking_lot.intrusion_after_hours" not in graph.relevance("p2", NOON).algorithm_ids()
