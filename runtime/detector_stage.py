@@ -252,7 +252,9 @@ class DetectorStage:
     """
 
     def __init__(self, specs: Mapping[str, DetectorSpec | Sequence[Any]], *, residency: ModelResidency | None = None,
-                 backoff_s: tuple[float, float] = (2.0, 60.0)) -> None:
+                 backoff_s: tuple[float, float] = (2.0, 60.0), track_hub: Any = None) -> None:
+        # track_hub: the runtime.tracking.TrackHub the city algorithms (track.*) of these specs share
+        self.track_hub = track_hub
         if not specs:
             raise DetectorStageConfigError("specs is empty; give algorithm id -> DetectorSpec(detector, rate_fps, version)")
         base_s, max_s = backoff_s
@@ -308,6 +310,14 @@ class DetectorStage:
             else:
                 self._slots.pop(camera_id, None)
         log.info("detector stage camera=%s assigned %s", camera_id, {a: s.rate_fps for a, s in sorted(new.items())})
+
+    def set_geometry(self, camera_id: str, geometry: Any) -> None:
+        """A camera's zones and lines (the operations store's JSON or a ``CameraGeometry``) for the
+        city algorithms; the camera record is the source, the control plane calls this on changes."""
+        if self.track_hub is None:
+            raise DetectorStageConfigError(f"camera {camera_id!r}: this stage has no track_hub; build it with "
+                                           "DetectorStage(city_algorithm_specs(hub), track_hub=hub) to use zones")
+        self.track_hub.set_geometry(camera_id, geometry)
 
     def unassign(self, camera_id: str) -> None:
         self.assign(camera_id, ())

@@ -142,3 +142,18 @@ def test_registered_in_the_catalog_and_rebuilt_from_the_bundle():
     img = paint([(100, 200)])
     got = [stage.run(FrameEvent("cam", i, i * 500, img)).get("track.pedestrian_on_road") for i in range(3)]
     assert [len(g) for g in got] == [0, 1, 1]
+
+
+def test_stage_takes_the_camera_geometry():
+    hub = TrackHub(BlobDetector())
+    stage = DetectorStage(city_algorithm_specs(hub, ids=("track.pedestrian_on_road",)), track_hub=hub)
+    stage.assign("cam", ["track.pedestrian_on_road"])
+    img = paint([(100, 200)])
+    before = [len(stage.run(FrameEvent("cam", i, i * 500, img))["track.pedestrian_on_road"]) for i in range(3)]
+    stage.set_geometry("cam", [LAWN])  # the ops store's flat list
+    after = [len(stage.run(FrameEvent("cam", i, i * 500, img))["track.pedestrian_on_road"]) for i in range(3, 5)]
+    assert before == [0, 0, 0] and after == [1, 1]
+    from runtime import DetectorStageConfigError
+
+    with pytest.raises(DetectorStageConfigError, match="no track_hub"):
+        DetectorStage(city_algorithm_specs(hub)).set_geometry("cam", [LAWN])
