@@ -63,6 +63,7 @@ class Services:
     auth_limiter: FailureLimiter = field(default_factory=FailureLimiter)
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 96 * 1_048_576  # model imports (POST /algorithms/import)
+    stream_relay: Any = None  # StreamRelay: alerts -> hub without waiting for the store (started on first use)
 
     def __post_init__(self) -> None:
         if self.taxonomy is None:
@@ -71,6 +72,16 @@ class Services:
             self.taxonomy = load_taxonomy()
         if self.outbox is None and self.bus is not None and self.ops is not None:
             self.outbox = OutboxRelay(self.ops, self.bus)
+
+    def ensure_stream_relay(self) -> None:
+        """Start the live stream's bus reader once (first subscriber), when there is a bus."""
+        if self.bus is None:
+            return
+        if self.stream_relay is None:
+            from warehouse.api.stream_relay import StreamRelay
+
+            self.stream_relay = StreamRelay(self.bus, self.alert_hub)
+        self.stream_relay.start()
 
     def publish_outbox(self) -> None:
         """Publish pending outbox events now if the bus is reachable; never fails the request."""

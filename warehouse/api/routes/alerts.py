@@ -73,15 +73,15 @@ async def stream_alerts(request: Request, services: ServicesDep, key: Viewer, ca
                 and (algorithm_id is None or a.get("algorithm_id") == algorithm_id)
                 and (cams is None or a.get("camera_id") in cams or a.get("region") == region))
 
+    services.ensure_stream_relay()
     hub = services.alert_hub
-    sub = hub.subscribe(accepts)  # before the replay, so nothing falls between the two
-    replay: list[tuple[str, dict, str]] = []
-    note = ""
-    if last_event_id:
-        buffered = hub.replay_after(last_event_id)
-        if buffered is not None:
-            replay = [e for e in buffered if accepts(e[1])]
-        else:
+    unfiltered = camera_id is None and algorithm_id is None and cams is None
+    note, replay = "", []
+    if last_event_id and hub.has(last_event_id):
+        sub = hub.subscribe(None if unfiltered else accepts, after=last_event_id)  # the log replays it, no gap
+    else:
+        sub = hub.subscribe(None if unfiltered else accepts)  # before the store replay: nothing falls between
+        if last_event_id:
             seq = await run_in_threadpool(services.ops.alert_seq, last_event_id)
             if seq is None:
                 note = f": Last-Event-ID {last_event_id} is not known; live alerts only\n\n"
@@ -90,34 +90,27 @@ async def stream_alerts(request: Request, services: ServicesDep, key: Viewer, ca
                 replay = [(a["alert_id"], a, sse_frame(a)) for a in rows if accepts(a)]
 
     async def gen():
-        sent: set[str] = set()
+        sent = {e[0] for e in replay}  # the store replay may overlap the first live alerts
         count = 0
         try:
             yield "retry: 2000\n\n" + note
-            for alert_id, _, frame in replay:
+            pending = replay
+            while True:
+                if pending:
+                    if max_events is not None:
+                        pending = pending[:max_events - count]
+                    count += len(pending)
+                    yield "".join(e[2] for e in pending)  # one write for the whole batch
                 if max_events is not None and count >= max_events:
                     return
-                sent.add(alert_id)
-                count += 1
-                yield frame
-            while max_events is None or count < max_events:
-                try:
-                    alert_id, _, frame = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat_s)
-                except asyncio.TimeoutError:
+                batch = await hub.next_batch(sub, heartbeat_s)
+                if batch is None:
                     if await request.is_disconnected():
-                        break
+                        return
                     yield ": keep-alive\n\n"
+                    pending = []
                     continue
-                frames = [] if alert_id in sent else [frame]
-                # drain what is already queued into one write: at 1,000 alerts/s x 100 clients,
-                # one chunk per alert would cost more than the alerts themselves
-                while not sub.queue.empty() and (max_events is None or count + len(frames) < max_events) and len(frames) < 500:
-                    more_id, _, more = sub.queue.get_nowait()
-                    if more_id not in sent:
-                        frames.append(more)
-                if frames:
-                    count += len(frames)
-                    yield "".join(frames)
+                pending = [e for e in batch if e[0] not in sent] if sent else batch
         finally:
             hub.unsubscribe(sub)
 
