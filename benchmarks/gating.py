@@ -45,7 +45,7 @@ def _schedule(n_frames: int, kinds: list[str], seed: int) -> list[ScheduledEvent
     for k in range(count):
         length = rng.randint(10, 20)
         start = k * slot + rng.randint(5, max(6, slot - length - 5))
-        out.append(ScheduledEvent(start, min(n_frames, start + length), kinds[k % len(kinds)] if kinds else "object"))
+        out.append(ScheduledEvent(kinds[k % len(kinds)] if kinds else "", start, min(n_frames, start + length)))
     return out
 
 

@@ -6,7 +6,7 @@ global; ``default_source_registry()`` returns a fresh one with the built-in kind
 >>> reg = default_source_registry()
 >>> reg.schemes()
 ('file', 'folder', 'rtsp', 'rtsps', 'synthetic')
->>> src = open_source("synthetic://street?seed=2&fps=5&n=10", "cam-7")
+>>> src = open_source("synthetic://road?seed=2&fps=5&n=10", "cam-7")
 >>> type(src).__name__, src.fps, src.n_frames
 ('SyntheticSource', 5.0, 10)
 """
@@ -66,6 +66,8 @@ def _synthetic(url: str, camera_id: str, **opts: Any) -> StreamSource:
         "event_schedule": parse_schedule(q.get("events", "")),
         "realtime": q.get("realtime", "0").lower() in _TRUE,
     }
+    if "condition" in q:
+        kw["condition"] = q["condition"]
     return SyntheticSource(scene.strip("/"), camera_id=camera_id, **(kw | opts))
 
 

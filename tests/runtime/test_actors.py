@@ -24,7 +24,7 @@ def test_local_reader_and_worker_raise_one_deduplicated_alert(backbone_path, tmp
     asg = [Assignment("cam", "always", fps=5), Assignment("cam", "never", fps=5)]
     worker = InferenceWorker("w0", asg, scorer_factory=factory(backbone_path, _heads()), put_evidence=store.put_bytes,
                              policy=EventPolicy(k=2, n=3, cooldown_s=60), model_versions={"always": "always@1"})
-    reader = StreamReader("cam", "synthetic://plain?seed=1&fps=10&n=60&events=20-30", fps=5, worker=worker)
+    reader = StreamReader("cam", "synthetic://road?seed=1&fps=10&n=60&events=20-30", fps=5, worker=worker)
     stats = reader.run()
     assert stats["frames_read"] == 60 and stats["frames_sampled"] == 30
     assert 0 < stats["frames_sent"] < stats["frames_sampled"]  # the gate skipped the static frames

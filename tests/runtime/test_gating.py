@@ -107,7 +107,7 @@ def test_signature_rejects_non_images():
     "url",
     [
         "synthetic://road?seed=1&n=240&events=pothole:60-75,170-185",  # catalog scene, static events
-        "synthetic://plain?seed=2&n=240&events=40-55,150-165",  # fallback, moving object
+        "synthetic://plaza?seed=2&n=240&events=40-55,150-165",  # another scene, its first event
     ],
 )
 def test_static_synthetic_scene_skip_rate_and_no_missed_event(url):

@@ -99,7 +99,7 @@ def test_image_folder_in_name_order_at_fps(folder):
 
 
 def test_close_stops_an_endless_source():
-    src = SyntheticSource("plain", camera_id="cam")  # n_frames=None: endless
+    src = SyntheticSource("road", camera_id="cam")  # n_frames=None: endless
     it = src.frames()
     next(it)
     src.close()
@@ -110,8 +110,8 @@ def test_close_stops_an_endless_source():
 @pytest.mark.parametrize(
     "url, scene, n_active",
     [
-        ("synthetic://plain?seed=4&fps=5&n=20&events=3-6,10-12", "plain", 5),  # fallback renderer
-        ("synthetic://road?seed=1&n=8&events=pothole:2-5", "road", 3),  # catalog scene with its own event
+        ("synthetic://seafront?seed=4&fps=5&n=20&events=3-6,10-12", "seafront", 5),  # bare ranges: the scene's first event
+        ("synthetic://road?seed=1&n=8&events=pothole:2-5", "road", 3),  # a named event of the scene
     ],
 )
 def test_synthetic_source_follows_its_schedule(url, scene, n_active):
@@ -120,6 +120,7 @@ def test_synthetic_source_follows_its_schedule(url, scene, n_active):
     evs = list(src.frames())
     active = [e.frame_index for e in evs if any(s.active(e.frame_index) for s in src.event_schedule)]
     assert len(active) == n_active
+    assert [bool(e.labels) for e in evs] == [e.frame_index in active for e in evs]  # exact labels on every frame
     still = [e for e in evs if e.frame_index not in active]
     moved = [e for e in evs if e.frame_index in active]
     # sensor noise only between quiet frames (no pixel moves by 40 levels); the event changes a region
@@ -132,20 +133,31 @@ def test_synthetic_source_follows_its_schedule(url, scene, n_active):
 
 
 def test_synthetic_is_deterministic_per_seed():
-    a = [e.image for e in open_source("synthetic://plain?seed=3&n=3", "a").frames()]
-    b = [e.image for e in open_source("synthetic://plain?seed=3&n=3", "b").frames()]
-    c = [e.image for e in open_source("synthetic://plain?seed=4&n=3", "c").frames()]
+    a = [e.image for e in open_source("synthetic://road?seed=3&n=3", "a").frames()]
+    b = [e.image for e in open_source("synthetic://road?seed=3&n=3", "b").frames()]
+    c = [e.image for e in open_source("synthetic://road?seed=4&n=3", "c").frames()]
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[0], c[0])
 
 
 def test_parse_schedule():
-    assert parse_schedule("fire:1-3, 5-9") == (ScheduledEvent(1, 3, "fire"), ScheduledEvent(5, 9, "object"))
+    assert parse_schedule("fire:1-3, 5-9") == (ScheduledEvent("fire", 1, 3), ScheduledEvent("", 5, 9))
+
+
+@pytest.mark.parametrize("url, match", [
+    ("synthetic://plain?seed=1", "not a taxonomy scene"),  # one generator: only the taxonomy's scenes
+    ("synthetic://road?events=person_in_water:1-3", "does not happen in scene 'road'"),  # an event of another scene
+    ("synthetic://road?events=5-2", "empty or negative"),
+    ("synthetic://road?condition=snow", "condition 'snow'"),
+])
+def test_synthetic_refuses_what_the_generator_cannot_draw(url, match):
+    with pytest.raises(StreamConfigError, match=match):
+        open_source(url, "cam")
 
 
 def test_registry_is_an_object_you_extend():
     reg = default_source_registry()
-    reg.register("cam", lambda url, camera_id, **kw: SyntheticSource("plain", camera_id=camera_id, n_frames=1))
+    reg.register("cam", lambda url, camera_id, **kw: SyntheticSource("road", camera_id=camera_id, n_frames=1))
     assert "cam" in reg.schemes()
     assert [str(e) for e in open_source("cam://anything", "x", registry=reg).frames()] == ["x#0@0ms"]
     with pytest.raises(StreamConfigError, match="unknown stream URL scheme 'cam'"):
