@@ -32,6 +32,13 @@ from warehouse.bus.api import (
     EventBus,
     Record,
 )
+from warehouse.bus.deadletters import (
+    DeadLetter,
+    UnknownDeadLetterError,
+    find_dead_letter,
+    read_dead_letters,
+    replay_dead_letters,
+)
 from warehouse.bus.errors import BusError, BusUnavailableError, MalformedEvent, PublishError
 from warehouse.bus.events import (
     AlertEvent,
@@ -48,20 +55,22 @@ from warehouse.bus.events import (
 from warehouse.bus.idempotent import (
     ConsumeStats,
     IdempotentConsumer,
-    MemorySeenStore,
     PoisonBatch,
-    SeenStore,
-    SqliteSeenStore,
-    SqlSeenStore,
     classify_error,
     dead_letter,
     dead_letter_id,
 )
+from warehouse.bus.seen import MemorySeenStore, SeenStore, SqliteSeenStore, SqlSeenStore
 from warehouse.bus.kafka_bus import KafkaBus
 from warehouse.bus.sqlite_bus import SqliteBus
 from warehouse.bus.url import BUS_SCHEMES, open_bus
 
 __all__ = [
+    "DeadLetter",
+    "UnknownDeadLetterError",
+    "find_dead_letter",
+    "read_dead_letters",
+    "replay_dead_letters",
     "AlertEvent",
     "BusEvent",
     "ControlEvent",

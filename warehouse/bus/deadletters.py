@@ -10,7 +10,7 @@ Example::
     letters = read_dead_letters(bus)
     for letter in letters:
         print(letter.event_id, letter.source, letter.reason)
-    replay(bus, [l for l in letters if l.source_topic == "feedback"])
+    replay_dead_letters(bus, [d for d in letters if d.source_topic == "feedback"])
 """
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from typing import Any
 
 from warehouse.bus.api import TOPIC_DEAD_LETTER, EventBus
 from warehouse.bus.errors import BusError
+from warehouse.bus.sqlite_bus import SqliteBus
 
-__all__ = ["DeadLetter", "read_dead_letters", "replay", "UnknownDeadLetterError"]
+__all__ = ["DeadLetter", "read_dead_letters", "find_dead_letter", "replay_dead_letters", "UnknownDeadLetterError"]
 
 
 class UnknownDeadLetterError(BusError, KeyError):
@@ -109,14 +110,14 @@ def read_dead_letters(bus: EventBus, *, idle_s: float = 1.0, deadline_s: float =
                     letters.setdefault(letter.event_id, letter)
             if (got_any and now - last_new >= idle_s) or (not got_any and now - last_new >= first_wait):
                 break
-            if not got_any and type(bus).__name__ == "SqliteBus" and now - last_new >= idle_s:
+            if not got_any and isinstance(bus, SqliteBus) and now - last_new >= idle_s:
                 break  # the embedded bus has no join: an empty poll means an empty topic
     finally:
         consumer.close()
     return sorted(letters.values(), key=lambda d: (d.time_utc, d.partition, d.offset))
 
 
-def find(letters: list[DeadLetter], event_id: str) -> DeadLetter:
+def find_dead_letter(letters: list[DeadLetter], event_id: str) -> DeadLetter:
     for letter in letters:
         if letter.event_id == event_id:
             return letter
@@ -124,7 +125,7 @@ def find(letters: list[DeadLetter], event_id: str) -> DeadLetter:
     raise UnknownDeadLetterError(f"no dead letter {event_id!r}; there are {len(letters)} ({shown}...): list them with `warehouse deadletter list`")
 
 
-def replay(bus: EventBus, letters: list[DeadLetter]) -> int:
+def replay_dead_letters(bus: EventBus, letters: list[DeadLetter]) -> int:
     """Republish each letter's original bytes to its source topic (source key); returns how many."""
     for letter in letters:
         bus.publish_raw(letter.source_topic, letter.original, key=letter.source_key)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from warehouse.bus import open_bus
-from warehouse.bus.deadletters import DeadLetter, find, read_dead_letters, replay
+from warehouse.bus import DeadLetter, find_dead_letter, read_dead_letters, replay_dead_letters
 from warehouse.cli._common import AsJson, Home, errors_exit_2
 from warehouse.settings import Settings
 
@@ -72,7 +72,7 @@ def show_cmd(letter_id: Annotated[str, typer.Argument(help="A dead-letter id fro
     """One dead letter in full, with its original record."""
     bus = _bus(bus_url, home, topic_prefix)
     try:
-        letter = find(read_dead_letters(bus), letter_id)
+        letter = find_dead_letter(read_dead_letters(bus), letter_id)
     finally:
         bus.close()
     if as_json:
@@ -96,8 +96,8 @@ def replay_cmd(letter_ids: Annotated[Optional[list[str]], typer.Argument(help="D
     bus = _bus(bus_url, home, topic_prefix)
     try:
         letters = _letters(bus, topic, group)
-        chosen = letters if all_ else [find(letters, i) for i in letter_ids or []]
-        n = replay(bus, chosen)
+        chosen = letters if all_ else [find_dead_letter(letters, i) for i in letter_ids or []]
+        n = replay_dead_letters(bus, chosen)
     finally:
         bus.close()
     if as_json:
