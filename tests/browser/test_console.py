@@ -121,3 +121,21 @@ def test_labeling_flow_is_keyboard_driven(live, page, artifacts):
     page.wait_for_selector("#label-area:has-text('Nothing to label')")
     assert queue.progress(job_id="browser-job") == {"done": 2, "total": 3}
     assert queue.results("browser-job") == {"road-cam-1:1": True, "road-cam-1:2": False}
+
+
+def test_dataset_and_task_pages(live, page, artifacts):
+    first = live.catalog.record_dataset_version(ALG, sample_ids=["road-cam-1:1", "road-cam-1:2"], stats={"labels": {"1": 1, "0": 1}})
+    second = live.catalog.record_dataset_version(ALG, sample_ids=["road-cam-1:1", "road-cam-1:2", "road-cam-1:3"], parent_id=first)
+    task = live.flywheel.store.start_task("mining", ALG, total=40)
+    live.flywheel.store.update_task(task, done=10)
+    sign_in(page, live, "viewer")
+    page.goto(live.base + "/console/#/datasets")
+    page.wait_for_selector(f"tr[data-dataset='{second}'] td:has-text('{first}')")  # the parent shown
+    assert check_accessibility(page, "datasets") == []
+    page.screenshot(path=str(artifacts / "datasets.png"), full_page=True)
+    page.goto(live.base + "/console/#/tasks")
+    row = page.wait_for_selector(f"tr[data-task='{task}']")
+    assert "mining" in row.inner_text() and "10/40" in row.inner_text()
+    assert page.get_attribute(f"tr[data-task='{task}'] [role=progressbar]", "aria-valuenow") == "25"
+    assert check_accessibility(page, "tasks") == []
+    page.screenshot(path=str(artifacts / "tasks.png"), full_page=True)

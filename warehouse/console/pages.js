@@ -351,9 +351,10 @@ App.pages.datasets = async function (main) {
   const opts = rows.map(d => el("option", { value: d.dataset_version_id || d.id }, `${d.dataset_version_id || d.id} (${d.algorithm_id || ""})`));
   const from = el("select", { id: "d-from" }, opts.map(o => o.cloneNode(true))); const to = el("select", { id: "d-to" }, opts);
   main.append(el("table", { "aria-label": "Dataset versions" },
-    el("thead", {}, el("tr", {}, ["Dataset version", "Algorithm", "Samples", "Parent", "Created"].map(h => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows.map(d => el("tr", {}, el("td", {}, d.dataset_version_id || d.id), el("td", {}, d.algorithm_id || ""), el("td", {}, d.sample_count ?? (d.sample_ids || []).length),
-      el("td", {}, d.parent_id || "—"), el("td", {}, d.created_at || ""))))),
+    el("thead", {}, el("tr", {}, ["Dataset version", "Algorithm", "New samples", "Parent", "Mining job", "Created"].map(h => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows.map(d => el("tr", { "data-dataset": d.dataset_version_id || d.id }, el("td", {}, d.dataset_version_id || d.id), el("td", {}, d.algorithm_id || ""),
+      el("td", {}, d.samples_recorded ?? d.sample_count ?? (d.sample_ids || []).length),
+      el("td", {}, d.parent_id || "—"), el("td", {}, d.mining_job_id || "—"), el("td", {}, (d.created_at || "").slice(0, 19)))))),
     el("form", { class: "inline", style: "margin-top:1rem", onsubmit: async (ev) => { ev.preventDefault(); try { diff.textContent = JSON.stringify(await api(`/datasets/diff?from=${encodeURIComponent(from.value)}&to=${encodeURIComponent(to.value)}`), null, 2); } catch (e) { diff.textContent = e.message; } } },
       el("div", {}, el("label", { for: "d-from" }, "From"), from), el("div", {}, el("label", { for: "d-to" }, "To"), to), el("button", { type: "submit" }, "Diff")), diff);
 };
@@ -366,7 +367,7 @@ App.pages.tasks = async function (main) {
     el("thead", {}, el("tr", {}, ["Task", "Kind", "Algorithm", "State", "Progress"].map(h => el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows.map(t => {
       const p = t.progress || {}; const frac = typeof p === "number" ? p : (p.total ? p.done / p.total : 0);
-      return el("tr", {}, el("td", {}, t.task_id), el("td", {}, t.kind), el("td", {}, t.algorithm_id || ""), el("td", {}, t.state),
+      return el("tr", { "data-task": t.task_id }, el("td", {}, t.task_id), el("td", {}, t.kind), el("td", {}, t.algorithm_id || ""), el("td", {}, t.state),
         el("td", {}, bar(frac, `${t.task_id} progress`), typeof p === "object" && p.total ? ` ${p.done}/${p.total}` : ` ${pct(frac)}`));
     }))));
 };
