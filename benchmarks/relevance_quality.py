@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog import load_taxonomy
+from catalog import load_taxonomy, readout_id
 from catalog.synthetic import generator_fingerprint
 from knowledge_graph import CityGraph, SceneDiscovery, load_ontology, read_ontology_yaml, train_scene_head
 from knowledge_graph.evaluation import (
@@ -149,7 +149,7 @@ def baselines(judge, ontology, city, feats, graph_sel, times, labels) -> dict:
         return memo[key]
 
     ro = ImagenetReadout(labels)
-    scores = {c.camera_id: dict(zip((f"imagenet.{s}" for s in ro.slugs), ro.scores(feats[c.camera_id][0]).mean(axis=0)))
+    scores = {c.camera_id: dict(zip((readout_id(s) for s in ro.slugs), ro.scores(feats[c.camera_id][0]).mean(axis=0)))
               for c in held}
     sizes = {c.camera_id: max(1, round(float(np.mean([len(graph_sel(c, t)) for t in times[::6]])))) for c in held}
     sels = {

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 
 import networkx as nx
 
+from catalog import scene_head_id
+
 from knowledge_graph.schema import Ontology
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ def catalog_gaps(ont: Ontology) -> list[str]:
     runnable = {e for a in known.values() if a.production for e in a.event_types}
     for e in ont.taxonomy.events:
         if e not in runnable:
-            example = f"scene.{ont.taxonomy.events[e].scenes[0]}.{e}" if ont.taxonomy.events[e].scenes else e
+            example = scene_head_id(ont.taxonomy.events[e].scenes[0], e) if ont.taxonomy.events[e].scenes else e
             g.append(f"event type {e!r}: no algorithm with a production version detects it; no camera is covered for it "
                      f"until one is registered and promoted (e.g. {example!r})")
     return g

@@ -94,7 +94,8 @@ def simulate_cameras(graph: CityGraph, judge: Judge, cams: Sequence[CityCamera],
         if len(done) == len(cams):
             break
         at = start + timedelta(hours=h)
-        changed = False
+        touched: set[str] = set()
+        any_miss = False
         for c in cams:
             if c.camera_id in done:
                 continue
@@ -120,7 +121,7 @@ def simulate_cameras(graph: CityGraph, judge: Judge, cams: Sequence[CityCamera],
                     else:
                         graph.record_rejection(c.camera_id, a, alert_id=f"{c.camera_id}:a{n_alert}")
                         feedback[c.camera_id] += 1
-                        changed = True
+                        touched.add(c.camera_id)
             for e, t in truth.items():
                 if e in detected or not t.occurs_at_hour(at.hour):
                     continue
@@ -129,11 +130,12 @@ def simulate_cameras(graph: CityGraph, judge: Judge, cams: Sequence[CityCamera],
                         n_alert += 1
                         graph.record_miss(c.camera_id, e, miss_id=f"{c.camera_id}:m{n_alert}", at=at)
                         feedback[c.camera_id] += 1
-                        changed = True
-        if changed:
-            for c in cams:
-                if c.camera_id not in done:
-                    check(c, float(h + 1))
+                        any_miss = True
+        # re-score the cameras that got a rejection this hour; after any miss, all of them
+        # (a miss may reach a neighbour)
+        for c in cams:
+            if c.camera_id not in done and (any_miss or c.camera_id in touched):
+                check(c, float(h + 1))
     out = []
     for c in cams:
         if c.camera_id in done:
