@@ -2,15 +2,16 @@
 
 Six algorithms, each a rule over one camera's tracked objects and its zones and lines
 (:class:`~runtime.tracking.zones.CameraGeometry`); zone membership is supervision's
-``PolygonZone`` on the objects' bottom centres (where they touch the ground):
+``PolygonZone`` and line crossing supervision's ``LineZone``, both on the objects' bottom
+centres (where they touch the ground):
 
 | id | event type | fires when |
 | --- | --- | --- |
 | ``track.crowd_gathering`` | crowd_gathering | >= ``max_people`` people in a ``crowd`` zone (whole frame if none) |
-| ``track.zone_intrusion`` | intrusion_after_hours | a person in an ``intrusion`` zone inside its time window |
+| ``track.zone_intrusion`` | intrusion_after_hours | a person in an ``intrusion`` zone inside its time window, or crossing a ``tripwire`` |
 | ``track.loitering`` | loitering | a person tracked >= ``dwell_s`` in an intrusion/crowd zone (or the frame) |
 | ``track.illegal_parking`` | illegal_parking | a vehicle still for >= ``limit_s`` in a ``no_parking`` zone |
-| ``track.wrong_way`` | wrong_way_driving | a vehicle in a ``lane`` zone moving > 120 deg off its direction |
+| ``track.wrong_way`` | wrong_way_driving | a vehicle in a ``lane`` zone moving > 120 deg off its direction, or crossing a ``lane_line`` so |
 | ``track.pedestrian_on_road`` | pedestrian_on_motorway | a person in a ``no_pedestrian`` zone |
 
 One :class:`TrackHub` per stage runs the source detector and one tracker per camera once per
@@ -65,6 +66,7 @@ class CityParams:
     wrong_way_deg: float = 120.0
     min_speed_px_s: float = 5.0
     utc_offset_min: int = 0  # local time of the camera for time windows
+    crossing_hold_s: float = 2.0  # a line crossing stays evidence this long (k-of-n smoothing needs several frames)
 
 
 @dataclass(slots=True)
@@ -82,6 +84,49 @@ class _Camera:
     frame_key: tuple | None = None
     objects: list = field(default_factory=list)
     tracks: dict = field(default_factory=dict)
+    line_zones: dict = field(default_factory=dict)  # line name -> supervision LineZone (keeps per-track sides)
+    crossings: dict = field(default_factory=dict)  # line name -> {track id: ts_ms of its last crossing}
+
+
+def _line_crossings(cam: "_Camera", objs: list[Detection], ts_ms: float) -> None:
+    """Record the tracks whose bottom centre crossed each line on this frame (supervision's LineZone, either way)."""
+    import supervision as sv
+
+    dets = sv.Detections(xyxy=np.array([o.xyxy for o in objs], np.float32).reshape(-1, 4),
+                         tracker_id=np.array([o.track_id for o in objs], np.int64))
+    for ln in cam.geometry.lines:
+        lz = cam.line_zones.get(ln.name)
+        if lz is None:
+            lz = cam.line_zones[ln.name] = sv.LineZone(sv.Point(*ln.start_xy), sv.Point(*ln.end_xy),
+                                                       triggering_anchors=(sv.Position.BOTTOM_CENTER,))
+        crossed_in, crossed_out = lz.trigger(dets) if len(objs) else (np.zeros(0, bool), np.zeros(0, bool))
+        seen = cam.crossings.setdefault(ln.name, {})
+        for o, a, b in zip(objs, crossed_in, crossed_out):
+            if a or b:
+                seen[o.track_id] = ts_ms
+        for tid in [t for t, t_ms in seen.items() if ts_ms - t_ms > 30_000 or ts_ms < t_ms]:
+            del seen[tid]
+
+
+def _crossed(cam: "_Camera", line_name: str, ts_ms: float, hold_s: float) -> list[Detection]:
+    """Current objects that crossed ``line_name`` within the last ``hold_s`` (so k-of-n smoothing sees the event)."""
+    seen = cam.crossings.get(line_name, {})
+    return [o for o in cam.objects if o.track_id in seen and 0 <= ts_ms - seen[o.track_id] <= hold_s * 1000]
+
+
+def _heading_deg(st: "_TrackState", ts_ms: float, min_speed_px_s: float) -> float | None:
+    """Direction of the last 0.5-3 s of motion (image degrees: 0 = +x, 90 = down), or None if too slow."""
+    hist = [h for h in st.history if ts_ms - h[0] <= 3000]
+    if len(hist) < 2 or hist[-1][0] - hist[0][0] < 500:
+        return None
+    dx, dy = hist[-1][1] - hist[0][1], hist[-1][2] - hist[0][2]
+    if math.hypot(dx, dy) / ((hist[-1][0] - hist[0][0]) / 1000.0) < min_speed_px_s:
+        return None
+    return math.degrees(math.atan2(dy, dx)) % 360
+
+
+def _off_deg(heading: float, allowed: float) -> float:
+    return abs((heading - allowed + 180) % 360 - 180)
 
 
 def _in_zone(zone: Zone, objects: list[Detection]) -> list[Detection]:
@@ -119,7 +164,8 @@ class TrackHub:
     def set_geometry(self, camera_id: str, geometry: CameraGeometry | dict | list | None) -> None:
         g = geometry if isinstance(geometry, CameraGeometry) else CameraGeometry.from_dict(geometry)
         with self._lock:
-            self._cam(camera_id).geometry = g
+            cam = self._cam(camera_id)
+            cam.geometry, cam.line_zones, cam.crossings = g, {}, {}
         log.info("city geometry camera=%s zones=%s lines=%s", camera_id, [z.name for z in g.zones], [ln.name for ln in g.lines])
 
     def _cam(self, camera_id: str) -> _Camera:
@@ -140,6 +186,8 @@ class TrackHub:
             objs = cam.tracker.update(self._detector.detect(frame.image), ts_ms=frame.ts_ms)
             self.detector_runs += 1
             cam.frame_key, cam.objects = key, objs
+            if cam.geometry.lines:
+                _line_crossings(cam, objs, frame.ts_ms)
             alive = set()
             for o in objs:
                 st = cam.tracks.get(o.track_id)
@@ -182,7 +230,11 @@ def evaluate(alg: str, cam: _Camera, ts_ms: float, p: CityParams, version: str =
         return _evidence(alg, out, version)
     if alg == "track.zone_intrusion":
         minute = _minute_of_day(ts_ms, p.utc_offset_min)
-        return _evidence(alg, [o for z in g.of_kind("intrusion") if z.active_at_minute(minute) for o in _in_zone(z, people)], version)
+        found = [o for z in g.of_kind("intrusion") if z.active_at_minute(minute) for o in _in_zone(z, people)]
+        # a person crossing a tripwire (either way) intrudes too
+        found += [o for ln in g.lines if ln.kind == "tripwire" for o in _crossed(cam, ln.name, ts_ms, p.crossing_hold_s)
+                  if o.label == "person"]
+        return _evidence(alg, found, version)
     if alg == "track.pedestrian_on_road":
         return _evidence(alg, [o for z in g.of_kind("no_pedestrian") for o in _in_zone(z, people)], version)
     if alg == "track.loitering":
@@ -218,18 +270,19 @@ def evaluate(alg: str, cam: _Camera, ts_ms: float, p: CityParams, version: str =
         return _evidence(alg, out, version)
     if alg == "track.wrong_way":
         out = []
-        for z in g.of_kind("lane"):
+        for z in g.of_kind("lane"):  # moving against the lane inside it
             for o in _in_zone(z, vehicles):
-                hist = [h for h in cam.tracks[o.track_id].history if ts_ms - h[0] <= 3000]
-                if len(hist) < 2 or hist[-1][0] - hist[0][0] < 500:
+                heading = _heading_deg(cam.tracks[o.track_id], ts_ms, p.min_speed_px_s)
+                if heading is not None and _off_deg(heading, float(z.direction_deg)) > p.wrong_way_deg:
+                    out.append(o)
+        for ln in g.lines:  # crossing a lane line against its allowed direction
+            if ln.kind != "lane_line" or ln.direction_deg is None:
+                continue
+            for o in _crossed(cam, ln.name, ts_ms, p.crossing_hold_s):
+                if o.label not in VEHICLES:
                     continue
-                dx, dy = hist[-1][1] - hist[0][1], hist[-1][2] - hist[0][2]
-                speed = math.hypot(dx, dy) / ((hist[-1][0] - hist[0][0]) / 1000.0)
-                if speed < p.min_speed_px_s:
-                    continue
-                heading = math.degrees(math.atan2(dy, dx)) % 360
-                off = abs((heading - float(z.direction_deg) + 180) % 360 - 180)
-                if off > p.wrong_way_deg:
+                heading = _heading_deg(cam.tracks[o.track_id], ts_ms, p.min_speed_px_s)
+                if heading is not None and _off_deg(heading, ln.direction_deg) > p.wrong_way_deg:
                     out.append(o)
         return _evidence(alg, out, version)
     raise KeyError(f"unknown city algorithm {alg!r}; valid: {', '.join(CITY_ALGORITHMS)}")

@@ -157,3 +157,26 @@ def test_stage_takes_the_camera_geometry():
 
     with pytest.raises(DetectorStageConfigError, match="no track_hub"):
         DetectorStage(city_algorithm_specs(hub)).set_geometry("cam", [LAWN])
+
+
+WIRE = {"name": "wire", "kind": "tripwire", "points_xy": [[160, 0], [160, 240]]}
+LANE_LINE = {"name": "stop line", "kind": "lane_line", "points_xy": [[160, 0], [160, 240]], "direction_deg": 0}
+
+
+@pytest.mark.parametrize(
+    ("alg", "line", "scenes", "expected"),
+    [
+        # a person walking right across the tripwire at x=160 (reached at frame 5): flagged for 2 s, then not
+        ("track.zone_intrusion", WIRE, [paint([(130 + 6 * k, 200)]) for k in range(14)], [0] * 5 + [1] * 5 + [0] * 4),
+        ("track.zone_intrusion", WIRE, [paint([(60 + 6 * k, 200)]) for k in range(8)], [0] * 8),  # stays left of it
+        # a car crossing the lane line leftwards (allowed: rightwards) is wrong-way; rightwards is fine
+        ("track.wrong_way", LANE_LINE, [paint(cars=[(260 - 25 * k, 100)]) for k in range(8)], [0, 0, 0, 0, 0, 1, 1, 1]),
+        ("track.wrong_way", LANE_LINE, [paint(cars=[(60 + 25 * k, 100)]) for k in range(8)], [0] * 8),
+    ],
+)
+def test_line_crossings(alg, line, scenes, expected):
+    hub = TrackHub(BlobDetector())
+    hub.set_geometry("cam", {"lines": [line]})
+    algo = CityAlgorithm(alg, hub)
+    got = [len(algo.detect_frame(FrameEvent("cam", i, i * 500, img))) for i, img in enumerate(scenes)]
+    assert got == expected
