@@ -26,6 +26,22 @@ _FIX = "start one with `python scripts/kafka_broker.py start` (prints bootstrap=
 _TOPIC_ALREADY_EXISTS = 36
 
 
+def _key_serdes():
+    """UTF-8 record keys, as kafka-python 3's (de)serializer classes; kafka-python is imported
+    only when a KafkaBus is built."""
+    from kafka.serializer import Deserializer, Serializer
+
+    class KeySerializer(Serializer):
+        def serialize(self, topic, headers, data):  # kafka-python's signature
+            return None if data is None else data.encode("utf-8")
+
+    class KeyDeserializer(Deserializer):
+        def deserialize(self, topic, headers, data):
+            return None if data is None else data.decode("utf-8", errors="replace")
+
+    return KeySerializer(), KeyDeserializer()
+
+
 def _parse_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
     addrs = []
     for part in str(bootstrap).split(","):
@@ -107,7 +123,7 @@ class KafkaBus:
                 "max_in_flight_requests_per_connection": 5,  # the most idempotence allows, order kept
                 "linger_ms": linger_ms,
                 "max_block_ms": max(self._timeout_ms, 10000),
-                "key_serializer": lambda k: None if k is None else k.encode("utf-8"),
+                "key_serializer": _key_serdes()[0],
                 **common,
             }
             self._producer_class = KafkaProducer
@@ -272,7 +288,7 @@ class KafkaConsumerAdapter:
                 group_id=self._prefix + group,  # the prefix namespaces groups too
                 enable_auto_commit=False,
                 auto_offset_reset="earliest" if from_beginning else "latest",
-                key_deserializer=lambda k: None if k is None else k.decode("utf-8", errors="replace"),
+                key_deserializer=_key_serdes()[1],
                 # values stay bytes here: decoding never raises inside kafka-python's fetcher,
                 # and the raw bytes are kept for the dead-letter topic
                 session_timeout_ms=10000,
