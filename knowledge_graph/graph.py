@@ -31,7 +31,8 @@ from knowledge_graph.validate import catalog_gaps
 
 log = logging.getLogger(__name__)
 
-HINT_KEYS = ("exclude_events", "exclude_algorithms")
+HINT_KEYS = ("exclude_events", "exclude_algorithms", "scene")
+HINT_SCENE_CONFIDENCE = 0.9  # an installer's scene hint: trusted, not certain
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +136,16 @@ class CityGraph:
     ) -> GraphChange:
         """Register (or re-register) a camera with its scene links ``{scene: confidence}``.
 
-        ``hints``: ``exclude_events`` / ``exclude_algorithms`` this camera never needs."""
+        ``hints``: ``exclude_events`` / ``exclude_algorithms`` this camera never needs, and
+        ``scene`` (a scene id or a list): what the installer typed, respected as the primary
+        link at confidence >= 0.9 beside the other links."""
         self._validate_camera(camera_id, region, scenes, hints)
+        hinted = (hints or {}).get("scene")
+        if hinted:
+            scenes = dict(scenes)
+            for sc in [hinted] if isinstance(hinted, str) else hinted:
+                scenes[sc] = max(scenes.get(sc, 0.0), HINT_SCENE_CONFIDENCE)
+            reason += f"; scene hint {hinted!r} respected"
         return self._learner.register_camera(camera_facts(camera_id, region, scenes, hints), reason)
 
     def region_scene_prior(self, region: str, *, exclude: str | None = None, alpha: float = 0.5) -> dict[str, float]:
@@ -204,6 +213,10 @@ class CityGraph:
         for key, values in (hints or {}).items():
             if key not in HINT_KEYS:
                 raise KnowledgeGraphError(f"camera {camera_id!r}: unknown hint {key!r}; valid hints are {list(HINT_KEYS)}")
+            if key == "scene":
+                for sc in [values] if isinstance(values, str) else values:
+                    ont.taxonomy.require_scene(sc)  # TaxonomyError names close matches
+                continue
             known = ont.taxonomy.events if key == "exclude_events" else ont.algorithms
             bad = [v for v in values if v not in known]
             if bad:

@@ -166,3 +166,12 @@ def test_explain_one_algorithm(graph):
     report = graph.explain("sea", NOON)
     assert report.to_dict()["camera"]["primary_scene"] == "seafront"
     assert "camera sea in region coast" in report.text()
+
+
+def test_scene_hint_is_respected_as_the_primary_link(graph):
+    # discovery said sidewalk; the installer typed "bus_stop": the hint leads, discovery stays beside it
+    graph.add_camera("c", region="downtown", scenes={"sidewalk": 0.55, "bus_stop": 0.3}, hints={"scene": "bus_stop"})
+    assert graph.camera("c").scenes[0] == ("bus_stop", 0.9) and ("sidewalk", 0.55) in graph.camera("c").scenes
+    assert "scene hint 'bus_stop' respected" in graph.changes("c")[-1].reason
+    with pytest.raises(TaxonomyError, match="busstop"):
+        graph.add_camera("d", region="downtown", scenes={}, hints={"scene": "busstop"})
