@@ -1,4 +1,4 @@
-"""Cost profiles for the scheduler: time per frame at each batch size, and memory.
+"""Measured cost profiles (``catalog.CostProfile``): time per frame at each batch size, and memory.
 
 ``profile_engine`` times any :class:`runtime.engines.Engine` (warm-up first, then the median
 of ``repeats`` runs per batch size); ``profile_backbone`` and ``profile_head_bank`` wrap it
@@ -16,7 +16,6 @@ import logging
 import os
 import statistics
 import time
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -32,23 +31,9 @@ class ProfilerError(ValueError):
     """A profiling request that cannot be measured."""
 
 
-if "CostProfile" in getattr(catalog, "__all__", ()):
-    CostProfile = catalog.CostProfile  # the catalog's record, once it exists
-else:
-
-    @dataclass(frozen=True, slots=True)
-    class CostProfile:  # type: ignore[no-redef]
-        """Measured cost of running one model (same fields as the catalog's planned record).
-
-        ``latency_ms_per_frame``: the lowest per-frame time over the measured batch sizes
-        (what a frame costs when the worker batches well); ``latency_ms_per_batch``: batch
-        size -> median wall time of one batch; ``memory_mib``: resident memory the model adds.
-        """
-
-        latency_ms_per_frame: float
-        latency_ms_per_batch: dict[int, float]
-        memory_mib: float
-        engine: str
+# one measured cost record for the whole system: the catalog's (stored with each version,
+# read by the control plane into the scheduler's instances)
+CostProfile = catalog.CostProfile
 
 
 def rss_mib() -> float:

@@ -94,7 +94,18 @@ class RuntimeProfile:
     backbone_memory_mib: float = 64.0
     head_ms: float = 0.02
     head_memory_mib: float = 0.05
-    measured: bool = False
+    measured: bool = False  # backbone_ms / backbone_memory_mib come from the profiler
+    decode_measured: bool = False
+
+    @classmethod
+    def measure(cls, backbone_path, *, frame_hw: tuple[int, int] = (360, 640), batch: int = 8) -> "RuntimeProfile":
+        """The backbone's memory (resident growth while loading it) and per-frame time, measured here."""
+        from runtime import Backbone, profile_backbone
+        from runtime.profiler import measure_build_mib
+
+        backbone, mib = measure_build_mib(lambda: Backbone.load(backbone_path))
+        prof = profile_backbone(backbone, batch_sizes=(1, batch), frame_hw=frame_hw, memory_mib=mib)
+        return cls(backbone_ms=prof.latency_ms_per_frame, backbone_memory_mib=max(prof.memory_mib, 1.0), measured=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +124,8 @@ def build_instance(cameras: Sequence[CameraInput], choices: Mapping[str, Sequenc
                    profile: RuntimeProfile = RuntimeProfile(), policy: ControlPolicy = ControlPolicy(),
                    jobs: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The ``warehouse.schedule/1`` instance of the city now (module doc)."""
-    defaults: list[str] = [] if profile.measured else ["decode_ms", "backbone_ms", "backbone memory_mib"]
+    defaults: list[str] = ([] if profile.decode_measured else ["decode_ms"]) + \
+        ([] if profile.measured else ["backbone_ms", "backbone memory_mib"])
     workers = [{"id": n.worker_id, "node": n.node_id,
                 "compute_ms_per_s": (n.num_gpus * policy.gpu_ms_per_s if n.num_gpus > 0 else 0.0)
                 + n.num_cpus * 1000.0 * policy.cpu_utilisation,

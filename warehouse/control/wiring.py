@@ -42,7 +42,10 @@ def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str 
     factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(backbone, {}), put_evidence=EvidenceWriter(root),
                                 fetch_artifact=ArtifactFetcher(root), alert_sink_factory=BusAlertSink(settings.resolved_bus_url),
                                 frame_hook_factory=FramePoolHook(pool_url(settings)))
-    return ControlPlane(ops=ops, catalog=catalog, graph=graph, cluster=RayCluster(factories),
+    from warehouse.control.desired import RuntimeProfile
+
+    profile = RuntimeProfile.measure(backbone)  # the planner reads measured costs
+    return ControlPlane(ops=ops, catalog=catalog, graph=graph, cluster=RayCluster(factories), profile=profile,
                         discovery=CameraDiscovery(backbone, settings.resolved_cache_dir), bus=bus)
 
 

@@ -40,7 +40,8 @@ def _choices(cams) -> dict:
 
 def test_instance_uses_measured_costs_and_names_the_defaults():
     cams = _cams(3)
-    inst = build_instance(list(cams.values()), _choices(cams), _algs(), NODES, profile=RuntimeProfile(measured=True))
+    inst = build_instance(list(cams.values()), _choices(cams), _algs(), NODES,
+                          profile=RuntimeProfile(measured=True, decode_measured=True))
     assert inst["format"] == "warehouse.schedule/1"
     assert {a["id"] for a in inst["algorithms"]} == {"scene.road.smoke", "detector.people_hog"}  # unservable left out
     smoke = next(a for a in inst["algorithms"] if a["id"] == "scene.road.smoke")
@@ -48,6 +49,15 @@ def test_instance_uses_measured_costs_and_names_the_defaults():
     assert inst["defaults"] == ["algorithm detector.people_hog"]  # measured nothing: says so
     assert all(0 < d["min_fps"] <= d["fps"] for d in inst["demands"])
     assert [w["node"] for w in inst["workers"]] == [n.node_id for n in NODES]
+    assert build_instance(list(cams.values()), _choices(cams), _algs(), NODES)["defaults"][:3] == [
+        "decode_ms", "backbone_ms", "backbone memory_mib"]  # an unmeasured profile is named as such
+
+
+def test_runtime_profile_is_measured_on_this_machine(backbone_cache):
+    from warehouse.training.backbone_export import ensure_backbone_onnx
+
+    p = RuntimeProfile.measure(ensure_backbone_onnx(backbone_cache))
+    assert p.measured and 0.1 < p.backbone_ms < 1000 and p.backbone_memory_mib >= 1.0
 
 
 @pytest.mark.parametrize("canary, camera, expected", [
