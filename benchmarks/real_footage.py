@@ -30,7 +30,7 @@ import platform
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np

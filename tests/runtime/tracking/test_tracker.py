@@ -7,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from runtime.detection import Detection
 from runtime.tracking import ObjectTracker, from_supervision, to_supervision
