@@ -46,7 +46,7 @@ class SmallCity:
         from knowledge_graph import CityGraph
         from runtime import inference_core_scorer_factory
         from warehouse.bus import open_bus
-        from warehouse.control import (ArtifactFetcher, BusAlertSink, ControlPlane, EvidenceWriter, FramePoolHook,
+        from warehouse.control import (ArtifactFetcher, BusAlertPublisher, ControlPlane, EvidenceWriter, FramePoolHook,
                                        RayCluster, RuntimeProfile, WorkerFactories)
         from warehouse.ops import OpsStore
         from warehouse.training.backbone_export import ensure_backbone_onnx
@@ -73,7 +73,7 @@ class SmallCity:
         self.cluster.wait_for_nodes()
         ray.init(address=self.cluster.address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(backbone, {}), put_evidence=EvidenceWriter(root),
-                                    fetch_artifact=ArtifactFetcher(root), alert_sink_factory=BusAlertSink(bus_url),
+                                    fetch_artifact=ArtifactFetcher(root), alert_sink_factory=BusAlertPublisher(bus_url),
                                     frame_hook_factory=FramePoolHook(f"sqlite:///{(self.home / 'pool.db').resolve()}"),
                                     batch_wait_ms=5.0)
         # each camera costs (decode + backbone) x fps reference-ms per second: per_node cameras fill a node

@@ -182,7 +182,7 @@ def city_capacity(cache_dir: Path, *, algorithms: int = 30, seconds: float = 8.0
     from catalog import ArtifactStore, linear_head_onnx
     from runtime import Backbone, InferenceWorker, inference_core_scorer_factory
     from runtime.work import CameraWork, HeadWork
-    from warehouse.control.hooks import BusAlertSink, EvidenceWriter
+    from warehouse.control.hooks import BusAlertPublisher, EvidenceWriter
     from warehouse.training.backbone_export import ensure_backbone_onnx
 
     backbone = ensure_backbone_onnx(cache_dir)
@@ -203,7 +203,7 @@ def city_capacity(cache_dir: Path, *, algorithms: int = 30, seconds: float = 8.0
 
     def carries(k: int) -> tuple[bool, float]:
         w = InferenceWorker("cap", [], scorer_factory=inference_core_scorer_factory(backbone, {}), put_evidence=EvidenceWriter(td + "/a"),
-                            fetch_artifact=store.get_bytes, alert_sink_factory=BusAlertSink(f"sqlite:///{td}/bus.db"))
+                            fetch_artifact=store.get_bytes, alert_sink_factory=BusAlertPublisher(f"sqlite:///{td}/bus.db"))
         heads = [HeadWork(f"scene.road.e{i}", "1", fps=1.0, artifact_sha256=shas[i]) for i in range(algorithms)]
         try:
             for c in range(k):

@@ -47,7 +47,7 @@ from runtime.work import CameraWork, HeadWork
 
 log = logging.getLogger(__name__)
 
-AlertSink = Callable[[dict], None]
+AlertCallback = Callable[[dict], None]  # called with each alert record (the application publishes it)
 FrameHook = Callable[[list, object], None]  # (frames, embeddings [N, D] or None)
 
 
@@ -121,7 +121,7 @@ class InferenceWorker:
                  put_evidence: Callable[[bytes], str], policy: EventPolicy | None = None,
                  policies: Mapping[str, EventPolicy] | None = None, model_versions: Mapping[str, str] | None = None,
                  batch_policy: BatchPolicy | None = None, stage_factory: Callable[[], Any] | None = None,
-                 alert_sink_factory: Callable[[], AlertSink] | None = None, keep_scores: int = 0,
+                 alert_sink_factory: Callable[[], AlertCallback] | None = None, keep_scores: int = 0,
                  max_kept_alerts: int = 10_000, node_id: str | None = None,
                  fetch_artifact: Callable[[str], bytes] | None = None, memory_budget_mib: float = float("inf"),
                  frame_hook_factory: Callable[[], FrameHook] | None = None) -> None:

@@ -178,7 +178,7 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
     from warehouse.api import Services, create_app
     from warehouse.bus import open_bus
     from warehouse.consumers import AlertSink, FeedbackRouter, RetrainingService
-    from warehouse.control import (ArtifactFetcher, BusAlertSink, CameraDiscovery, ControlPlane, EvidenceWriter,
+    from warehouse.control import (ArtifactFetcher, BusAlertPublisher, CameraDiscovery, ControlPlane, EvidenceWriter,
                                    FramePoolHook, RayCluster, WorkerFactories)
     from warehouse.framepool import FramePool
     from warehouse.ops_store import OpsStore
@@ -210,7 +210,7 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
         ensure_ray(opts.ray_address, num_cpus=2)
     factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(backbone_path, {}),
                                 put_evidence=EvidenceWriter(artifacts), fetch_artifact=ArtifactFetcher(artifacts),
-                                alert_sink_factory=BusAlertSink(bus_url, prefix), frame_hook_factory=FramePoolHook(pool_url))
+                                alert_sink_factory=BusAlertPublisher(bus_url, prefix), frame_hook_factory=FramePoolHook(pool_url))
     cluster = RayCluster(factories)
     discovery = CameraDiscovery(backbone_path, opts.cache_dir)
     control = ControlPlane(ops=ops, catalog=catalog, graph=graph, cluster=cluster, discovery=discovery, bus=bus,

@@ -23,7 +23,7 @@ from warehouse.control.desired import (
     worker_id_for,
 )
 from warehouse.control.discovery import CameraDiscovery, DiscoveredScenes
-from warehouse.control.hooks import ArtifactFetcher, BusAlertSink, EvidenceWriter, FramePoolHook, alert_event
+from warehouse.control.hooks import ArtifactFetcher, BusAlertPublisher, EvidenceWriter, FramePoolHook, alert_event
 from warehouse.control.plane import ControlPlane, TickReport
 from warehouse.control.reconcile import changed_cameras, reconcile
 from warehouse.control.state import (
@@ -44,7 +44,7 @@ from warehouse.control.state import (
 )
 
 __all__ = [
-    "ActualState", "AlgorithmRuntime", "ArtifactFetcher", "BusAlertSink", "CameraDiscovery", "CameraInput", "CameraSpec",
+    "ActualState", "AlgorithmRuntime", "ArtifactFetcher", "BusAlertPublisher", "CameraDiscovery", "CameraInput", "CameraSpec",
     "Choice", "ConfigureCamera", "ControlPlane", "ControlPolicy", "DesiredState", "DiscoveredScenes", "EvidenceWriter",
     "Failure", "FramePoolHook", "NodeView", "RayCluster", "ReaderView", "RemoveCamera", "RuntimeProfile", "StartReader",
     "StartWorker", "StopReader", "StopWorker", "TickReport", "VersionRef", "WorkerFactories", "WorkerSpec", "WorkerView",

@@ -2,7 +2,7 @@
 
 The runtime never imports ``warehouse``; the control plane hands each worker these objects:
 
-- :class:`BusAlertSink`: every alert goes to the ``alerts`` topic as a typed
+- :class:`BusAlertPublisher`: every alert goes to the ``alerts`` topic as a typed
   :class:`~warehouse.bus.events.AlertEvent` (wall-clock time, the stream's own clock beside
   it, the frame's key, the worker), keyed by camera.
 - :class:`FramePoolHook`: every frame that paid the backbone is retained (embedding, exact
@@ -12,8 +12,8 @@ The runtime never imports ``warehouse``; the control plane hands each worker the
   the content-addressed store (hashes verified on load).
 
 >>> import pickle
->>> pickle.loads(pickle.dumps(BusAlertSink("sqlite:///var/bus.db")))
-BusAlertSink('sqlite:///var/bus.db', topic_prefix='')
+>>> pickle.loads(pickle.dumps(BusAlertPublisher("sqlite:///var/bus.db")))
+BusAlertPublisher('sqlite:///var/bus.db', topic_prefix='')
 """
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-class BusAlertSink:
-    """Picklable factory: ``BusAlertSink(url)()`` opens the bus in the actor and returns ``sink(alert_record)``."""
+class BusAlertPublisher:
+    """Picklable factory: ``BusAlertPublisher(url)()`` opens the bus in the actor and returns ``sink(alert_record)``."""
 
     def __init__(self, bus_url: str, topic_prefix: str = "") -> None:
         self.bus_url, self.topic_prefix = bus_url, topic_prefix
 
     def __repr__(self) -> str:
-        return f"BusAlertSink({self.bus_url!r}, topic_prefix={self.topic_prefix!r})"
+        return f"BusAlertPublisher({self.bus_url!r}, topic_prefix={self.topic_prefix!r})"
 
     def __call__(self) -> "_AlertPublisher":
         from warehouse.bus import open_bus
@@ -124,4 +124,4 @@ class ArtifactFetcher(EvidenceWriter):
         return self._store.get_bytes(sha256)
 
 
-__all__ = ["ArtifactFetcher", "BusAlertSink", "EvidenceWriter", "FramePoolHook", "alert_event"]
+__all__ = ["ArtifactFetcher", "BusAlertPublisher", "EvidenceWriter", "FramePoolHook", "alert_event"]

@@ -32,7 +32,7 @@ def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str 
     from runtime import ensure_ray, inference_core_scorer_factory
     from warehouse.control.cluster import RayCluster, WorkerFactories
     from warehouse.control.discovery import CameraDiscovery
-    from warehouse.control.hooks import ArtifactFetcher, BusAlertSink, EvidenceWriter, FramePoolHook
+    from warehouse.control.hooks import ArtifactFetcher, BusAlertPublisher, EvidenceWriter, FramePoolHook
     from warehouse.control.plane import ControlPlane
     from warehouse.training.backbone_export import ensure_backbone_onnx
 
@@ -40,7 +40,7 @@ def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str 
     ensure_ray(ray_address, num_cpus=num_cpus)
     root = settings.resolved_artifact_root
     factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(backbone, {}), put_evidence=EvidenceWriter(root),
-                                fetch_artifact=ArtifactFetcher(root), alert_sink_factory=BusAlertSink(settings.resolved_bus_url),
+                                fetch_artifact=ArtifactFetcher(root), alert_sink_factory=BusAlertPublisher(settings.resolved_bus_url),
                                 frame_hook_factory=FramePoolHook(pool_url(settings)))
     from warehouse.control.desired import RuntimeProfile
 

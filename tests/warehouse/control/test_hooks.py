@@ -11,7 +11,7 @@ from runtime import InferenceWorker, inference_core_scorer_factory
 from runtime.work import CameraWork, HeadWork
 from warehouse.bus import open_bus
 from warehouse.bus.events import parse_event
-from warehouse.control.hooks import ArtifactFetcher, BusAlertSink, EvidenceWriter, FramePoolHook
+from warehouse.control.hooks import ArtifactFetcher, BusAlertPublisher, EvidenceWriter, FramePoolHook
 from warehouse.framepool import FramePool
 
 
@@ -28,7 +28,7 @@ def _worker(tmp_path, backbone_path, **kw) -> tuple[InferenceWorker, str]:
 
 def test_alerts_reach_the_bus_as_typed_events_with_wall_clock_time(tmp_path, backbone_path):
     url = f"sqlite:///{tmp_path / 'bus.db'}"
-    w, sha = _worker(tmp_path, backbone_path, alert_sink_factory=BusAlertSink(url))
+    w, sha = _worker(tmp_path, backbone_path, alert_sink_factory=BusAlertPublisher(url))
     try:
         w.configure_camera(CameraWork.build("cam-7", heads=[HeadWork("scene.road.smoke", "3", artifact_sha256=sha, k=1, n=1)]))
         w.start_stream("cam-7", "synthetic://road?seed=1&fps=10&n=6", fps=10.0, gate=False)
