@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -28,6 +29,7 @@ def _pool(url, event):
     return sp, pool, [(f, 1) for f in pos] + [(f, 0) for f in neg]
 
 
+@pytest.mark.slow
 def test_post_algorithms_new_runs_in_the_background(tmp_path):
     event = "graffiti_fresh_h10"
     sp, pool, seeds = _pool(f"sqlite:///{tmp_path}/pool.db", event)
