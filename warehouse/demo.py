@@ -254,6 +254,7 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
         if not verdicts["rejected"]:
             verdicts["reported"] = _report_miss(client, operator, pool, alerts)
 
+        services.outbox.run_once()  # feedback and misses reach the bus through the outbox: drain it now
         t = time.perf_counter()
         router = FeedbackRouter(bus, graph=graph)
         for _ in range(3):
