@@ -30,8 +30,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
 
 from scheduler._model import compile_instance
 from scheduler.errors import SchedulerError
@@ -46,6 +44,9 @@ class BoundError(SchedulerError):
 
 def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
     """The LP-relaxation upper bound of ``instance``'s objective."""
+    from scipy.optimize import linprog  # imported here: SciPy is heavy and only the bound needs it
+    from scipy.sparse import coo_matrix
+
     m = compile_instance(instance)
     if m.n_cameras == 0 or m.n_d == 0 or len(m.w_compute) == 0:
         return 0.0

@@ -99,12 +99,26 @@ def _priced(m: Model, packer) -> PlanResult:
     if screen(m, lam):  # demands not worth their own head at this price are left out, then re-priced
         lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
     chosen = choose_levels(m.V, m.K, lam)
+    _price_pinned(pk, chosen, lam)
     failed = packer(pk, chosen)
     rest = [c for c in range(m.n_cameras) if pk.worker[c] < 0 and lowest_level(m, c) >= 0]
     fill(pk, rest, chosen)
     pk.upgrade(by_density(m, [c for c in range(m.n_cameras) if pk.worker[c] >= 0], pk.level))
     log.debug("full plan: %d cameras, lam=%.4g, %d failed first fit", m.n_cameras, lam, len(failed))
     return build_result(pk, lam=lam, migrations=0, base_gap=None, changes=0)
+
+
+def _price_pinned(pk: Packing, chosen: np.ndarray, lam: float) -> None:
+    """Cameras pinned to a node compete for that node's compute alone: where the pooled price
+    leaves them more than the node holds, they get the node's own (higher) price."""
+    m = pk.m
+    pins = m.c_pin[:m.n_cams]
+    for node in sorted(set(pins[pins >= 0].tolist())):
+        cams = np.nonzero(pins == node)[0]
+        cap = float(pk.free_c[(m.w_node == node) & m.w_alive].sum()) * TARGET_FILL
+        lam_n = price(m.V[cams], m.K[cams], cap)
+        if lam_n > lam:
+            chosen[cams] = choose_levels(m.V[cams], m.K[cams], lam_n)
 
 
 def pack_decreasing(pk: Packing, chosen: np.ndarray) -> list[int]:

@@ -81,7 +81,7 @@ def exact_optimum(inst) -> float | None:
     integrality[or_:or_ + C * W] = 0
     integrality[oy:oy + D * W] = 0
     res = milp(cost, constraints=LinearConstraint(M.tocsr(), lo, hi), integrality=integrality,
-               bounds=Bounds(np.zeros(n), ub), options={"time_limit": 20})
+               bounds=Bounds(np.zeros(n), ub), options={"time_limit": float(__import__("os").environ.get("H8_MILP_S", 20))})
     if res.status != 0:
         return None  # infeasible (a job fits nowhere) or not solved in time
     return float(-res.fun)
