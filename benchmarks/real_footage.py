@@ -15,7 +15,7 @@ Figures (last line, one JSON object):
   frames under two different track ids; per 100 frames of video (the 60 frames spanned).
 - ``serving``: end-to-end frames per second of the serving path on vtest at 10 fps: decode ->
   change gate -> shared backbone (MobileNetV2, ONNX) -> the graph's scene heads for the camera
-  (synthetic heads of the catalog when built, else a 17-head bank) -> detector stage with
+  (17 linear heads fused in the HeadBank) -> detector stage with
   NanoDet + tracker + the six city algorithms at 2 fps -> event logic. Real time means >= 10 fps.
 
 Machine: the figures in BENCHMARKS.md come from the 2-core box shared with other agents.
