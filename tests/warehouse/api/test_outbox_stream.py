@@ -6,6 +6,7 @@ import json
 import threading
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.warehouse.api.conftest import alert
@@ -154,3 +155,50 @@ def test_keys_api_last_admin_and_unique_names(env):
     [me] = [k for k in client.get("/keys", headers=admin).json() if k["name"] == "admin-1"]
     r = client.delete(f"/keys/{me['key_id']}", headers=admin)
     assert r.status_code == 409 and "last active admin" in r.json()["detail"]
+
+
+def test_control_plane_status_becomes_metrics():
+    """The pure mapping from the control plane's status() (its shape in warehouse/control/plane.py)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from warehouse.api.metrics import control_families
+
+    status = {
+        "cameras": {"cam-1": {"health": "healthy", "running": True, "fps": 2.0, "frames_read": 120},
+                    "cam-2": {"health": "unhealthy", "running": True, "fps": 1.0, "frames_read": None}},
+        "workers": {"w-1": {"frames_scored": 95}},
+        "plan": {"age_s": 12.5},
+        "consumer_lag": {"ops-alert-sink": 3},
+    }
+
+    class _Families:  # prometheus_client registers collectors: any object with collect()
+        def collect(self):
+            return control_families(status)
+
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(_Families())
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(generate_latest(reg).decode()) for s in f.samples}
+    assert samples[("warehouse_stream_up", (("camera_id", "cam-1"),))] == 1.0
+    assert samples[("warehouse_stream_up", (("camera_id", "cam-2"),))] == 0.0
+    assert samples[("warehouse_stream_frames_read_total", (("camera_id", "cam-1"),))] == 120
+    assert ("warehouse_stream_frames_read_total", (("camera_id", "cam-2"),)) not in samples  # unknown stays absent
+    assert samples[("warehouse_worker_frames_scored_total", (("worker_id", "w-1"),))] == 95
+    assert samples[("warehouse_plan_age_seconds", ())] == 12.5
+    assert samples[("warehouse_consumer_lag", (("group", "ops-alert-sink"),))] == 3
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"scenes": {"road": 0.9, "park": 0.2}, "source": "classifier", "frames": 8, "needs_review": False, "primary": "road"},
+         [("road", 0.9), ("park", 0.2)]),  # the control plane's DiscoveredScenes.to_dict()
+        ({"road": 1.0}, [("road", 1.0)]),  # a plain mapping
+        ([["road", 0.7], {"scene": "park", "confidence": 0.1}], [("road", 0.7), ("park", 0.1)]),  # pairs
+    ],
+)
+def test_scene_links_from_the_control_plane(raw, expected):
+    from warehouse.api.routes.cameras import scene_pairs
+
+    assert scene_pairs(raw) == expected

@@ -121,6 +121,15 @@ def camera_health(camera_id: CameraIdP, services: ServicesDep, key: Viewer) -> C
                               detail={"note": "no control plane runs in this server; health is unknown"})
 
 
+def scene_pairs(raw: Any) -> list[tuple[str, float]]:
+    """``(scene, confidence)`` from what the control plane reports: its ``DiscoveredScenes``
+    dict (``{"scenes": {name: conf}, ...}``), a plain ``{name: conf}``, or a list of pairs."""
+    if isinstance(raw, dict) and isinstance(raw.get("scenes"), dict):
+        raw = raw["scenes"]
+    items = raw.items() if isinstance(raw, dict) else [(x["scene"], x["confidence"]) if isinstance(x, dict) else tuple(x) for x in raw]
+    return [(str(k), float(v)) for k, v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
 @router.get("/{camera_id}/scenes", response_model=CameraScenesPublic)
 def camera_scenes(camera_id: CameraIdP, services: ServicesDep, key: Viewer) -> CameraScenesPublic:
     """The scenes discovered on this camera, strongest first, with confidence."""
@@ -128,8 +137,7 @@ def camera_scenes(camera_id: CameraIdP, services: ServicesDep, key: Viewer) -> C
     st = _control_status(services, camera_id)
     pairs: list[tuple[str, float]] = []
     if st is not None and st.get("scenes"):
-        raw = st["scenes"]
-        pairs = list(raw.items()) if isinstance(raw, dict) else [tuple(x) if not isinstance(x, dict) else (x["scene"], x["confidence"]) for x in raw]
+        pairs = scene_pairs(st["scenes"])
     elif services.graph is not None and camera_id in services.graph.camera_ids:
         pairs = list(services.graph.camera(camera_id).scenes)
     elif cam.hints.get("scenes"):
