@@ -42,7 +42,7 @@ def _head(pool_x: np.ndarray, labeled: dict[int, int], rng: np.random.Generator,
     return lambda e: clf.predict_proba(e)[:, 1]
 
 
-def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int = 5, k_factor: int = 8,
+def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int = 5, k_factor: int = 8, hop_queries: int = 128,
         quotas: tuple = (("likely", 0.6), ("uncertain", 0.3), ("similar", 0.1))) -> dict:
     from warehouse.retraining.labeling import SimulatedLabeler
     from warehouse.retraining.mining import ArrayPool, MiningRegistry, MiningRequest
@@ -71,6 +71,7 @@ def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int 
             queries = tuple(sp.frame_ids[i] for i, y in labeled.items() if y)
             req = MiningRequest(queries=queries, labeled=frozenset(sp.frame_ids[i] for i in labeled), score=score,
                                 threshold=0.5, budget=budget, k_per_query=max(64, k_factor * budget // max(1, len(queries))), quotas=quotas,
+                                hop_queries=hop_queries,
                                 seed=seed + r)
             got = registry.get(strategy).mine(pool, req)
             answers = labeler.label(list(got.selected), event_type="rare_event")
@@ -105,10 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--budget-fraction", type=float, default=0.005, help="share of the pool labeled per round")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hop-queries", type=int, default=128, help="best-scoring candidates that seed the second hop")
     ap.add_argument("--k-factor", type=int, default=8, help="neighbours per query = k_factor * budget / queries (>= 64)")
     a = ap.parse_args(argv)
     n = a.n or (200_000 if a.full else 20_000)
-    print(json.dumps(run(n, rounds=a.rounds, budget_fraction=a.budget_fraction, seed=a.seed, k_factor=a.k_factor)))
+    print(json.dumps(run(n, rounds=a.rounds, budget_fraction=a.budget_fraction, seed=a.seed, k_factor=a.k_factor,
+                         hop_queries=a.hop_queries)))
 
 
 if __name__ == "__main__":

@@ -104,3 +104,38 @@ def test_split_mined_is_stable_grouped_and_never_all_or_nothing():
 )
 def test_should_retrain(kw, fire):
     assert should_retrain(**kw)[0] is fire
+
+
+def test_full_lineage_from_version_back_to_alerts_through_the_worker(world, tmp_path):
+    from warehouse.retraining.datasets import Flywheel, version_lineage
+    from warehouse.retraining.worker import RetrainingWorker
+
+    world.register_v1()
+    loop, bus, lab, fw = _loop(world, tmp_path, on_pass="promote")
+    for m in world.misses():
+        bus.publish("miss-events", {**m, "camera_id": "cam1", "ts_ms": 1_780_000_000_000, "alert_id": f"al-{m['frame_ref']}",
+                                    "source_event_id": f"fb-{m['frame_ref']}", "reporter": "inspector-7"}, key=ALG)
+    bus.flush()
+    w = RetrainingWorker(bus, fw, loop_for=lambda a: loop if a == ALG else None, feedback_topic=None)
+    [r] = w.run_once(timeout_s=0.5)
+    assert r.new_version == 2 and fw.pending_misses() == []
+    lin = version_lineage(world.catalog, ALG, 2, flywheel=Flywheel(fw, world.catalog))
+    ds = lin["training_run"]["dataset_version"]
+    misses = ds["mining_job"]["miss_events"]
+    assert [m["alert_id"] for m in misses] == [f"al-{m['frame_ref']}" for m in world.misses()]
+    assert all(m["in_ledger"] and m["source_event_id"].startswith("fb-") for m in misses)
+    assert ds["labels"]["labeler"] == lab.name and ds["labels"]["labeling_task"]["state"] == "done"
+    assert ds["parent"]["sample_count"] == 500 and lin["gate"]["passed"] is True
+
+
+def test_running_training_tasks_are_scheduler_jobs(tmp_path):
+    from dataclasses import asdict
+
+    from warehouse.retraining.loop import RetrainingJob
+
+    fw = FlywheelStore("sqlite://")
+    job = RetrainingJob.estimate("retr-1", n_samples=10_000, dim=1280)
+    t = fw.start_task("training", ALG, detail={"job": asdict(job)})
+    assert retraining_jobs(fw) == [job] and job.compute_ms_per_s == 1000.0 and job.memory_mib > 350
+    fw.update_task(t, state="done")
+    assert retraining_jobs(fw) == []
