@@ -168,6 +168,16 @@ def cluster_figures(home: Path, cache_dir: Path, *, cameras: int = 5) -> dict:
         st2 = city.plane.status(detail=False)
         out["node_added_gets_work"] = bool(ok and any(st2["workers"][w]["node"] in new_nodes for w in st2["workers"]
                                                       if st2["workers"][w]["cameras"]))
+        # -- camera removed: its stream stops and its worker no longer runs it -----------------
+        t = time.monotonic()
+        city.remove_camera(cam)
+
+        def gone() -> bool:
+            ws = city.plane.cluster.worker_status().values()
+            return all(cam not in w.get("cameras", {}) and cam not in w.get("streams", {}) for w in ws)
+
+        ok = city.wait(gone, timeout_s=30)
+        out["camera_removed_s"] = round(time.monotonic() - t, 3) if ok else None
     finally:
         stop.set()
         watcher.join(timeout=5)

@@ -43,9 +43,20 @@ def test_demo_on_embedded_bus(tmp_path, backbone_cache):
 
 
 @pytest.mark.kafka
-def test_demo_over_real_kafka(tmp_path, backbone_cache, kafka_bootstrap):
-    report = run_demo(DemoOptions(home=tmp_path / "demo", cache_dir=backbone_cache, kafka=kafka_bootstrap, cameras_per_scene=1,
-                                  stream_s=20.0))
+def test_demo_over_real_kafka_on_a_given_ray_cluster(tmp_path, backbone_cache, kafka_bootstrap):
+    """``--kafka`` and ``--ray-address``: the demo joins a running 2-node cluster instead of starting one."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        report = run_demo(DemoOptions(home=tmp_path / "demo", cache_dir=backbone_cache, kafka=kafka_bootstrap,
+                                      ray_address=cluster.address, cameras_per_scene=1, stream_s=20.0))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
     assert report["bus"].startswith("kafka://")
     _check_report(report, 4)
 

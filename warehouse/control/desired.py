@@ -162,43 +162,9 @@ def plan_city(instance: Mapping[str, Any], previous: Any = None) -> tuple[dict[s
     """Place ``instance`` with the scheduler (incremental from ``previous``); returns (plan JSON, plan object)."""
     import scheduler
 
-    planner = getattr(scheduler, "plan", None)
-    if planner is not None and hasattr(scheduler, "Instance"):
-        inst = scheduler.Instance.from_json(dict(instance))
-        result = planner(inst, previous=previous) if previous is not None else planner(inst)
-        return result.to_json(), result
-    plan = _round_robin(instance)
-    return plan, plan
-
-
-def _round_robin(instance: Mapping[str, Any]) -> dict[str, Any]:
-    """Fallback placement while the planner proper is absent: whole cameras, round-robin, capacity checked."""
-    workers = list(instance["workers"])
-    head = {a["id"]: a for a in instance["algorithms"]}
-    by_cam: dict[str, list[dict]] = {}
-    for d in instance["demands"]:
-        by_cam.setdefault(d["camera"], []).append(d)
-    left = {w["id"]: w["compute_ms_per_s"] for w in workers}
-    out, unserved, turn, obj = [], [], 0, 0.0
-    for cam in instance["cameras"]:
-        ds = by_cam.get(cam["id"], [])
-        fps = max(d["fps"] for d in ds)
-        need = (cam["decode_ms"] + cam["backbone_ms"]) * fps + sum(head[d["algorithm"]]["head_ms"] * d["fps"] for d in ds)
-        placed = False
-        for step in range(len(workers)):
-            w = workers[(turn + step) % len(workers)]
-            if cam.get("node") and w["node"] != cam["node"]:
-                continue
-            if left[w["id"]] >= need:
-                left[w["id"]] -= need
-                out.append({"camera": cam["id"], "worker": w["id"], "fps": fps,
-                            "demands": [{"algorithm": d["algorithm"], "fps": d["fps"]} for d in ds]})
-                obj += sum(d["priority"] for d in ds)
-                turn, placed = turn + step + 1, True
-                break
-        if not placed:
-            unserved += [{"camera": cam["id"], "algorithm": d["algorithm"], "reason": "compute: no worker has room"} for d in ds]
-    return {"format": PLAN_FORMAT, "cameras": out, "jobs": [], "unserved": unserved, "objective": obj}
+    inst = scheduler.Instance.from_json(dict(instance))
+    result = scheduler.plan(inst, previous=previous)
+    return result.to_json(), result
 
 
 def version_for(alg: AlgorithmRuntime, camera_id: str) -> tuple[VersionRef, bool] | None:

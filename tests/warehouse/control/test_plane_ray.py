@@ -26,6 +26,7 @@ def test_a_small_city_on_three_nodes(tmp_path, backbone_cache):
     assert out["node_loss_recovery_s"] is not None and out["cameras_lost_with_node"] >= 1, out
     assert out["others_kept_streaming"], out  # the other cameras kept scoring frames through the loss
     assert out["node_added_gets_work"], out
+    assert out["camera_removed_s"] is not None, out  # removed: its stream stopped, its worker runs it no more
 
 
 def test_control_plane_joins_the_cluster_named_by_the_settings(tmp_path, backbone_cache, monkeypatch):
