@@ -202,3 +202,16 @@ def test_scene_links_from_the_control_plane(raw, expected):
     from warehouse.api.routes.cameras import scene_pairs
 
     assert scene_pairs(raw) == expected
+
+
+def test_a_database_that_refuses_writes_answers_503_and_reads_still_work(env):
+    import sqlalchemy as sa
+
+    client, ops, bus, keys = env
+    ops.ingest_alert(alert(1))
+    sa.event.listen(ops.engine, "connect", lambda conn, _rec: conn.execute("PRAGMA query_only=ON"))
+    ops.engine.dispose()  # new connections: the database now refuses every write
+    r = client.post("/alerts/al-1/feedback", json={"verdict": "reject"}, headers={"X-API-Key": keys["operator"]})
+    assert r.status_code == 503 and r.headers["Retry-After"] and r.json()["error"] == "DatabaseUnavailable"
+    assert client.get("/alerts/al-1", headers={"X-API-Key": keys["viewer"]}).json()["status"] == "open"  # nothing written
+    assert bus.consumer("feedback", group="t").poll(timeout_s=0.2) == []  # and nothing published
