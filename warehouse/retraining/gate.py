@@ -18,6 +18,7 @@ False
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class PromotionVerdict:
         return ("PASS" if self.passed else "FAIL") + ": " + "; ".join(self.reasons)
 
 
-def mistake_like_score(pred: "np.ndarray", y: "np.ndarray") -> float | None:
+def mistake_like_score(pred: Any, y: Any) -> float | None:
     """F1 of ``pred`` against ``y`` when ``y`` has positives, else the share of negatives left silent."""
     import numpy as np
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import time
 from typing import Any, Callable
 
 import sqlalchemy as sa

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from catalog import Stage
 from warehouse.bus import SqliteBus
 from warehouse.bus.events import parse_event
 from warehouse.errors import InvalidInputError

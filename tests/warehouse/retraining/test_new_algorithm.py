@@ -1,7 +1,6 @@
 """A new algorithm for an event type the taxonomy does not have, from 20 seed labels."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from catalog import ArtifactStore, Catalog, load_taxonomy
