@@ -24,6 +24,8 @@ App.pages.alerts = async function (main) {
     form, el("div", { class: "layout" }, el("section", { "aria-label": "Alerts" }, wall),
       el("aside", { class: "panel", "aria-labelledby": "summary-title" }, el("h3", { id: "summary-title" }, "By region and camera"), summary)));
 
+  const canJudge = (status) => status === "open" && App.me && App.me.role !== "viewer";  // viewers watch, operators judge
+
   function matches(a) {
     const f = state.filters;
     return (!f.camera_id || a.camera_id === f.camera_id) && (!f.algorithm_id || a.algorithm_id === f.algorithm_id)
@@ -55,8 +57,8 @@ App.pages.alerts = async function (main) {
       el("div", { class: "meta" }, `${a.camera_id}${a.region ? " · " + a.region : ""} · ${fmtTime(a.ts_ms)} · score ${typeof a.score === "number" ? a.score.toFixed(2) : "—"} · v${a.model_version ?? "?"}`),
       box ? el("div", { class: "meta" }, `box ${box.map(v => Math.round(v)).join(", ")}`) : null,
       el("div", { class: "actions" },
-        el("button", { type: "button", class: "confirm", "aria-keyshortcuts": "c", disabled: status !== "open", onclick: () => verdict(a, "confirm") }, "Confirm (c)"),
-        el("button", { type: "button", class: "reject", "aria-keyshortcuts": "r", disabled: status !== "open", onclick: () => verdict(a, "reject") }, "Reject (r)")));
+        el("button", { type: "button", class: "confirm", "aria-keyshortcuts": "c", disabled: !canJudge(status), onclick: () => verdict(a, "confirm") }, "Confirm (c)"),
+        el("button", { type: "button", class: "reject", "aria-keyshortcuts": "r", disabled: !canJudge(status), onclick: () => verdict(a, "reject") }, "Reject (r)")));
     node.addEventListener("click", () => { state.selected = i; paint(); });
     return node;
   }
@@ -107,7 +109,7 @@ App.pages.alerts = async function (main) {
     const shown = state.alerts.filter(matches);
     if (ev.key === "j" || ev.key === "ArrowDown") { state.selected = Math.min(shown.length - 1, state.selected + 1); paint(); }
     else if (ev.key === "k" || ev.key === "ArrowUp") { state.selected = Math.max(0, state.selected - 1); paint(); }
-    else if ((ev.key === "c" || ev.key === "r") && shown[state.selected] && (shown[state.selected].status || "open") === "open") {
+    else if ((ev.key === "c" || ev.key === "r") && shown[state.selected] && canJudge(shown[state.selected].status || "open")) {
       verdict(shown[state.selected], ev.key === "c" ? "confirm" : "reject");
     } else return;
     ev.preventDefault();
