@@ -352,6 +352,7 @@ App.pages.datasets = async function (main) {
   const diff = el("pre", { class: "panel", id: "dataset-diff", tabindex: "0", "aria-label": "Dataset diff" }, "Pick two versions to compare.");
   const opts = rows.map(d => el("option", { value: d.dataset_version_id || d.id }, `${d.dataset_version_id || d.id} (${d.algorithm_id || ""})`));
   const from = el("select", { id: "d-from" }, opts.map(o => o.cloneNode(true))); const to = el("select", { id: "d-to" }, opts);
+  if (rows.length > 1) from.selectedIndex = 1;  // newest first: compare the one before with the newest
   main.append(el("table", { "aria-label": "Dataset versions" },
     el("thead", {}, el("tr", {}, ["Dataset version", "Algorithm", "New samples", "Parent", "Mining job", "Created"].map(h => el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows.map(d => el("tr", { "data-dataset": d.dataset_version_id || d.id }, el("td", {}, d.dataset_version_id || d.id), el("td", {}, d.algorithm_id || ""),
