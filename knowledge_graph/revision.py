@@ -37,7 +37,7 @@ REVISE_AT = 0.6  # the winner's posterior needed to re-link the camera
 MIN_CONTRADICTING = 2  # distinct occurring events the primary scene cannot have, before re-linking ...
 MIN_ABSENT = 2  # ... or one such event and this many of the primary's events absent
 MIN_ABSENT_ALONE = 3  # with nothing contradicting it, this many absent events ...
-REVISE_AT_ABSENT_ALONE = 0.8  # ... and a far better scene
+REVISE_AT_ABSENT_ALONE = 0.7  # ... and a far better scene
 
 
 @dataclass(frozen=True, slots=True)
