@@ -26,7 +26,7 @@ _CANDIDATES = 16
 
 def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanResult | None:
     st = previous._state
-    if st is None or st.head.version != st.version or delta.base is not st.model.inst or delta.backbone_changed:
+    if st is None or st.head.version != st.version or delta.base() is not st.model.inst or delta.backbone_changed:
         return None
     m, pk = st.model, st.packing
     wslot = {wid: i for i, wid in enumerate(m.wids) if m.w_alive[i]}

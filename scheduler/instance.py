@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,7 +187,7 @@ def _unique(kind: str, ids: Iterable[str]) -> None:
         seen.add(i)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Instance:
     """A whole scheduling problem. Ids are unique per kind; every demand names a known
     camera (it is stored on it) and a known algorithm."""
@@ -351,9 +352,10 @@ class Instance:
 @dataclass(frozen=True, slots=True)
 class Delta:
     """What changed from ``base`` to an instance made by ``base.replace(...)``: ids of
-    records set (added or changed) and removed, per kind."""
+    records set (added or changed) and removed, per kind. ``base`` is a weak reference
+    (call it): a chain of changes does not keep every past instance alive."""
 
-    base: Instance
+    base: Any
     cameras_set: tuple[str, ...] = ()
     cameras_removed: tuple[str, ...] = ()
     workers_set: tuple[str, ...] = ()
@@ -419,7 +421,7 @@ def _derived(base: Instance, fields: dict, changed: set[str]) -> Instance:
         if not isinstance(note, str) or not note:
             raise InstanceError(f"instance: defaults entry {note!r}; expected a non-empty string")
     empty = ((), ())
-    index["delta"] = Delta(base, *sets.get("cameras", empty), *sets.get("workers", empty),
+    index["delta"] = Delta(weakref.ref(base), *sets.get("cameras", empty), *sets.get("workers", empty),
                            *sets.get("algorithms", empty), *sets.get("jobs", empty),
                            inst.backbone != base.backbone)
     object.__setattr__(inst, "_index", index)
