@@ -1,8 +1,9 @@
-"""`warehouse deadletter list|show|replay` on a real embedded bus: inspect, fix, re-drive."""
+"""`warehouse deadletter list|show|replay` on the real embedded bus (and Kafka): inspect, fix, re-drive."""
 from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from warehouse.bus import MemorySeenStore, MissEvent, SqliteBus, to_wire
@@ -71,3 +72,30 @@ def test_replay_republishes_the_exact_original_bytes(tmp_path):
 def test_no_bus_under_home_is_one_clear_line(tmp_path):
     result = CliRunner().invoke(app, ["deadletter", "list", "--home", str(tmp_path / "empty")])
     assert result.exit_code == 2 and result.output.strip().startswith("error: no embedded bus at")
+
+
+@pytest.mark.kafka
+def test_read_and_replay_on_kafka(kafka_bootstrap: str, kafka_topic_prefix: str):
+    from warehouse.bus import KafkaBus, read_dead_letters, replay_dead_letters
+
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=kafka_topic_prefix, client_id="h9-deadletters")
+    loops: dict[str, _Loop] = {}
+    service = RetrainingService(bus, loop_for=loops.get, seen=MemorySeenStore())
+    bus.publish("miss-events", _miss("m-k1", "scene.harbor.boat"), key="scene.harbor.boat")
+    bus.flush()
+    for _ in range(100):
+        service.run_once(timeout_s=0.2)
+        letters = read_dead_letters(bus, idle_s=0.5, deadline_s=5)
+        if letters:
+            break
+    (letter,) = letters
+    assert letter.source_topic == "miss-events" and json.loads(letter.original)["event_id"] == "m-k1"
+    loops["scene.harbor.boat"] = _Loop()
+    assert replay_dead_letters(bus, letters) == 1
+    for _ in range(100):
+        service.run_once(timeout_s=0.2)
+        if loops["scene.harbor.boat"].handled:
+            break
+    assert loops["scene.harbor.boat"].handled == ["m-k1"]
+    service.close()
+    bus.close()
