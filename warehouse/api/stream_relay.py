@@ -5,7 +5,8 @@ waiting for the store.
 write dominates, so live viewers would wait on the database. This relay reads the topic in
 its own consumer group from the end (live only), checks the few fields the stream needs,
 and publishes at once; the hub drops the second copy of an alert id, so both may feed it.
-The API starts it on the first stream subscription when the services have a bus.
+The API starts it on the first stream subscription when the services have a bus; it stops
+after ``idle_stop_s`` without subscribers and starts again (live, from the end) on demand.
 
 >>> relay = StreamRelay(bus, hub).start()   # doctest: +SKIP
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 
 __all__ = ["StreamRelay"]
@@ -21,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class StreamRelay:
-    def __init__(self, bus, hub, *, topic: str = "alerts", group: str | None = None, poll_s: float = 0.05) -> None:
-        self.bus, self.hub, self.topic, self.poll_s = bus, hub, topic, poll_s
+    def __init__(self, bus, hub, *, topic: str = "alerts", group: str | None = None, poll_s: float = 0.05,
+                 idle_stop_s: float = 30.0) -> None:
+        self.bus, self.hub, self.topic, self.poll_s, self.idle_stop_s = bus, hub, topic, poll_s, idle_stop_s
         # a group of its own per server: every server streams every alert; live only
         self.group = group or f"live-stream-{uuid.uuid4().hex[:8]}"
         self.relayed = 0
@@ -48,7 +51,15 @@ class StreamRelay:
         return n
 
     def _run(self) -> None:
+        idle_since = None
         while not self._stop.is_set():
+            if self.hub.subscribers == 0:  # nobody watches: stop reading (restarted on the next subscription)
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > self.idle_stop_s:
+                    self._close_consumer()
+                    return
+            else:
+                idle_since = None
             try:
                 self.run_once()
             except Exception as exc:  # bus down or closed: wait and retry; the sink still stores alerts
@@ -56,10 +67,24 @@ class StreamRelay:
                 self._consumer = None
                 self._stop.wait(1.0)
 
+    def _close_consumer(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.close()
+            except Exception:  # the bus may be gone already
+                log.debug("stream relay: consumer close failed", exc_info=True)
+            self._consumer = None
+
     def start(self) -> "StreamRelay":
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
+                if self._thread is not None:  # restarted after an idle stop: live again, not the backlog
+                    self.group = f"live-stream-{uuid.uuid4().hex[:8]}"
                 self._stop.clear()
+                try:  # join the topic's end now, so whatever is published after start() is streamed
+                    self._consumer = self.bus.consumer(self.topic, group=self.group, from_beginning=False)
+                except Exception as exc:  # the bus is down: the thread keeps trying
+                    log.warning("stream relay group=%s cannot join %s yet: %s", self.group, self.topic, exc)
                 self._thread = threading.Thread(target=self._run, name="alert-stream-relay", daemon=True)
                 self._thread.start()
         return self

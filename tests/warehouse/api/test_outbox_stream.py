@@ -215,3 +215,30 @@ def test_a_database_that_refuses_writes_answers_503_and_reads_still_work(env):
     assert r.status_code == 503 and r.headers["Retry-After"] and r.json()["error"] == "DatabaseUnavailable"
     assert client.get("/alerts/al-1", headers={"X-API-Key": keys["viewer"]}).json()["status"] == "open"  # nothing written
     assert bus.consumer("feedback", group="t").poll(timeout_s=0.2) == []  # and nothing published
+
+
+def test_live_stream_reads_the_bus_itself(env):
+    """No AlertSink runs: the stream's own bus reader brings alerts to viewers."""
+    from warehouse.bus.events import AlertEvent, to_wire, wall_ms
+
+    client, ops, bus, keys = env
+    result = {}
+
+    def read():
+        r = client.get("/alerts/stream", params={"max_events": 2, "heartbeat_s": 0.1}, headers={"X-API-Key": keys["viewer"]})
+        result["ids"] = _sse_ids(r.text)
+
+    t = threading.Thread(target=read)
+    t.start()
+    hub = client.app.state.services.alert_hub
+    deadline = time.time() + 5
+    while hub.subscribers == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    for i in range(2):
+        ev = AlertEvent.build(alert_id=f"bus-{i}", camera_id="cam-1", frame_index=i, algorithm_id="scene.road.fire", model_version="1",
+                              score=0.9, xyxy=[1.0, 2.0, 3.0, 4.0], stream_ts_ms=i, ts_ms=wall_ms(), region_cell=[0, 0])
+        bus.publish("alerts", to_wire(ev), key="cam-1")
+    bus.flush()
+    t.join(10)
+    assert result["ids"] == ["bus-0", "bus-1"]
+    assert ops.list_alerts() == []  # nothing stored: that is the sink's job, not the stream's
