@@ -99,3 +99,28 @@ def test_readout_on_the_backbone(media, backbone_cache, monkeypatch):
     assert r.exit_code == 0, r.output
     (det,) = _json_lines(r.stdout)[0]["detections"]
     assert det["label"] == "scooter" and det["score"] > 0.9 and det["xyxy"] == [0.0, 0.0, 741.0, 500.0]
+
+
+def test_scene_head_from_the_catalog_prints_scores(media, tmp_path, backbone_cache, monkeypatch):
+    from catalog import AlgorithmSpec, ArtifactStore, Catalog, Stage, linear_head_onnx
+    from warehouse.settings import Settings
+
+    monkeypatch.setenv("WAREHOUSE_CACHE_DIR", str(backbone_cache))
+    home = tmp_path / "home"
+    home.mkdir()
+    settings = Settings(home=home)
+    store = ArtifactStore(settings.resolved_artifact_root)
+    cat = Catalog.open(settings.resolved_catalog_url, store=store)
+    alg = "scene.road.standing_water"
+    cat.register_algorithm(AlgorithmSpec(id=alg, name="Standing water on the road", event_types=("standing_water",),
+                                         scene_tags=("road",)))
+    # a head whose bias alone decides: sigmoid(2.0) = 0.881 on any picture
+    head = linear_head_onnx(np.zeros((1280, 1), np.float32), np.array([2.0], np.float32), labels=[alg])
+    v = cat.add_version(alg, artifact_sha256=store.put_bytes(head, suffix=".onnx"), stage=Stage.CANDIDATE)
+    cat.promote(alg, v.number, to=Stage.PRODUCTION)
+    cat.close()
+    r = CliRunner().invoke(app, ["detect", str(media / "camera.png"), "-a", alg, "--home", str(home), "--json"])
+    assert r.exit_code == 0, r.output
+    assert _json_lines(r.stdout)[0]["scores"] == {alg: 0.8808}
+    r = CliRunner().invoke(app, ["detect", str(media / "camera.png"), "-a", "scene.road.smoke", "--home", str(home)])
+    assert r.exit_code == 2 and "unknown algorithm 'scene.road.smoke'" in r.output  # the catalog's one-line error
