@@ -73,6 +73,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
             m.alg_slot[aid] = len(m.a_mem)
             m.a_mem = np.append(m.a_mem, spec.memory_mib)
             m.a_head = np.append(m.a_head, spec.head_ms)
+            pk.present = np.hstack([pk.present, np.zeros((len(pk.present), 1), dtype=bool)])
             continue
         touched_w |= _recost(m, pk, a, spec.head_ms, spec.memory_mib)
     # cameras removed
@@ -176,6 +177,7 @@ def _add_worker(m: Model, pk: Packing, spec) -> None:
     pk.free_m = np.append(pk.free_m, spec.memory_mib)
     pk.hosted = np.append(pk.hosted, 0)
     pk.algs.append({})
+    pk.present = np.vstack([pk.present, np.zeros((1, pk.present.shape[1]), dtype=bool)])
 
 
 def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float) -> set[int]:
@@ -188,10 +190,9 @@ def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float) ->
     d_mem = memory_mib - m.a_mem[a]
     m.a_mem[a] = memory_mib
     if d_mem:
-        for w in range(len(pk.algs)):
-            if m.w_alive[w] and a in pk.algs[w]:
-                pk.free_m[w] -= d_mem
-                touched.add(w)
+        holders = np.nonzero(pk.present[:, a] & m.w_alive)[0]
+        pk.free_m[holders] -= d_mem
+        touched |= set(holders.tolist())
     cams = np.unique(m.d_cam[dm])
     cams = np.array([c for c in cams.tolist() if m.cams[c] is not None], dtype=np.int64)
     if len(cams) == 0:

@@ -18,7 +18,7 @@ WINDOW = 3
 
 
 class Packing:
-    __slots__ = ("m", "level", "worker", "free_c", "free_m", "hosted", "algs", "reason", "jobs", "dirty")
+    __slots__ = ("m", "level", "worker", "free_c", "free_m", "hosted", "algs", "present", "reason", "jobs", "dirty")
 
     def __init__(self, m: Model) -> None:
         self.m = m
@@ -28,6 +28,7 @@ class Packing:
         self.free_m = m.w_memory.copy()
         self.hosted = np.zeros(len(m.w_compute), dtype=np.int64)
         self.algs: list[dict[int, int]] = [{} for _ in range(len(m.w_compute))]
+        self.present = np.zeros((len(m.w_compute), len(m.a_mem)), dtype=bool)  # algs[w] as a matrix
         self.reason: dict[int, str] = {}
         self.jobs: dict[int, int] = {}  # job slot -> worker
         self.dirty: dict[int, int] | None = None  # camera slot -> worker before the first move (when tracked)
@@ -54,6 +55,7 @@ class Packing:
         have = self.algs[w]
         for a in algs.tolist():
             have[a] = have.get(a, 0) + 1
+        self.present[w, algs] = True
         self.hosted[w] += 1
         self.level[c], self.worker[c] = lv, w
         self.reason.pop(c, None)
@@ -69,6 +71,7 @@ class Packing:
             have[a] -= 1
             if have[a] == 0:
                 del have[a]
+                self.present[w, a] = False
                 self.free_m[w] += self.m.a_mem[a]
         self.free_c[w] += self.m.K[c, lv]
         self.hosted[w] -= 1
@@ -107,29 +110,34 @@ class Packing:
                     failed.append(c)
         return failed
 
-    def best_fit(self, c: int, levels: list[int], *, tries: int = 6) -> bool:
+    def best_fit(self, c: int, levels: list[int], *, tries: int = 24) -> bool:
         """Place ``c`` at the first of ``levels`` that fits some eligible worker: among the
-        ``tries`` workers with the most free compute, the one adding the least memory."""
+        ``tries`` workers with the most free compute that have the compute, the one adding
+        the least memory (ties: the most free compute)."""
         elig = self.eligible(c)
         if len(elig) == 0:
             return False
-        order = elig[np.argsort(-self.free_c[elig], kind="stable")][:max(tries, 1) * 4]
+        m = self.m
+        tol_c = _EPS * np.maximum(1.0, m.w_compute[elig])
+        tol_m = _EPS * np.maximum(1.0, m.w_memory[elig])
         for lv in levels:
-            k = self.m.K[c, lv]
-            algs = self.m.algs_at(c, lv)
-            best, best_mem = -1, np.inf
-            seen = 0
-            for w in order.tolist():
-                if self.free_c[w] + _EPS * max(1.0, self.m.w_compute[w]) < k:
-                    break
-                mem = self.new_memory(w, algs)
-                if mem <= self.free_m[w] + _EPS * max(1.0, self.m.w_memory[w]) and mem < best_mem:
-                    best, best_mem = w, mem
-                seen += 1
-                if seen >= tries and best >= 0:
-                    break
-            if best >= 0:
-                self.place(c, lv, best, algs)
+            ok = self.free_c[elig] + tol_c >= m.K[c, lv]
+            if not ok.any():
+                continue
+            cand, cand_tol = elig[ok], tol_m[ok]
+            if len(cand) > tries:
+                top = np.argsort(-self.free_c[cand], kind="stable")[:tries]
+                cand, cand_tol = cand[top], cand_tol[top]
+            else:
+                top = np.argsort(-self.free_c[cand], kind="stable")
+                cand, cand_tol = cand[top], cand_tol[top]
+            algs = m.algs_at(c, lv)
+            mem = (~self.present[np.ix_(cand, algs)]).astype(float) @ m.a_mem[algs] + \
+                np.where(self.hosted[cand] == 0, m.backbone_mib, 0.0)
+            fit = mem <= self.free_m[cand] + cand_tol
+            if fit.any():
+                i = int(np.argmin(np.where(fit, mem, np.inf)))
+                self.place(c, lv, int(cand[i]), algs)
                 return True
         return False
 
