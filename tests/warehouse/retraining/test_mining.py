@@ -115,3 +115,31 @@ def test_ground_truth_labeler_refuses_unlabeled_frames():
     assert lab.labels_given == 2
     with pytest.raises(InvalidInputError, match="real-1"):
         lab.label(["real-1"], event_type="fire")
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 40), budget=st.integers(0, 50), seed=st.integers(0, 10_000),
+       w=st.lists(st.floats(0.01, 1.0), min_size=1, max_size=3))
+def test_select_batch_invariants(n, budget, seed, w):
+    """Whatever the scores: picks are distinct candidates, at most the budget, one reason each,
+    and no two picks are near-copies."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(n, 6)).astype(np.float32)
+    u /= np.linalg.norm(u, axis=1, keepdims=True) + 1e-9
+    if n > 3:
+        u[1] = u[0]  # one exact duplicate
+    names = ("likely", "uncertain", "similar")
+    quotas = tuple((names[i], x) for i, x in enumerate(w))
+    ids = [f"c{i}" for i in range(n)]
+    got, why = select_batch(ids, u, rng.random(n), rng.random(n), threshold=0.5, budget=budget, quotas=quotas, dup_cosine=0.999)
+    assert len(got) == len(set(got)) == len(why) <= min(budget, n)
+    assert set(got) <= set(ids) and set(why) <= {q for q, _ in quotas}
+    idx = [ids.index(g) for g in got]
+    sims = u[idx] @ u[idx].T - np.eye(len(idx)) * 2
+    assert len(idx) < 2 or sims.max() <= 0.999 + 1e-6
+    if n > 3 and budget >= n:
+        assert not {"c0", "c1"} <= set(got)
