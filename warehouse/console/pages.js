@@ -173,7 +173,7 @@ function neighbourhood(explain) {
   const order = ["camera", "region", "scene", "task", "governance", "event", "algorithm"];
   const cols = new Map(); const edges = new Set();
   for (const ch of explain.choices || []) {
-    for (const p of ch.explanation.paths || []) {
+    for (const p of ch.paths || (ch.explanation && ch.explanation.paths) || []) {
       p.forEach((n, i) => {
         const kind = n.split(":")[0];
         if (!cols.has(kind)) cols.set(kind, new Set());
@@ -219,11 +219,12 @@ App.pages.camera = async function (main, [cameraId]) {
     el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Scene"), el("th", { scope: "col" }, "Confidence"))),
     el("tbody", {}, s.scenes.map(x => el("tr", {}, el("td", {}, x.scene), el("td", {}, bar(x.confidence, `${x.scene} confidence`), ` ${pct(x.confidence)}`))))) : el("p", { class: "muted" }, "no scenes discovered yet"))).catch(e => scenes.replaceChildren(errorBox(e)));
   try {
-    const ex = await api(`/graph/cameras/${encodeURIComponent(cameraId)}/explain`);
+    const ex = await api(`/cameras/${encodeURIComponent(cameraId)}/assignments`);
     algs.replaceChildren(ex.choices.length ? el("table", { "aria-label": "Assigned algorithms" },
-      el("thead", {}, el("tr", {}, ["Algorithm", "Priority", "fps", "Why"].map(h => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["Algorithm", "Running", "Priority", "fps", "Why"].map(h => el("th", { scope: "col" }, h)))),
       el("tbody", {}, ex.choices.map(c => el("tr", {}, el("td", {}, el("a", { href: `#/algorithm/${encodeURIComponent(c.algorithm_id)}` }, c.algorithm_id)),
-        el("td", {}, c.priority), el("td", {}, c.fps), el("td", {}, c.explanation.text, el("div", { class: "chips" }, (c.explanation.governance_task_ids || []).map(t => el("span", {}, t)))))))) : el("p", { class: "muted" }, "no algorithm is relevant here"));
+        el("td", {}, ex.running === null ? "—" : (c.running_version ?? "not yet")),
+        el("td", {}, c.priority), el("td", {}, c.fps), el("td", {}, c.why, el("div", { class: "chips" }, (c.governance_task_ids || []).map(t => el("span", {}, t)))))))) : el("p", { class: "muted" }, ex.note || "no algorithm is relevant here"));
     graph.replaceChildren(neighbourhood(ex));
   } catch (e) { algs.replaceChildren(errorBox(e)); }
 };

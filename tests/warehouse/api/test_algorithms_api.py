@@ -75,3 +75,27 @@ def test_import_a_model_with_its_manifest(api):
     broken = {**body, "artifact_b64": base64.b64encode(b"not onnx").decode()}
     r = client.post("/algorithms/import", json=broken, headers=admin)
     assert r.status_code == 422 and len(cat.versions(IMPORTED)) == 1  # refused, nothing written
+
+
+def test_camera_assignments_explain_what_runs(tmp_path):
+    from knowledge_graph import CityGraph
+    from warehouse.ops import CameraRecord
+
+    store = ArtifactStore(tmp_path / "artifacts")
+    cat = Catalog.open(f"sqlite:///{tmp_path / 'cat.db'}", store=store)
+    cat.register_algorithm(AlgorithmSpec(id=ALG, name="Fallen tree", event_types=("fallen_tree",), scene_tags=("road",), labels=("fallen_tree",)))
+    sha = store.put_bytes(linear_head_onnx(np.zeros((4, 1), np.float32), np.zeros(1, np.float32), labels=["fallen_tree"]), suffix=".onnx")
+    cat.add_version(ALG, artifact_sha256=sha, stage=Stage.PRODUCTION)
+    graph = CityGraph.from_catalog(cat)
+    ops = OpsStore("sqlite://")
+    ops.add_camera(CameraRecord("cam-1", "downtown", "synthetic://road"))
+    ops.add_camera(CameraRecord("cam-2", "downtown", "synthetic://road"))
+    graph.add_camera("cam-1", "downtown", {"road": 0.9})
+    key = {"X-API-Key": ops.create_api_key(role="viewer", name="v")[1]}
+    client = TestClient(create_app(Services(ops=ops, bus=None, catalog=cat, graph=graph)))
+    body = client.get("/cameras/cam-1/assignments", headers=key).json()
+    [choice] = [c for c in body["choices"] if c["algorithm_id"] == ALG]
+    assert "fallen_tree" in choice["why"] and choice["paths"][0][0] == "camera:cam-1" and body["running"] is None
+    assert client.get("/cameras/cam-2/assignments", headers=key).json()["choices"] == []  # not in the graph yet
+    assert client.get("/cameras/cam-9/assignments", headers=key).status_code == 404
+    cat.close()

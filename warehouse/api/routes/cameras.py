@@ -147,6 +147,24 @@ def camera_scenes(camera_id: CameraIdP, services: ServicesDep, key: Viewer) -> C
                               primary_scene=pairs[0][0] if pairs else None)
 
 
+@router.get("/{camera_id}/assignments", response_model=dict)
+def camera_assignments(camera_id: CameraIdP, services: ServicesDep, key: Viewer) -> dict:
+    """What the camera should run and why (the knowledge graph), beside what it runs now
+    (the control plane: algorithm -> version, canary marked), and what the graph excluded."""
+    services.ops.get_camera(camera_id)
+    st = _control_status(services, camera_id) or {}
+    running = st.get("algorithms") if isinstance(st.get("algorithms"), dict) else None
+    if services.graph is None or camera_id not in services.graph.camera_ids:
+        return {"camera_id": camera_id, "running": running, "choices": [], "excluded": [],
+                "note": "the knowledge graph does not know this camera yet (the control plane adds it)"}
+    report = services.graph.explain(camera_id).to_dict()
+    choices = [{"algorithm_id": c["algorithm_id"], "priority": c["priority"], "fps": c["fps"], "score": c["score"],
+                "why": c["explanation"]["text"], "paths": c["explanation"]["paths"],
+                "governance_task_ids": c["explanation"]["governance_task_ids"],
+                "running_version": None if running is None else running.get(c["algorithm_id"])} for c in report["choices"]]
+    return {"camera_id": camera_id, "running": running, "choices": choices, "excluded": report["excluded"]}
+
+
 @router.get("/{camera_id}/frame", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 def recent_frame(camera_id: CameraIdP, services: ServicesDep, key: Viewer) -> Response:
     """A recent frame of the camera (JPEG): the control plane's latest, else its newest alert's evidence."""
