@@ -242,3 +242,33 @@ def test_live_stream_reads_the_bus_itself(env):
     t.join(10)
     assert result["ids"] == ["bus-0", "bus-1"]
     assert ops.list_alerts() == []  # nothing stored: that is the sink's job, not the stream's
+
+
+@pytest.mark.kafka
+def test_outbox_delivers_through_real_kafka_after_an_outage(tmp_path, kafka_bootstrap, kafka_topic_prefix):
+    """Verdicts taken while the Kafka producer is gone are all on the real broker once it is back."""
+    from warehouse.bus import KafkaBus
+
+    ops = OpsStore(f"sqlite:///{tmp_path / 'ops.db'}")
+    op = ops.create_api_key(role="operator", name="op")[1]
+    gone = KafkaBus(kafka_bootstrap, topic_prefix=kafka_topic_prefix, client_id="h11-outbox-down")
+    gone.close()  # this producer can no longer publish: the API must still take the verdicts
+    services = Services(ops=ops, bus=gone)
+    client = TestClient(create_app(services))
+    for i in range(3):
+        ops.ingest_alert(alert(i))
+        assert client.post(f"/alerts/al-{i}/feedback", json={"verdict": "reject"}, headers={"X-API-Key": op}).status_code == 201
+    assert ops.outbox_stats()["pending"] == 3
+    back = KafkaBus(kafka_bootstrap, topic_prefix=kafka_topic_prefix, client_id="h11-outbox-up")
+    try:
+        services.outbox.bus = back
+        assert services.outbox.run_once().published == 3
+        consumer = back.consumer("feedback", group="h11-check")
+        got, deadline = [], time.time() + 30
+        while len(got) < 3 and time.time() < deadline:
+            got += consumer.poll(timeout_s=1.0)
+        assert sorted(r.value["alert_id"] for r in got) == ["al-0", "al-1", "al-2"]
+        assert {r.key for r in got} == {"scene.road.fire"}  # keyed by algorithm
+        consumer.close()
+    finally:
+        back.close()
