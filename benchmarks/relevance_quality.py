@@ -33,7 +33,7 @@ from knowledge_graph import CityGraph, SceneDiscovery, load_ontology, read_ontol
 from knowledge_graph.evaluation import (
     CostModel,
     Judge,
-    OperatorModel,
+    algorithm_families,
     build_city,
     camera_frames,
     evaluation_times,
@@ -41,13 +41,13 @@ from knowledge_graph.evaluation import (
     simulate_cameras,
     graph_selector,
     hint_selector,
+    neighbour_scene,
     readout_topk_selector,
     score_cameras,
     simulate_recovery,
     summarize,
     undo_all,
 )
-from knowledge_graph.evaluation.city import _neighbour_scene
 
 TRAIN_FRAMES, HELD_FRAMES = 4, 3
 RECOVER_WITHIN = 20
@@ -176,7 +176,7 @@ def evolution(specs, city, judge_for, times, seed: int) -> dict:
     base = load_ontology(base_raw, algorithms=specs)
     results = []
     for c in city.held_out:
-        wrong = _neighbour_scene(c.scene, tax, rng)
+        wrong = neighbour_scene(c.scene, tax, rng)
         g = CityGraph(base)
         g.add_camera(c.camera_id, region=c.region, scenes={wrong: 0.75}, reason=f"evaluation: mis-discovered as {wrong}")
         results.append((g, g.relevance(c.camera_id, times[12]).algorithm_ids(), simulate_recovery(g, judge_for(g), c, prior=f"scene {wrong} instead of {c.scene}", times=times, seed=seed)))
@@ -243,26 +243,6 @@ def evolution(specs, city, judge_for, times, seed: int) -> dict:
         "worst": [{"camera": r.camera_id, "prior": r.prior, "recovered": r.recovered, "feedback_events": r.feedback_events,
                    "recall": round(r.recall, 3), "precision": round(r.precision, 3)} for r in worst],
     }
-
-
-WATER_OR_TUNNEL = ("seafront", "river_bank", "tunnel")
-
-
-def algorithm_families(ontology, ids) -> dict[str, list[str]]:
-    """Which chosen algorithms concern people, vehicles, or only water / tunnel scenes."""
-    tax = ontology.taxonomy
-    out: dict[str, list[str]] = {"people": [], "vehicles": [], "water_or_tunnel_only": []}
-    for a in ids:
-        node = ontology.algorithms[a]
-        objs = {o for e in node.event_types for o in tax.events[e].objects} | set(node.objects)
-        if "person" in objs or "face" in objs:
-            out["people"].append(a)
-        if objs & {"vehicle", "truck", "license_plate"}:
-            out["vehicles"].append(a)
-        scenes = set(node.scene_tags) or {s for e in node.event_types for s in tax.events[e].scenes}
-        if scenes and scenes <= set(WATER_OR_TUNNEL):
-            out["water_or_tunnel_only"].append(a)
-    return out
 
 
 def real_footage(graph: CityGraph, discovery: SceneDiscovery, backbone, *, region: str = "university", n_frames: int = 8) -> dict:

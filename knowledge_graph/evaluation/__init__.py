@@ -18,13 +18,27 @@ from knowledge_graph.evaluation.city import (
     SyntheticCity,
     build_city,
     camera_frames,
+    neighbour_scene,
     possible_events,
 )
 from knowledge_graph.evaluation.evolution import OperatorModel, Recovery, simulate_cameras, simulate_recovery, undo_all
-from knowledge_graph.evaluation.metrics import CameraScore, CostModel, Judge, evaluation_times, score_camera, score_cameras, summarize
+from knowledge_graph.evaluation.metrics import (
+    WATER_OR_TUNNEL,
+    CameraScore,
+    CostModel,
+    Judge,
+    algorithm_families,
+    evaluation_times,
+    score_camera,
+    score_cameras,
+    summarize,
+)
 from knowledge_graph.evaluation.selectors import every_selector, graph_selector, hint_selector, readout_topk_selector
 
 __all__ = [
+    "WATER_OR_TUNNEL",
+    "algorithm_families",
+    "neighbour_scene",
     "CameraScore",
     "CityCamera",
     "CostModel",

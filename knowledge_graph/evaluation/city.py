@@ -129,7 +129,8 @@ def _rates(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.exp(rng.uniform(math.log(0.02), math.log(20.0), size=n))
 
 
-def _neighbour_scene(scene: str, tax: Taxonomy, rng: np.random.Generator) -> str:
+def neighbour_scene(scene: str, tax: Taxonomy, rng: np.random.Generator) -> str:
+    """Another scene of the same family (what an installer or a discovery confuses it with)."""
     family = tax.scenes[scene].family
     same = [s for s, sc in tax.scenes.items() if sc.family == family and s != scene]
     pool = same or [s for s in tax.scenes if s != scene]
@@ -165,7 +166,7 @@ def build_city(
             rates = _rates(rng, len(evs))
             truth = tuple(EventTruth(e, float(r), EVENT_HOURS.get(e)) for e, r in zip(evs, rates))
             u = rng.random()
-            hint = scene if u < hint_right else (_neighbour_scene(scene, tax, rng) if u < hint_right + hint_wrong else None)
+            hint = scene if u < hint_right else (neighbour_scene(scene, tax, rng) if u < hint_right + hint_wrong else None)
             cams.append(CityCamera(
                 camera_id=f"{scene}-{i:02d}", scene=scene, region=region,
                 seed=int(10_000 * (seed + 1) + 100 * s_no + i), condition=CONDITIONS[int(rng.integers(len(CONDITIONS)))],

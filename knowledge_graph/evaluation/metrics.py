@@ -155,3 +155,23 @@ def summarize(scores: Sequence[CameraScore]) -> dict[str, float]:
     out["algorithms_per_camera"] = round(float(col("selected").mean()), 2)
     out["cameras"] = len(scores)
     return out
+
+
+WATER_OR_TUNNEL = ("seafront", "river_bank", "tunnel")
+
+
+def algorithm_families(ontology, ids: Sequence[str]) -> dict[str, list[str]]:
+    """Which chosen algorithms concern people, vehicles, or only water / tunnel scenes."""
+    tax = ontology.taxonomy
+    out: dict[str, list[str]] = {"people": [], "vehicles": [], "water_or_tunnel_only": []}
+    for a in ids:
+        node = ontology.algorithms[a]
+        objs = {o for e in node.event_types for o in tax.events[e].objects} | set(node.objects)
+        if "person" in objs or "face" in objs:
+            out["people"].append(a)
+        if objs & {"vehicle", "truck", "license_plate"}:
+            out["vehicles"].append(a)
+        scenes = set(node.scene_tags) or {s for e in node.event_types for s in tax.events[e].scenes}
+        if scenes and scenes <= set(WATER_OR_TUNNEL):
+            out["water_or_tunnel_only"].append(a)
+    return out

@@ -117,7 +117,7 @@ def test_real_campus_footage_gets_people_and_vehicle_algorithms_and_nothing_for_
 
     import cv2
 
-    from benchmarks.relevance_quality import WATER_OR_TUNNEL, algorithm_families
+    from knowledge_graph.evaluation import WATER_OR_TUNNEL, algorithm_families
     from knowledge_graph import CityGraph
 
     fetch = subprocess.run(["bash", "scripts/fetch_vtest.sh"], capture_output=True, text=True)
@@ -142,7 +142,6 @@ def test_real_campus_footage_gets_people_and_vehicle_algorithms_and_nothing_for_
     assert est.needs_review == (est.primary_confidence < 0.6)
     g = CityGraph(ontology)
     g.add_discovered_camera("vtest", "university", est)
-    print(sorted(est.confidences.items(), key=lambda kv: -kv[1])[:5], g.camera("vtest").scenes)
     rel = g.relevance("vtest", datetime(2024, 5, 1, 12, 30))
     fam = algorithm_families(ontology, rel.algorithm_ids())
     assert fam["people"] and fam["vehicles"], fam
