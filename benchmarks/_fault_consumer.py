@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bus", required=True)
     parser.add_argument("--prefix", default="")
     parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--no-transactions", action="store_true", help="the router without Kafka transactions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     args.state.mkdir(parents=True, exist_ok=True)
@@ -85,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         from warehouse.bus import KafkaBus
 
         # static membership: a restarted process takes its partitions back at once
+        # the router's outputs (miss events) and its offsets commit in one Kafka transaction
+        transactional = args.role == "feedback-router" and not args.no_transactions
         bus = KafkaBus(args.bus.split("://", 1)[1], topic_prefix=args.prefix, client_id=f"fault-{args.role}",
-                       group_instance_id=f"fault-{args.role}")  # fmt: skip
+                       group_instance_id=f"fault-{args.role}",
+                       transactional_id=f"fault-{args.role}" if transactional else None)  # fmt: skip
     else:
         bus = open_bus(args.bus, topic_prefix=args.prefix)
     consumer = build(args.role, bus, args.state)

@@ -239,8 +239,46 @@ class IdempotentConsumer:
         records = self._consumer.poll(timeout_s=timeout_s, max_records=max_records)
         if not records:
             return ConsumeStats()
+        if getattr(self._bus, "transactional", False):
+            return self._run_transaction(records)
+        counts, done, _ = self._process(records, on_retry=lambda done: self._settle(records, done), defer_marks=False)
+        self._settle(records, done)
+        return ConsumeStats(len(records), counts["ok"], counts["dup"], counts["dead"])
+
+    def _run_transaction(self, records: list[Record]) -> ConsumeStats:
+        """The batch's outputs, dead letters and offsets commit in one Kafka transaction."""
+        first: dict[tuple[str, int], int] = {}
+        for r in records:
+            first.setdefault((r.topic, r.partition), r.offset)
+
+        def rewind(_done: set[int] | None = None) -> None:
+            self._bus.abort()
+            for (topic, partition), offset in first.items():
+                self._consumer.seek(topic, partition, offset)
+
+        self._bus.begin()
+        try:
+            counts, _, marks = self._process(records, on_retry=rewind, defer_marks=True)
+            self._bus.flush()
+            offsets: dict[tuple[str, int], int] = {}
+            for r in records:
+                offsets[(r.topic, r.partition)] = r.offset + 1
+            self._bus.commit_transaction(offsets, self.group)
+        except BusError:
+            rewind()
+            raise
+        for event_id in marks:  # after the commit: an aborted batch must be processed again
+            self._seen.add(event_id)
+        return ConsumeStats(len(records), counts["ok"], counts["dup"], counts["dead"])
+
+    def _process(self, records: list[Record], *, on_retry: Callable[[set[int]], None],
+                 defer_marks: bool) -> tuple[collections.Counter, set[int], list[str]]:  # fmt: skip
+        """Screen and handle ``records``; returns counts, the indexes done and (``defer_marks``)
+        the ids to mark processed once the caller committed. ``on_retry(done)`` runs before a
+        retryable handler error is raised."""
         counts: collections.Counter[str] = collections.Counter()
         done: set[int] = set()
+        marks: list[str] = []
         valid: list[tuple[int, Record]] = []
         in_batch: set[str] = set()
         for i, record in enumerate(records):
@@ -270,18 +308,20 @@ class IdempotentConsumer:
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed silently
                 if self._failure(batch, exc) == "retry":
                     log.warning("group=%s will retry %s: %s: %s", self.group, batch[0], type(exc).__name__, exc)
-                    self._settle(records, done)
+                    on_retry(done)
                     raise
                 counts["dead"] += len(batch)
                 done.update(i for i, _ in members)
                 continue
             for record in batch:
-                self._seen.add(record.value["event_id"])
+                if defer_marks:
+                    marks.append(record.value["event_id"])
+                else:
+                    self._seen.add(record.value["event_id"])
                 self._attempts.pop(record.position, None)
             counts["ok"] += len(batch)
             done.update(i for i, _ in members)
-        self._settle(records, done)
-        return ConsumeStats(len(records), counts["ok"], counts["dup"], counts["dead"])
+        return counts, done, marks
 
     def _groups(self, valid: list[tuple[int, Record]]) -> list[list[tuple[int, Record]]]:
         if self._handler is not None:

@@ -87,6 +87,7 @@ class KafkaBus:
         connect_timeout_s: float = 5.0,
         linger_ms: int = 5,
         group_instance_id: str | None = None,
+        transactional_id: str | None = None,
     ) -> None:
         from kafka import KafkaAdminClient, KafkaProducer
         from kafka import errors as kerrors
@@ -126,8 +127,16 @@ class KafkaBus:
                 "key_serializer": _key_serdes()[0],
                 **common,
             }
+            if transactional_id:
+                # exactly-once consume-transform-produce: a consumer's outputs and its offsets
+                # commit in one transaction (IdempotentConsumer uses it when the bus has one);
+                # a restarted process with the same id aborts its predecessor's open one
+                self._producer_config.update(transactional_id=self.topic_prefix + transactional_id,
+                                             transaction_timeout_ms=15000)  # fmt: skip
             self._producer_class = KafkaProducer
             self._producer = KafkaProducer(**self._producer_config)
+            if transactional_id:
+                self._producer.init_transactions()
         except kerrors.KafkaError as exc:
             raise BusUnavailableError(f"kafka broker at {bootstrap} did not answer as Kafka ({exc!r}); {_FIX}") from exc
         self._kerrors = kerrors
@@ -138,6 +147,45 @@ class KafkaBus:
         self._failed: list[tuple[str, str | None, str | None, str]] = []
         self._closed = False
         log.debug("kafka bus %s open (client_id=%s, prefix=%r)", bootstrap, client_id, topic_prefix)
+
+    @property
+    def transactional(self) -> bool:
+        """True when built with ``transactional_id``: see :meth:`begin` and :meth:`commit_transaction`."""
+        return "transactional_id" in self._producer_config
+
+    def begin(self) -> None:
+        """Start a transaction: what is published until :meth:`commit_transaction` is visible
+        to ``read_committed`` readers (every consumer of this bus) all at once, or never."""
+        self._check_open()
+        try:
+            self._producer.begin_transaction()
+        except self._kerrors.KafkaError as exc:
+            raise BusUnavailableError(f"kafka at {self.bootstrap} could not begin a transaction: {exc!r}") from exc
+
+    def commit_transaction(self, offsets: dict[tuple[str, int], int], group: str) -> None:
+        """Commit the open transaction together with ``group``'s offsets ``{(topic, partition): next}``."""
+        from kafka.structs import OffsetAndMetadata, TopicPartition
+
+        request = {TopicPartition(self.topic_prefix + t, p): OffsetAndMetadata(off, "", -1) for (t, p), off in offsets.items()}
+        try:
+            if request:
+                self._producer.send_offsets_to_transaction(request, self.topic_prefix + group)
+            self._producer.commit_transaction()
+        except self._kerrors.KafkaError as exc:
+            self.abort()
+            raise BusUnavailableError(
+                f"kafka at {self.bootstrap} did not commit the transaction of group {group!r} ({exc!r}); "
+                "nothing of it is visible: the records are processed again"
+            ) from exc
+        with self._outcome_lock:
+            self._acked, self._failed = 0, []
+
+    def abort(self) -> None:
+        """Abort the open transaction (its records are never visible to ``read_committed`` readers)."""
+        with contextlib.suppress(Exception):
+            self._producer.abort_transaction()
+        with self._outcome_lock:
+            self._acked, self._failed = 0, []
 
     def __repr__(self) -> str:
         return f"KafkaBus({self.bootstrap!r}, client_id={self.client_id!r}, topic_prefix={self.topic_prefix!r})"
@@ -190,6 +238,8 @@ class KafkaBus:
             with contextlib.suppress(Exception):
                 self._producer.close(timeout=1)
             self._producer = self._producer_class(**self._producer_config)
+            if self.transactional:
+                self._producer.init_transactions()
 
     def _send(self, topic: str, data: bytes, key: str | None, event_id: str | None) -> None:
         self._check_open()
@@ -288,6 +338,8 @@ class KafkaConsumerAdapter:
                 group_id=self._prefix + group,  # the prefix namespaces groups too
                 enable_auto_commit=False,
                 auto_offset_reset="earliest" if from_beginning else "latest",
+                # never see records of an aborted transaction (a consumer killed mid-batch)
+                isolation_level="read_committed",
                 key_deserializer=_key_serdes()[1],
                 # values stay bytes here: decoding never raises inside kafka-python's fetcher,
                 # and the raw bytes are kept for the dead-letter topic
