@@ -30,7 +30,7 @@ def test_ops_store_cameras_alerts_keys(db_url):
     assert ops.ingest_alert(alert) is True and ops.ingest_alert(alert) is False
     fb = ops.record_feedback(alert["alert_id"], verdict="reject", operator="op")
     assert fb["alert"]["camera_id"] == cam and ops.get_alert(alert["alert_id"])["status"] == "rejected"
-    key, raw = ops.create_api_key(role="operator", name="n")
+    key, raw = ops.create_api_key(role="operator", name=f"n-{cam}")  # key names are unique; the database is shared
     assert ops.authenticate(raw) == key
     ops.revoke_api_key(key.key_id)
     assert ops.authenticate(raw) is None
