@@ -42,15 +42,34 @@ class BoundError(SchedulerError):
     """HiGHS did not solve the relaxation (the message carries its status)."""
 
 
-def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
-    """The LP-relaxation upper bound of ``instance``'s objective."""
-    from scipy.optimize import linprog  # imported here: SciPy is heavy and only the bound needs it
-    from scipy.sparse import coo_matrix
+#: above this many demand-by-class variables, pins are relaxed to per-node compute rows
+MAX_PINNED_VARS = 150_000
 
+
+def lp_bound(instance: Instance, *, time_limit_s: float = 600.0, pooled_pins: bool | None = None) -> float:
+    """The LP-relaxation upper bound of ``instance``'s objective.
+
+    ``pooled_pins``: instead of one class per pinned node, workers are classed by size only
+    and each pinned node gets a row bounding its pinned cameras' compute by the node's
+    compute (a coarser, still valid relaxation, much smaller with many pinned nodes). By
+    default it is used when the per-node LP would exceed ``MAX_PINNED_VARS`` variables."""
     m = compile_instance(instance)
     if m.n_cameras == 0 or m.n_d == 0 or len(m.w_compute) == 0:
         return 0.0
-    pinned_nodes = set(m.c_pin[m.c_pin >= 0].tolist())
+    if pooled_pins is None:
+        pins = m.c_pin[:m.n_cams]
+        n_classes = len({(int(m.w_node[w]) if int(m.w_node[w]) in set(pins[pins >= 0].tolist()) else -1,
+                          float(m.w_compute[w]), float(m.w_memory[w])) for w in range(len(m.w_compute))})
+        free_demands = int((m.end[:m.n_cams] - m.start[:m.n_cams])[pins == -1].sum())
+        pooled_pins = bool((pins >= 0).any()) and free_demands * n_classes > MAX_PINNED_VARS
+    return _lp(m, time_limit_s, pooled_pins)
+
+
+def _lp(m, time_limit_s: float, pooled_pins: bool) -> float:
+    from scipy.optimize import linprog  # imported here: SciPy is heavy and only the bound needs it
+    from scipy.sparse import coo_matrix
+
+    pinned_nodes = set() if pooled_pins else set(m.c_pin[m.c_pin >= 0].tolist())
     keys = [(int(m.w_node[w]) if int(m.w_node[w]) in pinned_nodes else -1, float(m.w_compute[w]),
              float(m.w_memory[w])) for w in range(len(m.w_compute))]
     classes = sorted(set(keys))
@@ -69,7 +88,9 @@ def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
         pin = int(m.c_pin[c])
         if m.end[c] == m.start[c]:
             continue
-        ks = range(K) if pin == -1 else node_of_w.get(pin, [])
+        if pooled_pins and pin >= 0 and not (m.w_node == pin).any():
+            continue  # pinned to a node without workers: never served
+        ks = range(K) if pin == -1 or pooled_pins else node_of_w.get(pin, [])
         pc.extend([c] * len(ks))
         pk.extend(ks)
     pc, pk = np.asarray(pc, dtype=np.int64), np.asarray(pk, dtype=np.int64)
@@ -150,6 +171,16 @@ def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
         np.r_[np.ones(A * K), -np.ones(A * K)])
     rhs.append(np.zeros(A * K))
     r += A * K
+    if pooled_pins:  # 9: cameras pinned to node n use at most n's compute
+        pin_p, pin_q = m.c_pin[pc], m.c_pin[m.d_cam[q_d]]
+        nodes = sorted(set(pin_p[pin_p >= 0].tolist()))
+        row_of = {n: i for i, n in enumerate(nodes)}
+        sel_p, sel_q = np.nonzero(pin_p >= 0)[0], np.nonzero(pin_q >= 0)[0]
+        add(np.r_[r + np.array([row_of[n] for n in pin_p[sel_p].tolist()], dtype=np.int64),
+                  r + np.array([row_of[n] for n in pin_q[sel_q].tolist()], dtype=np.int64)],
+            np.r_[oR + sel_p, oY + sel_q], np.r_[frame[sel_p], head[sel_q]])
+        rhs.append(np.array([float(m.w_compute[m.w_node == n].sum()) for n in nodes]))
+        r += len(nodes)
     A_ub = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n_var)).tocsr()
     b_ub = np.concatenate(rhs)
     A_eq = b_eq = None
@@ -168,6 +199,7 @@ def lp_bound(instance: Instance, *, time_limit_s: float = 600.0) -> float:
                   method="highs-ipm", options={"time_limit": time_limit_s, "presolve": True})
     if res.status != 0:
         raise BoundError(f"HiGHS status {res.status}: {res.message}; the bound is unknown for this instance")
-    log.debug("lp bound: %d vars, %d rows, %d classes, value %.4f", n_var, r, K, -res.fun)
+    log.debug("lp bound: %d vars, %d rows, %d classes (pooled pins: %s), value %.4f", n_var, r, K, pooled_pins,
+              -res.fun)
     # the dual bound is what HiGHS proves; add its tolerance so the bound stays an upper bound
     return float(-res.fun) * (1.0 + 1e-7) + 1e-9

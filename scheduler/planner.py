@@ -7,13 +7,18 @@ Full plan, in four phases over numpy arrays (``_model``) and a packing state (``
 2. a price on compute: the smallest ``lam`` (value per ms/s) at which every camera, taking
    the rate level that maximises ``value - lam * compute``, fits the pooled free compute —
    so when compute is short, low-value demands lose rate (down to ``min_fps``) or drop out
-   by their value per ms, the camera's decode and backbone counted once per frame;
+   by their value per ms, the camera's decode and backbone counted once per frame; demands
+   not worth their own head at that price are screened out; cameras pinned to a node get
+   the node's own price when the pooled one oversubscribes it;
 3. packing: pinned cameras on their node's workers, then the rest over all workers, in an
    order that puts cameras sharing algorithms next to each other (an algorithm's memory is
    paid once per worker), next-fit with a small window of open workers;
 4. repair and fill: cameras that did not fit, and those priced out, are placed at the
-   highest level that fits any worker (rates lowered before a demand is dropped), then
-   placed cameras are raised to higher levels where their worker has room.
+   highest level that fits any worker (rates lowered before a demand is dropped; when
+   memory ran out, the camera's most memory-costly demands are left out one by one), then
+   placed cameras are raised to higher levels where their worker has room;
+5. on instances up to ``PORTFOLIO_MAX_CAMERAS``, the same plan packed largest-first and
+   both baselines are also computed and the best is kept (never worse than a baseline).
 
 ``plan(instance, previous=plan)`` re-plans incrementally: cameras keep their worker (at a
 lower rate before moving, when their worker got fuller), only what no longer fits moves,

@@ -69,6 +69,7 @@ def test_property_lp_bound_is_an_upper_bound(inst):
     bound = lp_bound(inst)
     assert plan(inst).objective <= bound + 1e-6
     assert first_fit_decreasing(inst).objective <= bound + 1e-6
+    assert lp_bound(inst, pooled_pins=True) >= bound - 1e-6  # the coarser relaxation of pins
 
 
 @settings(max_examples=40, deadline=None)
@@ -121,3 +122,4 @@ def test_property_exact_optimum_between_plan_and_bound(inst):
         return
     assert plan(inst).objective <= best + 1e-6 * max(1.0, best)
     assert lp_bound(inst) >= best - 1e-6 * max(1.0, best)
+    assert lp_bound(inst, pooled_pins=True) >= best - 1e-6 * max(1.0, best)
