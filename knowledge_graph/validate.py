@@ -64,13 +64,15 @@ def validate_ontology(ont: Ontology) -> list[str]:
         check(node, "event type", a.event_types, events, event_fix)
         check(node, "object class", a.objects, ont.object_classes, "add it under object_classes in the ontology YAML")
     deps = resolved_dependencies(ont)
+    unmatched = []
     for dep in ont.dependencies:
         node = f"dependency {dep.pattern!r}"
         if not dep.requires:
             p.append(f"{node}: `requires` is empty; list the algorithm ids it needs or delete the rule")
         if not fnmatch.filter(list(ont.algorithms), dep.pattern):
-            # legitimate for a partial live catalog; a typo shows up here in the log
-            log.warning("%s matches no algorithm of %s; check the pattern", node, ont.source)
+            unmatched.append(dep.pattern)
+    if unmatched and ont.algorithms:  # legitimate for a partial catalog; a typo shows up here in the log
+        log.warning("dependency patterns %s match no algorithm of the catalog (%d algorithms); check them", unmatched, len(ont.algorithms))
 
     g = nx.DiGraph((a, r) for a, reqs in deps.items() for r, _ in reqs if r in ont.algorithms)
     for cycle in list(nx.simple_cycles(g))[:5]:
