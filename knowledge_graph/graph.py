@@ -192,6 +192,18 @@ class CityGraph:
         alg = algorithm_from_record(record, object_classes=self.ontology.object_classes)
         return self._learner.add_algorithm(alg, reason)
 
+    def sync_catalog(self, catalog: Any, *, reason: str = "catalog re-read") -> list[GraphChange]:
+        """Bring the algorithm nodes in line with a live catalog: each record that is new or
+        changed (a version promoted, rolled back or retired, a cost re-measured) becomes one
+        journaled :meth:`add_algorithm` change. What the control plane calls when it wakes on
+        ``model-updates`` or re-reads the catalog; a no-op when nothing changed."""
+        out = []
+        for n in algorithms_from_catalog(catalog):
+            if self.ontology.algorithms.get(n.id) != n:
+                state = "production" if n.production else "no production version"
+                out.append(self._learner.add_algorithm(n, f"{reason}: {n.id} ({state})"))
+        return out
+
     def add_event_type(self, event: str, scenes: Iterable[str], *, name: str | None = None, objects: Iterable[str] = (),
                        reason: str = "new event type") -> GraphChange:
         """Add an event type that can happen in ``scenes`` (journaled, undoable once no

@@ -128,3 +128,25 @@ def test_remove_camera_is_journaled_and_undoable(catalog):
     assert g.camera("c").primary_scene == "road"
     # its learned feedback survived the removal
     assert "rejected" in g.relevance("c").get(scene_head_id("road", "pothole")).explanation.feedback[0]
+
+
+def test_sync_catalog_follows_promotion_and_retirement(catalog_specs):
+    from catalog import Stage
+
+    cat = Catalog.open("sqlite://", store=ArtifactStore("memory://kg-sync"))
+    try:
+        fill_catalog(cat, catalog_specs, without_production=NOT_PROMOTED)
+        g = CityGraph.from_catalog(cat)
+        g.add_camera("t", region="downtown", scenes={"tunnel": 0.9})
+        smoke = scene_head_id("tunnel", "smoke")
+        assert smoke not in g.relevance("t").algorithm_ids()
+        assert g.sync_catalog(cat) == []  # nothing changed: no-op
+        cat.promote(smoke, 1, to=Stage.PRODUCTION)
+        (change,) = g.sync_catalog(cat, reason="model-updates: promoted")
+        assert change.kind == "algorithm_added" and "production" in change.reason
+        assert smoke in g.relevance("t").algorithm_ids()
+        cat.retire(smoke, 1)
+        g.sync_catalog(cat)
+        assert smoke not in g.relevance("t").algorithm_ids()
+    finally:
+        cat.close()
