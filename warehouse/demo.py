@@ -11,8 +11,10 @@
    (reading the synthetic generator's exact labels kept in the frame pool) confirms or
    rejects each; a rejection becomes a miss event (or, if every alert was right, a missed
    event is reported);
-4. the retraining loop mines, labels, trains and gates a new version; it is promoted, and
-   the control plane hot-swaps it into the running worker without dropping a frame.
+4. the retraining loop mines the frame pool (what the workers retained during the run, plus
+   the road cameras' retained frames of earlier days, as a city's pool would hold), labels,
+   trains and gates a new version; when it passes it is promoted, and the control plane
+   hot-swaps it into the running workers without dropping a frame.
 
 The road cameras show standing water and, later, ice: the standing-water head was never
 trained on ice, the kind of look-alike operators reject in a city.
@@ -133,6 +135,34 @@ def _train_heads(catalog, store, backbone, seed: int) -> dict[str, dict]:
     return out
 
 
+def _retained_history(pool, backbone, opts: DemoOptions, blocks: int = 36) -> int:
+    """The road cameras' retained frames of earlier days, as a city's frame pool holds them when a
+    mistake is reported: clean road, standing water and ice, in every weather, with the
+    generator's exact labels. Mining searches them (a two-minute run alone retains only a
+    handful of distinct frames of a static scene)."""
+    from catalog.synthetic import CONDITIONS, SyntheticCamera
+    from warehouse.framepool import RetainedFrame
+
+    day_ms = 86_400_000
+    start_ms = int(time.time() * 1000) - 7 * day_ms
+    events = ((), ("standing_water",), (LOOKALIKE,))
+    n = 0
+    for j, cam in enumerate(c for c in _cameras(opts) if c["camera_id"].startswith("road-")):
+        imgs, truth = [], []
+        for b in range(blocks):  # one block: one day's weather, one event (or none), two frames
+            ev = events[b % 3]
+            sc = SyntheticCamera("road", opts.seed * 100 + 10 + j, CAMERA_FPS, CONDITIONS[(b // 3) % len(CONDITIONS)],
+                                 [(e, 0, 2) for e in ev])
+            for i in range(2):
+                imgs.append(sc.frame(i)[0])
+                truth.append(tuple(ev))
+        _, emb = backbone.embed_frames(imgs)
+        pool.add(*[RetainedFrame(f"{cam['camera_id']}:h{i}", cam["camera_id"], 1_000_000 + i, start_ms + (i // 2) * day_ms // 6,
+                                 emb[i], truth=truth[i]) for i in range(len(imgs))])
+        n += len(imgs)
+    return n
+
+
 def _cameras(opts: DemoOptions) -> list[dict]:
     cams = []
     for si, (scene, (region, events)) in enumerate(SCENES.items()):
@@ -199,6 +229,9 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
     t = time.perf_counter()
     v1 = _train_heads(catalog, store, backbone, opts.seed)
     timings["train_heads_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    history = _retained_history(pool, backbone, opts)
+    timings["history_s"] = time.perf_counter() - t
     graph = CityGraph.from_catalog(catalog)
 
     started_ray = not ray.is_initialized()
@@ -293,7 +326,7 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
         "confirmed": verdicts["confirmed"], "rejected": verdicts["rejected"], "reported_misses": verdicts.get("reported", 0),
         "miss_events": sum(len(r.miss_event_ids) for r in results),
         "retraining": [{"gate": str(r.decision), "mined": r.mined, "new_version": r.new_version, "metrics": r.metrics} for r in results],
-        "v1": v1, "promoted": swap["promoted"], "swapped": swap["swapped"],
+        "v1": v1, "retained_history_frames": history, "promoted": swap["promoted"], "swapped": swap["swapped"],
         "promotion_to_swap_s": swap["promotion_to_swap_s"], "dropped_frames": swap["dropped_frames"],
         "swapped_without_dropped_frames": bool(swap["swapped"] and swap["dropped_frames"] == 0),
         "bus": bus_url, "home": str(run), "timings_s": {k: round(v, 2) for k, v in timings.items()},
