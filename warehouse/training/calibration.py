@@ -152,6 +152,8 @@ def calibrate_threshold(
     n: int = DEFAULT_N,
     cooldown_s: float = DEFAULT_COOLDOWN_S,
     margin_logit: float = MARGIN_LOGIT,
+    sigma_scale: float = 1.0,
+    min_sigma_logit: float = MIN_SIGMA_LOGIT,
 ) -> Calibration:
     """The threshold for one head: ``streams`` are its scores on real negative videos (frame
     order, at ``fps``), ``stills`` its scores on real negative pictures (each a window)."""
@@ -167,7 +169,7 @@ def calibrate_threshold(
         raise CalibrationError(f"calibration needs >= 2 real negative windows, got {len(pooled)}; pass frames of a real camera "
                                f"(at least {k} in a row) or real pictures")  # fmt: skip
     z = _logit(pooled)
-    mu, sigma = float(z.mean()), max(MIN_SIGMA_LOGIT, float(z.std()))
+    mu, sigma = float(z.mean()), max(min_sigma_logit, float(z.std())) * sigma_scale
     windows_per_hour = 3600.0 * fps / n
     p = min(0.5, budget_per_hour / windows_per_hour)
     t_tail = mu + sigma * _norm_isf(p)
@@ -190,6 +192,8 @@ class CalibrationConfig:
     n: int = DEFAULT_N
     cooldown_s: float = DEFAULT_COOLDOWN_S
     margin_logit: float = MARGIN_LOGIT
+    sigma_scale: float = 1.0  # widen the fitted tail: a short clip understates the spread of later footage
+    min_sigma_logit: float = MIN_SIGMA_LOGIT
     # real pictures as extra windows: off by default -- a still photo of gravel *is* ambiguous
     # with "construction waste" and is not a camera-hour; they train and validate the heads instead
     include_stills: bool = False
@@ -203,4 +207,5 @@ class CalibrationConfig:
         use_stills = self.include_stills or not any(len(x) >= self.k for x in streams)  # no camera footage: pictures are all there is
         return calibrate_threshold(streams, fps=fps, threshold_f1=threshold_f1, stills=stills if use_stills else None,
                                    budget_per_hour=self.budget_per_hour,
-                                   k=self.k, n=self.n, cooldown_s=self.cooldown_s, margin_logit=self.margin_logit)  # fmt: skip
+                                   k=self.k, n=self.n, cooldown_s=self.cooldown_s, margin_logit=self.margin_logit,
+                                   sigma_scale=self.sigma_scale, min_sigma_logit=self.min_sigma_logit)  # fmt: skip
