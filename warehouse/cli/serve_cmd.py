@@ -45,7 +45,13 @@ def register(app: typer.Typer) -> None:
             from warehouse.cli.graph_cmd import open_graph
 
             graph = open_graph(s.home)
-        services = Services(ops=ops, bus=bus, catalog=catalog, graph=graph)
+        from warehouse.control.wiring import pool_url
+        from warehouse.framepool import FramePool
+        from warehouse.retraining.datasets import Flywheel
+
+        # labeling queue, datasets and tasks share the catalog's database with the retraining loops
+        flywheel = Flywheel.open(s.resolved_catalog_url, catalog=catalog, pool=FramePool(pool_url(s)))
+        services = Services(ops=ops, bus=bus, catalog=catalog, graph=graph, flywheel=flywheel)
         stop = threading.Event()
         control = status_writer = None
         if not no_cameras:
@@ -57,7 +63,8 @@ def register(app: typer.Typer) -> None:
             services.control = control
             control.start()
             status_writer = StatusWriter(control, s.home).start()
-            threading.Thread(target=_retrain_forever, args=(s, catalog, bus, stop), name="retraining", daemon=True).start()
+            threading.Thread(target=_retrain_forever, args=(s, catalog, bus, flywheel, stop), name="retraining",
+                             daemon=True).start()
         services.outbox.start()  # the outbox relay: feedback/miss events reach the bus, retried while it is down
 
         def consume() -> None:
@@ -85,21 +92,16 @@ def register(app: typer.Typer) -> None:
                 control.stop(shutdown=True)
 
 
-def _retrain_forever(settings, catalog, bus, stop: threading.Event) -> None:
-    """``miss-events`` -> each head algorithm's retraining loop (frames labeled through the labeling queue)."""
+def _retrain_forever(settings, catalog, bus, flywheel, stop: threading.Event) -> None:
+    """``miss-events`` -> each head algorithm's retraining loop, through the durable retraining worker
+    (each miss counted once by its event id before its offset is committed; a crash mid-job frees
+    its claim on restart). Frames are labeled by people through the labeling queue."""
     from catalog import ArtifactStore
-    from warehouse.bus import SqlSeenStore
-    from warehouse.consumers import RetrainingService
-    from warehouse.control.wiring import pool_url
-    from warehouse.framepool import FramePool
     from warehouse.retraining.loop import RetrainingLoop
-    from warehouse.retraining.queue import LabelingQueue, QueueLabeler
-    from warehouse.retraining.store import FlywheelStore
+    from warehouse.retraining.queue import QueueLabeler
+    from warehouse.retraining.worker import RetrainingWorker
 
     store = ArtifactStore(settings.resolved_artifact_root)
-    pool = FramePool(pool_url(settings))
-    flywheel = FlywheelStore(settings.resolved_catalog_url)
-    queue = LabelingQueue(flywheel)
     loops: dict[str, RetrainingLoop] = {}
 
     def loop_for(algorithm_id: str):
@@ -108,13 +110,13 @@ def _retrain_forever(settings, catalog, bus, stop: threading.Event) -> None:
             if spec.kind != "classification_head" or not spec.event_types:
                 return None
             loops[algorithm_id] = RetrainingLoop(algorithm_id=algorithm_id, event_type=spec.event_types[0], catalog=catalog,
-                                                 store=store, pool=pool, labeler=QueueLabeler(queue, algorithm_id=algorithm_id),
-                                                 bus=bus, flywheel=flywheel)
+                                                 store=store, pool=flywheel.pool, bus=bus, flywheel=flywheel.store,
+                                                 labeler=QueueLabeler(flywheel.queue, algorithm_id=algorithm_id))
         return loops[algorithm_id]
 
-    service = RetrainingService(bus, loop_for=loop_for, seen=SqlSeenStore(settings.resolved_catalog_url, scope="retraining"))
+    worker = RetrainingWorker(bus, flywheel.store, loop_for=loop_for, catalog=catalog)
     while not stop.is_set():
         try:
-            service.run_once(timeout_s=1.0)
+            worker.run_once(timeout_s=1.0)
         except Exception:  # one round's failure is logged; the records stay uncommitted and come again
             log.exception("retraining round failed")
