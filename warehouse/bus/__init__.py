@@ -1,21 +1,24 @@
-"""The event bus: a durable, partitioned log of JSON events on Kafka or embedded in SQLite.
+"""The event bus: a durable, partitioned log of typed JSON events on Kafka or embedded in SQLite.
 
 Usage (the same code runs on both backends)::
 
-    from warehouse.bus import TOPIC_ALERTS, open_bus
+    from warehouse.bus import TOPIC_ALERTS, AlertEvent, IdempotentConsumer, SqlSeenStore, open_bus, to_wire
 
     bus = open_bus("sqlite:///var/bus.db")          # or "kafka://127.0.0.1:9092"
-    bus.publish(TOPIC_ALERTS, {"event_id": "a-1", "type": "alert", "ts_ms": 1700000000000,
-                               "camera_id": "cam-7"}, key="cam-7")
-    bus.flush()
+    alert = AlertEvent.build(alert_id="al-1", camera_id="cam-7", algorithm_id="scene.road.smoke",
+                             model_version="3", score=0.9, xyxy=(0, 0, 64, 48), frame_index=12,
+                             stream_ts_ms=480, ts_ms=1_780_000_000_000)
+    bus.publish(TOPIC_ALERTS, to_wire(alert), key="cam-7")
+    bus.flush()                                      # raises PublishError naming what was not written
 
-    consumer = bus.consumer(TOPIC_ALERTS, group="console")
-    for record in consumer.poll(timeout_s=0.5):
-        print(record.key, record.value["event_id"])
-    consumer.commit()                                # at-least-once: commit after handling
+    worker = IdempotentConsumer(bus, TOPIC_ALERTS, group="console",
+                                handler=lambda record: print(record.event.alert_id),
+                                seen=SqlSeenStore("sqlite:///var/seen.db", scope="console"))
+    worker.run_once(timeout_s=0.5)   # validated, deduplicated, poison dead-lettered, processed committed
     bus.close()
 
-See ``docs/event-bus.md`` for topics, keys, payload conventions and delivery semantics.
+See ``docs/event-bus.md`` for topics, keys and delivery semantics, ``docs/faults.md`` for
+dead letters (``warehouse deadletter``), outages, crashes and exactly-once on Kafka.
 """
 from __future__ import annotations
 
