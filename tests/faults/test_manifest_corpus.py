@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalog import ArtifactStore, Catalog, CatalogError, TamperedArtifactError
 from catalog.errors import ArtifactWriteError, DuplicateVersionError, InvalidSpecError, ManifestSchemaError
@@ -191,3 +193,19 @@ def test_disk_full_fails_cleanly_and_leaves_nothing_corrupt(small_volume: Path):
 )
 def test_loaders_refuse_within_budget(text, loader, match):
     refused_within_budget("loader", lambda: loader(text, source="case"), CatalogError, match)
+
+
+_plain = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=30,
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=_plain)
+def test_documents_within_the_limits_load_exactly_as_the_plain_loaders(value):
+    # the limits refuse hostile input only: ordinary documents come back unchanged
+    assert load_yaml_text(yaml.safe_dump(value), source="doc") == yaml.safe_load(yaml.safe_dump(value))
+    assert load_json_text(json.dumps(value), source="doc") == json.loads(json.dumps(value))
