@@ -1,7 +1,7 @@
 """Faults on the event path, against the real parts: consumer SIGKILLs, a broker restart, poison.
 
-    python -m benchmarks.faults            # small: 120 events per consumer, 3 kills each
-    python -m benchmarks.faults --full     # 1,000 events per consumer, 10 kills each
+    python -m benchmarks.faults            # small: 3 kills per consumer, >= 120 events each
+    python -m benchmarks.faults --full     # 10 kills per consumer, >= 1,000 events each
 
 Starts its own Kafka broker (scripts/kafka_broker.py in a temporary home; never the shared
 one), so it can restart it. Prints one JSON object as the last line:
