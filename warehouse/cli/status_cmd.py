@@ -34,13 +34,14 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"status written {st['age_s']} s ago; plan age {st['plan']['age_s']} s, "
                    f"{st['plan']['unserved']} unserved demands")
         for wid, w in st["workers"].items():
-            typer.echo(f"worker {wid} node {w['node'][:12]} {'alive' if w['alive'] else 'DEAD'}: {len(w['cameras'])} cameras, "
+            typer.echo(f"worker {wid} node {w['node'][:12]} {w.get('state', 'running' if w['alive'] else 'dead')}: {len(w['cameras'])} cameras, "
                        f"{w['planned_fps']:.1f} fps planned, memory {w['memory_used_mib'] or 0:.1f}/{w['memory_budget_mib'] or 0:.0f} MiB, "
                        f"{w['models_resident']} models resident")
         for cam, c in st["cameras"].items():
             vs = ", ".join(f"{a}@{v}" for a, v in c["algorithms"].items())
             typer.echo(f"camera {cam}: {c['health']} on {c['worker']} at {c['fps']:g} fps; {vs or 'no algorithm'}"
-                       + (f"; error: {c['error']}" if c.get("error") else ""))
+                       + (f"; error: {c['error']}" if c.get("error") else "")
+                       + (f"; not placed: {c['unplaced']}" if c.get("unplaced") else ""))
         last = st.get("last_reconcile") or {}
         typer.echo(f"last reconcile: {len(last.get('actions', []))} actions, {len(last.get('failed', []))} failed, "
                    f"{last.get('reconcile_ms')} ms")

@@ -210,10 +210,14 @@ class ControlPlane:
             self._forget(cam)
         todo = []
         for cam, rec in records.items():
-            rev = (rec.region, rec.stream_url, repr(sorted(rec.hints.items())), getattr(rec, "updated_ms", 0))
+            # re-link in the graph only when what discovery depends on changed (a re-link forgets the
+            # scene revisions the graph learned from feedback); zones and the like update in place
+            rev = (rec.region, rec.stream_url, repr(sorted(rec.hints.items())))
+            url = self.ops.stream_url_with_credentials(cam) if hasattr(self.ops, "stream_url_with_credentials") else rec.stream_url
             if self._graph_rev.get(cam) != rev:
-                url = self.ops.stream_url_with_credentials(cam) if hasattr(self.ops, "stream_url_with_credentials") else rec.stream_url
                 todo.append((cam, rec, rev, url))
+            elif cam in self._cameras:
+                self._cameras[cam] = CameraInput(cam, url, rec.region, (rec.hints or {}).get("node"), _zones_of(rec))
         # discovery reads a few frames of each new camera: in parallel, so ten cameras cost one
         from concurrent.futures import ThreadPoolExecutor
 
@@ -230,10 +234,7 @@ class ControlPlane:
                 self.camera_errors[cam] = f"{type(exc).__name__}: {exc}"
                 log.warning("control: camera=%s not linked: %s", cam, exc)
                 continue
-            zones = getattr(rec, "zones", None) or {}
-            if not isinstance(zones, Mapping):
-                zones = {"items": [z.to_dict() if hasattr(z, "to_dict") else z for z in zones]}
-            self._cameras[cam] = CameraInput(cam, url, rec.region, (rec.hints or {}).get("node"), zones)
+            self._cameras[cam] = CameraInput(cam, url, rec.region, (rec.hints or {}).get("node"), _zones_of(rec))
             self._choices.pop(cam, None)
         self._records = records
         self._cams_version = version
@@ -269,9 +270,13 @@ class ControlPlane:
             return
         from catalog import Stage
 
-        specs = self._specs
-        if specs is None:
-            specs = self._specs = {s.id: s for s in self.catalog.list_algorithms()}
+        if hasattr(self.graph, "sync_catalog"):
+            try:  # a new algorithm or a first production version: the graph may now choose it
+                if self.graph.sync_catalog(self.catalog):
+                    self._choices_at = 0.0
+            except Exception:
+                log.warning("control: graph sync with the catalog failed", exc_info=True)
+        specs = self._specs = {s.id: s for s in self.catalog.list_algorithms()}
         prod = self.catalog.production_versions()
         wanted = {c.algorithm_id for cs in self._choices.values() for c in cs} | set(prod)
         out: dict[str, AlgorithmRuntime] = {}
@@ -400,7 +405,9 @@ class ControlPlane:
                     "last_frame_ms": w.get("last_frame_ms", {}).get(cam),
                     "frames_read": rstats.get(cam, {}).get("frames_read"),
                     "scenes": found.to_dict() if found else None,
-                    "unplaced": desired.unplaced.get(cam),
+                    "unplaced": desired.unplaced.get(cam) or (
+                        "the graph chose no servable algorithm for this camera's scenes (is the catalog built and promoted?)"
+                        if cam in self._cameras and not self._choices.get(cam) and spec is None else None),
                     "error": self.camera_errors.get(cam) or (self.failures[f"camera:{cam}"].error if f"camera:{cam}" in self.failures else None),
                 }
             workers = {}
@@ -408,7 +415,9 @@ class ControlPlane:
                 wid = n.worker_id
                 st = wstatus.get(wid, {})
                 load = sum(c.fps for c in desired.cameras.values() if c.worker_id == wid)
-                workers[wid] = {"node": n.node_id, "alive": bool(actual.workers.get(wid) and actual.workers[wid].alive),
+                view = actual.workers.get(wid)
+                state = "running" if view is not None and view.alive else ("dead" if view is not None else "idle")
+                workers[wid] = {"node": n.node_id, "alive": bool(view is not None and view.alive), "state": state,
                                 "cameras": sorted(c for c, s in desired.cameras.items() if s.worker_id == wid),
                                 "planned_fps": load, "capacity_cpus": n.num_cpus, "gpus": n.num_gpus,
                                 "memory_used_mib": st.get("memory_used_mib"), "memory_budget_mib": st.get("memory_budget_mib"),
@@ -426,6 +435,13 @@ class ControlPlane:
                 "ticks": self.ticks,
                 "failures": {k: {"attempts": f.attempts, "error": f.error} for k, f in self.failures.items()},
             }
+
+
+def _zones_of(rec) -> Mapping[str, Any]:
+    zones = getattr(rec, "zones", None) or {}
+    if not isinstance(zones, Mapping):
+        zones = {"items": [z.to_dict() if hasattr(z, "to_dict") else z for z in zones]}
+    return zones
 
 
 def _ref(v) -> VersionRef:
