@@ -84,11 +84,11 @@ def main() -> None:
     ort_kw = {"intra_op_threads": args.threads}
 
     from runtime import Backbone
-    from runtime.detectors import HogConfig, HogPeopleDetector, ImagenetReadout, default_registry
+    from runtime.detectors import HogConfig, HogPeopleDetector, ImagenetReadout, default_detector_registry
     from warehouse.training.backbone_export import ensure_backbone_onnx
 
     pics = _pictures()
-    reg = default_registry()
+    reg = default_detector_registry()
     bb = Backbone.load(ensure_backbone_onnx(Path("var/cache")), intra_op_threads=args.threads)
     readout = ImagenetReadout(bb.info.imagenet_labels)
     cases = [

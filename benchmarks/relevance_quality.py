@@ -69,7 +69,7 @@ def catalog_specs() -> list:
 def measure_costs(specs, backbone) -> CostModel:
     """Per-frame cost of every algorithm, measured on this machine with the runtime's profiler."""
     from runtime import HeadBank, profile_backbone, profile_head_bank
-    from runtime.detectors import ImagenetReadout, default_registry
+    from runtime.detectors import ImagenetReadout, default_detector_registry
     from runtime.profiler import time_calls
     from catalog import linear_head_onnx
 
@@ -84,7 +84,7 @@ def measure_costs(specs, backbone) -> CostModel:
     # real content, not noise: a detector's cost depends on what it finds (text lines, faces)
     frames = [render_frame(sc, events=ev, seed=5).image for sc, ev in
               (("road", ("illegal_parking",)), ("market_street", ("illegal_banner",)), ("building_lobby", ("crowd_gathering",)))]
-    reg = default_registry()
+    reg = default_detector_registry()
     for s in specs:
         if s.kind in ("detector", "face_detector", "ocr") and s.id in reg:
             det = reg.create(s.id)

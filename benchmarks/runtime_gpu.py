@@ -227,9 +227,9 @@ def whole_path(torch, engine, heads: GpuHeadBank, frames, *, batch: int, n_batch
 
 def host_engines(names, blob: bytes, batch_sizes, *, repeats: int, cache_dir: str) -> tuple[dict, dict]:
     """Other installed GPU engines with host arrays in and out (TensorRT, ORT CUDA/TRT)."""
-    from runtime.engines import EngineOptions, default_registry
+    from runtime.engines import EngineOptions, default_engine_registry
 
-    reg = default_registry()
+    reg = default_engine_registry()
     missing = reg.why_unavailable()
     rng = np.random.default_rng(0)
     measured, skipped = {}, {}

@@ -16,7 +16,7 @@ from runtime.engines import (
     OrtEngine,
     TensorRTEngine,
     TorchCudaEngine,
-    default_registry,
+    default_engine_registry,
     select_engine,
 )
 from runtime.heads import BankState, FrameScores, HeadBank, HeadError
@@ -135,7 +135,7 @@ __all__ = [
     "TensorRTEngine",
     "TorchCudaEngine",
     "choose_evictions",
-    "default_registry",
+    "default_engine_registry",
     "plan_batch",
     "profile_backbone",
     "profile_engine",

@@ -81,7 +81,7 @@ class Backbone:
         ``engine="auto"`` picks the best engine of ``registry`` (TensorRT, torch-cuda, ...);
         any other name asks for that engine.
         """
-        from runtime.engines import EngineOptions, default_registry
+        from runtime.engines import EngineOptions, default_engine_registry
 
         p = Path(path)
         if not p.is_file():
@@ -89,7 +89,7 @@ class Backbone:
                 f"backbone ONNX file {str(p)!r} does not exist; create it with "
                 "warehouse.training.backbone_export.ensure_backbone_onnx(cache_dir)"
             )
-        reg = registry or default_registry()
+        reg = registry or default_engine_registry()
         opts = options or EngineOptions(intra_op_threads=intra_op_threads)
         if engine is None:
             engine = _ort_engine_for(providers, reg.available())

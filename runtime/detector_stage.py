@@ -15,9 +15,9 @@ camera; the others carry on. :meth:`DetectorStage.event_inputs` turns the result
 ``runtime.Detection`` inputs for ``EventDetector.update``, so detector alerts flow exactly
 like head alerts.
 
->>> from runtime.detectors import default_registry
+>>> from runtime.detectors import default_detector_registry
 >>> stage = DetectorStage({"detector.face_mtcnn": DetectorSpec(
-...     registry_factory(default_registry(), "detector.face_mtcnn"), rate_fps=1, version="1")})
+...     registry_factory(default_detector_registry(), "detector.face_mtcnn"), rate_fps=1, version="1")})
 >>> stage.assign("cam-1", ["detector.face_mtcnn"])
 >>> results = stage.run(frame)                             # doctest: +SKIP
 >>> alerts = event_detector.update(frame, stage.event_inputs(frame, results))   # doctest: +SKIP

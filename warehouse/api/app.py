@@ -188,13 +188,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=503, headers={"Retry-After": "5"},
                             content=_body("the operations database is unavailable; nothing was written, retry shortly", "DatabaseUnavailable"))
 
-    handled: list[type[BaseException]] = [WarehouseError, CatalogError]
-    try:
-        from knowledge_graph import KnowledgeGraphError
+    from knowledge_graph import KnowledgeGraphError
 
-        handled.append(KnowledgeGraphError)
-    except ImportError:  # graph package not built yet on this checkout
-        pass
+    handled: list[type[BaseException]] = [WarehouseError, CatalogError, KnowledgeGraphError]
     from warehouse.bus import BusError
 
     handled.append(BusError)

@@ -79,9 +79,9 @@ def frames(path: Path, *, every: int = 1, max_frames: int | None = None) -> Iter
 
 def _runner(algorithm: str, *, home: Path | None, zones: Path | None, threads: int):
     """A function frame -> (detections, scores) for ``algorithm``."""
-    from runtime.detectors import DetectorError, default_registry
+    from runtime.detectors import DetectorError, default_detector_registry
 
-    reg = default_registry()
+    reg = default_detector_registry()
     if algorithm.startswith("track."):
         from runtime.tracking import CITY_ALGORITHMS, CityAlgorithm, TrackHub
 
@@ -141,10 +141,10 @@ def _scene_head(algorithm: str, *, home: Path | None, threads: int):
 
 
 def _list() -> list[str]:
-    from runtime.detectors import CITY_READOUT_CLASSES, default_registry
+    from runtime.detectors import CITY_READOUT_CLASSES, default_detector_registry
     from runtime.tracking import CITY_ALGORITHMS
 
-    names = [n for n in default_registry().names() if n != "imagenet.readout"]
+    names = [n for n in default_detector_registry().names() if n != "imagenet.readout"]
     return names + ["imagenet." + c.slug for c in CITY_READOUT_CLASSES] + list(CITY_ALGORITHMS) + ["scene.<scene>.<event> (catalog heads)"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.detectors import Detector, DetectorError, DetectorRegistry, UnknownDetectorError, default_registry
+from runtime.detectors import Detector, DetectorError, DetectorRegistry, UnknownDetectorError, default_detector_registry
 
 EXPECTED = {
     "ocr.text_ppocr",
@@ -19,12 +19,12 @@ EXPECTED = {
 
 
 def test_default_registry_lists_every_real_detector():
-    assert set(default_registry().names()) == EXPECTED
+    assert set(default_detector_registry().names()) == EXPECTED
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED - {"imagenet.readout"}))
 def test_each_detector_builds_and_runs(name):
-    det = default_registry().create(name)
+    det = default_detector_registry().create(name)
     assert isinstance(det, Detector) and det.name == name
     assert det.detect(np.full((160, 120, 3), 127, np.uint8)) == []  # a flat gray frame holds nothing
 
@@ -38,13 +38,13 @@ def test_each_detector_builds_and_runs(name):
 )
 def test_unknown_name_lists_valid_names(name, match):
     with pytest.raises(UnknownDetectorError, match=match) as info:
-        default_registry().create(name)
+        default_detector_registry().create(name)
     assert isinstance(info.value, KeyError)
 
 
 def test_readout_needs_the_backbone():
     with pytest.raises(DetectorError, match="needs the shared backbone"):
-        default_registry().create("imagenet.readout")
+        default_detector_registry().create("imagenet.readout")
 
 
 def test_register_refuses_silent_replacement():

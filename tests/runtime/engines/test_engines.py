@@ -19,7 +19,7 @@ from runtime.engines import (
     OrtEngine,
     TorchEngine,
     cuda_device_present,
-    default_registry,
+    default_engine_registry,
     select_engine,
     trt_cache_key,
 )
@@ -68,11 +68,11 @@ def test_registry_refuses_unknown_and_unavailable_engines():
 
 def test_registry_refuses_missing_model_file(tmp_path):
     with pytest.raises(EngineError, match="does not exist"):
-        default_registry().create(tmp_path / "missing.onnx", engine="ort-cpu")
+        default_engine_registry().create(tmp_path / "missing.onnx", engine="ort-cpu")
 
 
 def test_default_registry_always_has_ort_cpu():
-    assert "ort-cpu" in default_registry().available()
+    assert "ort-cpu" in default_engine_registry().available()
 
 
 BASE_KEY = dict(gpu_name="NVIDIA H100 80GB HBM3", trt_version="10.3.0", fp16=True, max_batch=256)
@@ -139,7 +139,7 @@ def test_torch_engine_refuses_unsupported_operators():
 
 
 def test_importing_runtime_loads_neither_torch_nor_tensorrt():
-    code = "import sys, runtime, runtime.engines; runtime.engines.default_registry().available(); " \
+    code = "import sys, runtime, runtime.engines; runtime.engines.default_engine_registry().available(); " \
            "print('torch' in sys.modules, 'tensorrt' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -181,7 +181,7 @@ GPU_CASES = [
 def test_gpu_engine_agrees_with_ort_cpu(engine, fp16, backbone_path, sample_batch, tmp_path):
     if not cuda_device_present():
         pytest.skip("no NVIDIA GPU on this machine")
-    reg = default_registry()
+    reg = default_engine_registry()
     reason = reg.why_unavailable().get(engine)
     if reason:
         pytest.skip(f"{engine}: {reason}")
