@@ -122,6 +122,9 @@ class WorkerControl:
             if unknown:
                 log.warning("worker=%s camera=%s: detectors %s are not in this worker's stage; skipped", self.worker_id, cam, unknown)
             self._stage.assign(cam, rates) if rates else self._stage.unassign(cam)
+            if rates and work.zones and getattr(self._stage, "track_hub", None) is not None:
+                zones = work.zones.get("items", work.zones) if isinstance(work.zones, Mapping) else work.zones
+                self._stage.set_geometry(cam, zones)  # the camera's zones and lines, in its own pixels
         self._gc_slots()
         log.info("worker=%s configured camera=%s revision=%s heads=%d detectors=%d", self.worker_id, cam, work.revision,
                  len(work.heads), len(work.detectors))

@@ -124,4 +124,28 @@ class ArtifactFetcher(EvidenceWriter):
         return self._store.get_bytes(sha256)
 
 
-__all__ = ["ArtifactFetcher", "BusAlertPublisher", "EvidenceWriter", "FramePoolHook", "alert_event"]
+class CityStageFactory:
+    """Picklable factory of a worker's detector stage: every real detector of the registry (built on
+    first use, evicted by the stage's residency) and the city algorithms on one shared track hub
+    (NanoDet + ByteTrack per camera). ``rate_fps``: the detectors' default rate when the plan gives none."""
+
+    def __init__(self, *, rate_fps: float = 2.0, memory_budget_mib: float = 2048.0) -> None:
+        self.rate_fps, self.memory_budget_mib = rate_fps, memory_budget_mib
+
+    def __repr__(self) -> str:
+        return f"CityStageFactory(rate_fps={self.rate_fps})"
+
+    def __call__(self):
+        from runtime import DetectorSpec, DetectorStage, ModelResidency, default_detector_registry, registry_factory
+        from runtime.detectors.nanodet import NanoDetDetector
+        from runtime.tracking.city import TrackHub, city_algorithm_specs
+
+        reg = default_detector_registry()
+        specs = {name: DetectorSpec(registry_factory(reg, name), rate_fps=self.rate_fps, version="1")
+                 for name in reg.names() if name != "imagenet.readout"}
+        hub = TrackHub(lambda: NanoDetDetector.from_cache(intra_op_threads=1), nominal_fps=self.rate_fps)
+        specs.update(city_algorithm_specs(hub, rate_fps=self.rate_fps))
+        return DetectorStage(specs, residency=ModelResidency(budget_mib=self.memory_budget_mib), track_hub=hub)
+
+
+__all__ = ["ArtifactFetcher", "BusAlertPublisher", "CityStageFactory", "EvidenceWriter", "FramePoolHook", "alert_event"]

@@ -27,12 +27,14 @@ def pool_url(settings) -> str:
     return url
 
 
-def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str | None = None, num_cpus: int = 2):
-    """A :class:`~warehouse.control.ControlPlane` over Ray (joined at ``ray_address``, else local)."""
+def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str | None = None, num_cpus: int = 2,
+                        detectors: bool = True):
+    """A :class:`~warehouse.control.ControlPlane` over Ray (joined at ``ray_address``, else local).
+    ``detectors``: workers carry a detector stage (real detectors and the city algorithms on tracks)."""
     from runtime import ensure_ray, inference_core_scorer_factory
     from warehouse.control.cluster import RayCluster, WorkerFactories
     from warehouse.control.discovery import CameraDiscovery
-    from warehouse.control.hooks import ArtifactFetcher, BusAlertPublisher, EvidenceWriter, FramePoolHook
+    from warehouse.control.hooks import ArtifactFetcher, BusAlertPublisher, CityStageFactory, EvidenceWriter, FramePoolHook
     from warehouse.control.plane import ControlPlane
     from warehouse.training.backbone_export import ensure_backbone_onnx
 
@@ -41,7 +43,8 @@ def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str 
     root = settings.resolved_artifact_root
     factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(backbone, {}), put_evidence=EvidenceWriter(root),
                                 fetch_artifact=ArtifactFetcher(root), alert_sink_factory=BusAlertPublisher(settings.resolved_bus_url),
-                                frame_hook_factory=FramePoolHook(pool_url(settings)))
+                                frame_hook_factory=FramePoolHook(pool_url(settings)),
+                                stage_factory=CityStageFactory() if detectors else None)
     from warehouse.control.desired import RuntimeProfile
 
     profile = RuntimeProfile.measure(backbone)  # the planner reads measured costs

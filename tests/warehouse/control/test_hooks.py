@@ -90,3 +90,19 @@ def test_a_head_budget_smaller_than_the_assigned_heads_loads_and_evicts_by_use(t
     finally:
         w.close()
 
+
+
+def test_the_detector_stage_gets_the_plans_detectors_and_the_cameras_zones(tmp_path, backbone_path):
+    from warehouse.control.hooks import CityStageFactory
+
+    w, sha = _worker(tmp_path, backbone_path, stage_factory=CityStageFactory(rate_fps=1.0))
+    zones = {"items": [{"name": "lawn", "kind": "no_pedestrian", "points_xy": [[0, 300], [700, 300], [700, 570], [0, 570]]}]}
+    try:
+        w.configure_camera(CameraWork.build("cam-v", detectors={"track.pedestrian_on_road": 1.0, "detector.unknown": 1.0},
+                                            zones=zones))
+        assert w._stage.assignment("cam-v") == {"track.pedestrian_on_road": 1.0}  # what the stage knows, at the plan's rate
+        assert [z.name for z in w._stage.track_hub._cams["cam-v"].geometry.zones] == ["lawn"]
+        w.remove_camera("cam-v")
+        assert w._stage.assignment("cam-v") == {}
+    finally:
+        w.close()
