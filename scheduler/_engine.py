@@ -123,8 +123,16 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         if w >= 0:
             touched_w.add(w)
     # costs that grew: lower or evict the least valuable cameras until every worker fits
-    for w in sorted(touched_w):
-        to_place += _repair(m, pk, w)
+    over = [w for w in sorted(touched_w) if pk.free_c[w] < -_EPS * max(1.0, m.w_compute[w])
+            or pk.free_m[w] < -_EPS * max(1.0, m.w_memory[w])]
+    if over:
+        # cameras grouped by worker once (repairs only take cameras off their own worker)
+        ws = pk.worker[:m.n_cams]
+        order = np.argsort(ws, kind="stable")
+        lo = np.searchsorted(ws[order], over, side="left")
+        hi = np.searchsorted(ws[order], over, side="right")
+        for w, a, b in zip(over, lo.tolist(), hi.tolist()):
+            to_place += _repair(m, pk, w, order[a:b].tolist())
     # place what must move (and new cameras) in free room; then unserved cameras where room was freed
     chosen = np.full(len(m.c_frame), -1, dtype=np.int64)
     todo = sorted(set(c for c in to_place if m.cams[c] is not None))
@@ -306,7 +314,7 @@ def _place_job(m: Model, pk: Packing, j: int) -> tuple[int, list[int]]:
     return w, evicted
 
 
-def _repair(m: Model, pk: Packing, w: int) -> list[int]:
+def _repair(m: Model, pk: Packing, w: int, cams: list[int]) -> list[int]:
     """Worker ``w`` over its limits (a cost grew): take its least valuable cameras off, each
     put back at a lower rate when that fits, until the worker fits. Returns those moved off."""
     tol_c = _EPS * max(1.0, m.w_compute[w])
@@ -314,7 +322,7 @@ def _repair(m: Model, pk: Packing, w: int) -> list[int]:
     evicted = []
     if pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m:
         return evicted
-    for c in by_density(m, np.nonzero(pk.worker[:m.n_cams] == w)[0].tolist(), pk.level)[::-1]:
+    for c in by_density(m, cams, pk.level)[::-1]:
         if pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m:
             break
         lv = int(pk.level[c])
