@@ -97,3 +97,14 @@ def test_replace_keeps_validation():
         inst.replace(cameras=cams)
     with pytest.raises(InstanceError, match=r"unknown fields \['cams'\]"):
         inst.replace(cams=())
+
+
+def test_to_placements_gives_the_runtime_plan():
+    from scheduler import Plan, Worker
+
+    p = plan(tiny())
+    old = p.to_placements([Worker("w0", compute_fps=100, memory_mib=512), Worker("w1", compute_fps=50, memory_mib=256)])
+    assert isinstance(old, Plan)
+    assert {(a.camera_id, a.algorithm_id, a.fps) for a in old.assignments_on("w0") + old.assignments_on("w1")} == {
+        (c.camera, g.algorithm, g.fps) for c in p.cameras for g in c.demands}
+    assert old.worker_of("c1") == "w1"
