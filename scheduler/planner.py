@@ -109,8 +109,55 @@ def _priced(m: Model, packer) -> PlanResult:
     rest = [c for c in range(m.n_cameras) if pk.worker[c] < 0 and lowest_level(m, c) >= 0]
     fill(pk, rest, chosen)
     pk.upgrade(by_density(m, [c for c in range(m.n_cameras) if pk.worker[c] >= 0], pk.level))
+    if m.n_cameras <= PORTFOLIO_MAX_CAMERAS:
+        balance(pk)
     log.debug("full plan: %d cameras, lam=%.4g, %d failed first fit", m.n_cameras, lam, len(failed))
     return build_result(pk, lam=lam, migrations=0, base_gap=None, changes=0)
+
+
+def balance(pk: Packing, *, max_moves: int | None = None) -> int:
+    """Spread placed cameras for headroom where the packing left room: move a camera from the
+    most loaded worker (share of its compute) to the least loaded one that holds it, at the same
+    level, while that lowers the larger of the two loads. Levels do not change, so the objective
+    does not either; but a worker filled to the brim has no headroom for a burst, and a lost node
+    takes every camera it holds with it. Returns the number of moves (deterministic)."""
+    m = pk.m
+    alive = np.nonzero(m.w_alive)[0]
+    if len(alive) < 2:
+        return 0
+    cap = np.maximum(m.w_compute, 1e-9)
+    moves, limit = 0, m.n_cameras if max_moves is None else max_moves
+    while moves < limit:
+        load = (m.w_compute - pk.free_c) / cap
+        hi = int(alive[np.argmax(load[alive])])
+        order = alive[np.argsort(load[alive], kind="stable")]
+        cams = np.nonzero(pk.worker[:m.n_cameras] == hi)[0]
+        if len(cams) < 2:  # one camera (or none) on the busiest worker: nothing to spread
+            break
+        ks = np.array([m.K[c, pk.level[c]] for c in cams])
+        moved = False
+        for lo in order.tolist():
+            if lo == hi:
+                break
+            for c in cams[np.argsort(ks, kind="stable")].tolist():
+                pin = m.c_pin[c]
+                if pin != -1 and m.w_node[lo] != pin:
+                    continue
+                lv = int(pk.level[c])
+                k = m.K[c, lv]
+                if max(load[hi] - k / cap[hi], load[lo] + k / cap[lo]) >= load[hi] - 1e-9:
+                    continue
+                algs = m.algs_at(c, lv)
+                if pk.fits(c, lv, lo, algs):
+                    pk.remove(c)
+                    pk.place(c, lv, lo, algs)
+                    moves, moved = moves + 1, True
+                    break
+            if moved:
+                break
+        if not moved:
+            break
+    return moves
 
 
 def _price_pinned(pk: Packing, chosen: np.ndarray, lam: float) -> None:

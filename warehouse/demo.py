@@ -208,8 +208,8 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
     from warehouse.api import Services, create_app
     from warehouse.bus import open_bus
     from warehouse.consumers import AlertSink, FeedbackRouter, RetrainingService
-    from warehouse.control import (ArtifactFetcher, BusAlertPublisher, CameraDiscovery, ControlPlane, EvidenceWriter,
-                                   FramePoolHook, RayCluster, WorkerFactories)
+    from warehouse.control import (ArtifactFetcher, BusAlertPublisher, CameraDiscovery, ControlPlane, ControlPolicy,
+                                   EvidenceWriter, FramePoolHook, RayCluster, WorkerFactories)
     from warehouse.framepool import FramePool
     from warehouse.ops_store import OpsStore
     from warehouse.retraining.labeling import GroundTruthLabeler
@@ -247,7 +247,10 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
     cluster = RayCluster(factories)
     discovery = CameraDiscovery(backbone_path, opts.cache_dir)
     control = ControlPlane(ops=ops, catalog=catalog, graph=graph, cluster=cluster, discovery=discovery, bus=bus,
-                           interval_s=0.5, cooldown_s=6.0)
+                           interval_s=0.5, cooldown_s=6.0, profile=_measured_profile(backbone_path),
+                           # two logical nodes share this machine's cores with the driver, the API and the
+                           # cameras' rendering: each node may promise a third of a core to the plan
+                           policy=ControlPolicy(cpu_utilisation=0.35))
     services = Services(ops=ops, bus=bus, catalog=catalog, graph=graph)
     services.control = control
     client = TestClient(create_app(services))
@@ -332,6 +335,21 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
         "bus": bus_url, "home": str(run), "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "seconds": round(time.perf_counter() - t0, 2),
     }
+
+
+def _measured_profile(backbone_path):
+    """The shared path's costs on this machine: the backbone (runtime profiler) and the decode of a
+    camera (here the synthetic renderer, which stands for decoding), timed over a few frames."""
+    from dataclasses import replace
+
+    from runtime import open_source
+    from warehouse.control import RuntimeProfile
+
+    prof = RuntimeProfile.measure(backbone_path)
+    src = open_source("synthetic://road?seed=1&n=6", "profile")
+    t = time.perf_counter()
+    n = sum(1 for _ in src.frames())
+    return replace(prof, decode_ms=(time.perf_counter() - t) * 1000 / max(1, n), decode_measured=True)
 
 
 def _local_cluster(workers: int):
