@@ -93,6 +93,10 @@ class StreamReader:
                  self.frames_sampled, self.frames_sent)
         return self.stats()
 
+    def set_fps(self, fps: float) -> None:
+        """Sample at ``fps`` from the next frame on (a re-plan changed the camera's rate; the stream goes on)."""
+        self._sampler = RateSampler(target_fps=fps, source_fps=self._source.fps)
+
     def stop(self) -> None:
         self._stop.set()
         self._source.close()  # wakes a source waiting in backoff or pacing

@@ -171,6 +171,16 @@ class WorkerControl:
         run.thread.start()
         log.info("worker=%s stream camera=%s fps=%g started", self.worker_id, camera_id, fps)
 
+    def set_stream_fps(self, camera_id: str, fps: float) -> bool:
+        """Re-rate a running stream in place (no reconnect, no gap); False if it does not run here."""
+        with self._lock:
+            run = self._streams.get(camera_id)
+        if run is None:
+            return False
+        run.reader.set_fps(fps)
+        run.fps = fps
+        return True
+
     def stop_stream(self, camera_id: str) -> bool:
         with self._lock:
             run = self._streams.pop(camera_id, None)

@@ -34,6 +34,7 @@ from warehouse.control.state import (
     Failure,
     ReaderView,
     RemoveCamera,
+    RerateReader,
     StartReader,
     StartWorker,
     StopReader,
@@ -46,7 +47,7 @@ from warehouse.control.state import (
 __all__ = [
     "ActualState", "AlgorithmRuntime", "ArtifactFetcher", "BusAlertPublisher", "CameraDiscovery", "CameraInput", "CameraSpec",
     "Choice", "ConfigureCamera", "ControlPlane", "ControlPolicy", "DesiredState", "DiscoveredScenes", "EvidenceWriter",
-    "Failure", "FramePoolHook", "NodeView", "RayCluster", "ReaderView", "RemoveCamera", "RuntimeProfile", "StartReader",
+    "Failure", "FramePoolHook", "NodeView", "RayCluster", "ReaderView", "RemoveCamera", "RerateReader", "RuntimeProfile", "StartReader",
     "StartWorker", "StopReader", "StopWorker", "TickReport", "VersionRef", "WorkerFactories", "WorkerSpec", "WorkerView",
     "alert_event", "backoff_ms", "build_instance", "changed_cameras", "desired_state", "plan_city", "reconcile",
     "version_for", "worker_id_for",

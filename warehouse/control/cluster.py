@@ -26,6 +26,7 @@ from warehouse.control.state import (
     ConfigureCamera,
     ReaderView,
     RemoveCamera,
+    RerateReader,
     StartReader,
     StartWorker,
     StopReader,
@@ -193,6 +194,10 @@ class RayCluster:
             self._pending[action.key] = (_control(h, "start_stream").remote(
                 action.camera_id, action.stream_url, fps=action.fps, gate=self.f.gate,
                 source_options=dict(self.f.source_options)), action, time.monotonic())
+        elif isinstance(action, RerateReader):
+            h = self._workers[action.worker_id][0]
+            self._pending[action.key] = (_control(h, "set_stream_fps").remote(action.camera_id, action.fps), action,
+                                         time.monotonic())
         elif isinstance(action, StopReader):
             view = self._last_readers.get(action.camera_id)
             entry = self._workers.get(view.worker_id) if view is not None else None

@@ -37,6 +37,7 @@ from warehouse.control.state import (
     DesiredState,
     Failure,
     RemoveCamera,
+    RerateReader,
     StartReader,
     StartWorker,
     StopReader,
@@ -77,10 +78,12 @@ def reconcile(desired: DesiredState, actual: ActualState, failures: Mapping[str,
             continue
         reader = readers.get(cam)
         wv = workers.get(spec.worker_id)
-        if reader is not None and (reader.worker_id != spec.worker_id or reader.stream_url != spec.stream_url
-                                   or abs(reader.fps - spec.fps) > 1e-9):
-            out.append(StopReader(cam, f"moves to {spec.worker_id}" if reader.worker_id != spec.worker_id else "stream or rate changed"))
+        rerate = False
+        if reader is not None and (reader.worker_id != spec.worker_id or reader.stream_url != spec.stream_url):
+            out.append(StopReader(cam, f"moves to {spec.worker_id}" if reader.worker_id != spec.worker_id else "stream changed"))
             reader = None
+        elif reader is not None and abs(reader.fps - spec.fps) > 1e-9:
+            rerate = True  # same worker, same stream: re-rate in place, no gap
         elif reader is not None and (not reader.alive or (reader.finished and reader.error is not None)):
             out.append(StopReader(cam, f"reader failed: {reader.error or 'dead'}"))
             reader = None
@@ -89,7 +92,9 @@ def reconcile(desired: DesiredState, actual: ActualState, failures: Mapping[str,
         if wv.cameras.get(cam) != spec.work.revision:
             out.append(ConfigureCamera(spec.worker_id, spec.work))
             continue  # the reader starts once the worker runs this revision
-        if reader is None:
+        if rerate:
+            out.append(RerateReader(cam, spec.worker_id, spec.fps))
+        elif reader is None:
             out.append(StartReader(cam, spec.worker_id, spec.stream_url, spec.fps))
 
     # what runs but should not (any camera not desired where it runs)

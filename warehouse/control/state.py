@@ -147,6 +147,22 @@ class StartReader:
 
 
 @dataclass(frozen=True, slots=True)
+class RerateReader:
+    """A running stream's rate changes (a re-plan lowered or raised it): re-rated in place."""
+
+    camera_id: str
+    worker_id: str
+    fps: float
+
+    @property
+    def key(self) -> str:
+        return f"camera:{self.camera_id}"
+
+    def __str__(self) -> str:
+        return f"re-rate reader {self.camera_id}@{self.fps:g}fps"
+
+
+@dataclass(frozen=True, slots=True)
 class StopReader:
     camera_id: str
     reason: str
@@ -159,9 +175,9 @@ class StopReader:
         return f"stop reader {self.camera_id} ({self.reason})"
 
 
-Action = Union[StartWorker, StopWorker, ConfigureCamera, RemoveCamera, StartReader, StopReader]
+Action = Union[StartWorker, StopWorker, ConfigureCamera, RemoveCamera, StartReader, RerateReader, StopReader]
 # the order actions run in within one tick: free before take, workers before what runs on them
-ACTION_ORDER: tuple[type, ...] = (StopReader, RemoveCamera, StopWorker, StartWorker, ConfigureCamera, StartReader)
+ACTION_ORDER: tuple[type, ...] = (StopReader, RemoveCamera, StopWorker, StartWorker, ConfigureCamera, RerateReader, StartReader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,5 +201,5 @@ def backoff_ms(attempts: int, *, base_ms: int = 500, cap_ms: int = 30_000) -> in
 
 __all__ = [
     "ACTION_ORDER", "Action", "ActualState", "CameraSpec", "ConfigureCamera", "DesiredState", "Failure", "ReaderView",
-    "RemoveCamera", "StartReader", "StartWorker", "StopReader", "StopWorker", "WorkerSpec", "WorkerView", "backoff_ms",
+    "RemoveCamera", "RerateReader", "StartReader", "StartWorker", "StopReader", "StopWorker", "WorkerSpec", "WorkerView", "backoff_ms",
 ]

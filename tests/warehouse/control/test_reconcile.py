@@ -18,6 +18,7 @@ from warehouse.control import (
     Failure,
     ReaderView,
     RemoveCamera,
+    RerateReader,
     StartReader,
     StartWorker,
     StopReader,
@@ -76,6 +77,14 @@ def _kinds(actions) -> list[str]:
 ])
 def test_reconcile_cases(desired, actual, expected):
     assert sorted(_kinds(reconcile(desired, actual, {}, now_ms=0))) == sorted(expected)
+
+
+def test_a_new_rate_re_rates_the_running_stream_in_place():
+    d = _desired({"c1": "w1"})
+    spec = d.cameras["c1"]
+    slower = DesiredState(d.workers, {"c1": CameraSpec("c1", "w1", URL, 0.5, spec.work)})
+    acts = reconcile(slower, _running({"c1": "w1"}), {}, now_ms=0)
+    assert [(type(a).__name__, a.fps) for a in acts] == [("RerateReader", 0.5)]  # no stop, no gap
 
 
 def test_actions_come_in_dependency_order():
@@ -138,6 +147,9 @@ def _apply(actual: ActualState, actions, desired: DesiredState) -> ActualState:
             workers[a.worker_id] = WorkerView(v.worker_id, v.node_id, True, {c: r for c, r in v.cameras.items() if c != a.camera_id})
         elif isinstance(a, StartReader):
             readers[a.camera_id] = ReaderView(a.camera_id, a.worker_id, True, a.stream_url, a.fps, "healthy")
+        elif isinstance(a, RerateReader):
+            r = readers[a.camera_id]
+            readers[a.camera_id] = ReaderView(r.camera_id, r.worker_id, True, r.stream_url, a.fps, r.health)
         elif isinstance(a, StopReader):
             readers.pop(a.camera_id, None)
     return ActualState(workers, readers)
@@ -150,9 +162,10 @@ wids = st.sampled_from(["w1", "w2", "w3"])
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from([f"c{i}" for i in range(6)]), wids, max_size=6),
        st.dictionaries(st.sampled_from([f"c{i}" for i in range(6)]), wids, max_size=6),
-       st.sets(wids), st.sampled_from(["1", "2"]))
-def test_reconcile_converges_and_then_does_nothing(want, have, dead, version):
-    desired = _desired(want, version=version)
+       st.sets(wids), st.sampled_from(["1", "2"]), st.sampled_from([2.0, 0.5]))
+def test_reconcile_converges_and_then_does_nothing(want, have, dead, version, fps):
+    base = _desired(want, version=version)
+    desired = DesiredState(base.workers, {c: CameraSpec(c, s.worker_id, URL, fps, s.work) for c, s in base.cameras.items()})
     actual = _running(have, dead=dead & set(have.values()))
     for _ in range(4):
         acts = reconcile(desired, actual, {}, now_ms=0)
@@ -161,7 +174,7 @@ def test_reconcile_converges_and_then_does_nothing(want, have, dead, version):
         actual = _apply(actual, acts, desired)
     assert reconcile(desired, actual, {}, now_ms=0) == []
     for cam, spec in desired.cameras.items():  # every camera runs where the plan says, at its revision
-        assert actual.readers[cam].worker_id == spec.worker_id
+        assert actual.readers[cam].worker_id == spec.worker_id and actual.readers[cam].fps == spec.fps
         assert actual.workers[spec.worker_id].cameras[cam] == spec.work.revision
     assert set(actual.readers) == set(desired.cameras)
     assert all(v.alive for v in actual.workers.values())
