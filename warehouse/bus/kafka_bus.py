@@ -297,6 +297,32 @@ class KafkaBus:
             )
         return written
 
+    def lag(self, group: str, topics: list[str] | str) -> int:
+        """Records of ``topics`` that ``group`` has not committed yet (end offsets - committed offsets)."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        names = [topics] if isinstance(topics, str) else list(topics)
+        physical = [self.topic_prefix + check_topic(t) for t in names]
+        from kafka.errors import CoordinatorNotAvailableError
+
+        gid = self.topic_prefix + group
+        for attempt in range(20):  # a fresh broker creates its offsets topic on first use: wait for it
+            try:
+                committed = self._admin.list_group_offsets(gid).get(gid, {})
+                break
+            except CoordinatorNotAvailableError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
+        probe = KafkaConsumer(**self._common)
+        try:
+            tps = [TopicPartition(t, p) for t in physical for p in (probe.partitions_for_topic(t) or ())]
+            ends = probe.end_offsets(tps) if tps else {}
+        finally:
+            probe.close()
+        return int(sum(max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
+                       for tp, end in ends.items()))
+
     def consumer(self, topics: list[str] | str, *, group: str, from_beginning: bool = True) -> "KafkaConsumerAdapter":
         self._check_open()
         names = topic_list(topics)

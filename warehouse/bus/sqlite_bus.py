@@ -177,6 +177,19 @@ class SqliteBus:
             written, self._written = self._written, 0
         return written
 
+    def lag(self, group: str, topics: list[str] | str) -> int:
+        """Records of ``topics`` that ``group`` has not committed yet (all partitions)."""
+        names = [topics] if isinstance(topics, str) else list(topics)
+        physical = [self.topic_prefix + check_topic(t) for t in names]
+        marks = ",".join("?" * len(physical))
+        with self._lock:
+            ends = self._conn.execute(f"SELECT topic, part, MAX(off) + 1 FROM records WHERE topic IN ({marks}) GROUP BY topic, part",
+                                      physical).fetchall()
+            done = {(t, p): o for t, p, o in self._conn.execute(
+                f"SELECT topic, part, next_off FROM commits WHERE grp=? AND topic IN ({marks})",
+                [self.topic_prefix + group, *physical])}
+        return int(sum(max(0, end - done.get((t, p), 0)) for t, p, end in ends))
+
     def consumer(self, topics: list[str] | str, *, group: str, from_beginning: bool = True) -> "SqliteConsumer":
         self._check_open()
         return SqliteConsumer(self, topic_list(topics), check_group(group), from_beginning)

@@ -76,13 +76,17 @@ class ControlPlane:
                  profile: RuntimeProfile = RuntimeProfile(), clock: Callable[[], float] = time.time,
                  at: Callable[[], datetime] | None = None, interval_s: float = 1.0, versions_every_s: float = 10.0,
                  relevance_every_s: float = 30.0, jobs: Callable[[], list[dict]] | None = None,
-                 event_k: int = 2, event_n: int = 3, cooldown_s: float = 30.0) -> None:
+                 event_k: int = 2, event_n: int = 3, cooldown_s: float = 30.0,
+                 consumer_groups: Mapping[str, str] | None = None) -> None:
         self.ops, self.catalog, self.graph, self.cluster = ops, catalog, graph, cluster
         self.discovery, self.bus, self.policy, self.profile = discovery, bus, policy, profile
         self.clock, self.interval_s = clock, interval_s
         self.at = at or (lambda: datetime.now(timezone.utc).replace(tzinfo=None))
         self.versions_every_s, self.relevance_every_s = versions_every_s, relevance_every_s
         self.jobs = jobs
+        # the application's consumer groups and the topic each reads (their lag is in status())
+        self.consumer_groups = dict(consumer_groups if consumer_groups is not None else
+                                    {"ops-alert-sink": "alerts", "feedback-router": "feedback", "retraining": "miss-events"})
         self.event = {"k": event_k, "n": event_n, "cooldown_s": cooldown_s}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -379,6 +383,18 @@ class ControlPlane:
             log.debug("control: announcing %s failed", action, exc_info=True)
 
     # -- reading --------------------------------------------------------------------------------
+    def _lag(self) -> dict[str, int]:
+        """Records each consumer group still has to process (the bus's end offsets minus its commits)."""
+        if _no_lag(self.bus):
+            return {}
+        out = {}
+        for group, topic in self.consumer_groups.items():
+            try:
+                out[group] = int(self.bus.lag(group, topic))
+            except Exception:  # a bus that cannot answer now: the metric is absent, not wrong
+                log.debug("control: lag of %s unavailable", group, exc_info=True)
+        return out
+
     def camera_status(self, camera_id: str) -> dict[str, Any]:
         return self.status(cameras=[camera_id])["cameras"].get(camera_id, {})
 
@@ -433,8 +449,13 @@ class ControlPlane:
                                                              "failed": last.failed[:50], "reconcile_ms": round(last.reconcile_ms, 3),
                                                              "tick_ms": round(last.tick_ms, 1)},
                 "ticks": self.ticks,
+                "consumer_lag": self._lag() if detail else {},
                 "failures": {k: {"attempts": f.attempts, "error": f.error} for k, f in self.failures.items()},
             }
+
+
+def _no_lag(bus) -> bool:
+    return bus is None or not callable(getattr(bus, "lag", None))
 
 
 def _zones_of(rec) -> Mapping[str, Any]:
