@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from runtime.events import EventPolicy
 from runtime.sampling import RateSampler
 from runtime.streams.base import StreamConfigError
+from runtime.reader import StreamReader
 from runtime.work import CameraWork, HeadWork
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,6 @@ class WorkerControl:
     def start_stream(self, camera_id: str, url: str, *, fps: float, gate: bool = True,
                      source_options: Mapping[str, Any] | None = None, gate_options: Mapping[str, Any] | None = None) -> None:
         """Read ``url`` for ``camera_id`` here (sampled at ``fps``, gated), scoring its frames on this worker."""
-        from runtime.actors import StreamReader
-
         self.stop_stream(camera_id)
         reader = StreamReader(camera_id, url, fps=fps, worker=self, gate=gate, source_options=source_options,
                               gate_options=gate_options)
