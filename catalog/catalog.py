@@ -473,14 +473,16 @@ class Catalog:
 
         return import_manifest(self, path)
 
-    def _import_version(self, spec: AlgorithmSpec, *, expected_number: int | None, **version: Any) -> ModelVersion:
+    # -- the import API (catalog.manifest uses only these and the public reads) --------------
+    def import_version(self, spec: AlgorithmSpec, *, expected_number: int | None, **version: Any) -> ModelVersion:
+        """Register ``spec`` (if new) and add one version, in one transaction; ``expected_number`` refuses a gap."""
         with self._tx(write=True) as conn:
             self._register(conn, spec)
             return self._add_version(conn, spec.id, expected_number=expected_number, parent_version=None,
                                      training_run_id=None, dataset_version_id=None, **version)  # fmt: skip
 
 
-    def _discard_unreferenced_artifact(self, sha: str) -> bool:
+    def discard_unreferenced_artifact(self, sha: str) -> bool:
         """Delete ``sha`` from the store if no version or dataset refers to it (undo of a refused import)."""
         try:
             with self._tx() as conn:

@@ -34,10 +34,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from catalog import _schema as t
 from catalog.errors import (
     ArtifactPathError,
     DuplicateError,
@@ -386,41 +384,40 @@ def _dry_run(session: Any, m: Manifest, spec: AlgorithmSpec) -> None:
 
 
 def check_importable(catalog: Catalog, spec: AlgorithmSpec, artifact_sha256: str, version_number: int | None) -> None:
-    """Refuse (without writing) a manifest that conflicts with what is registered."""
-    with catalog._tx() as conn:
-        row = conn.execute(sa.select(t.algorithms.c.spec).where(t.algorithms.c.id == spec.id)).first()
-        if row is None:
-            if version_number not in (None, 1):
-                raise DuplicateVersionError(
-                    f"{spec.id} is new, so its first version is 1, not {version_number}; drop version_number or set it to 1",
-                    value=version_number,
-                )
-            return
-        existing = AlgorithmSpec.from_dict(row.spec)
-        if existing != spec:
-            raise DuplicateError(
-                f"algorithm {spec.id!r} is already registered with a different spec (fields differ: "
-                f"{existing.differences(spec)}); keep the manifest's algorithm fields as registered "
-                "(`warehouse catalog show`) or import it under a new id",
-                value=spec.id,
-            )
-        rows = conn.execute(
-            sa.select(t.model_versions.c.number, t.model_versions.c.artifact_sha256).where(t.model_versions.c.algorithm_id == spec.id)
-        ).all()
-        same = [r.number for r in rows if r.artifact_sha256 == artifact_sha256]
-        if same:
+    """Refuse (without writing) a manifest that conflicts with what is registered (the catalog's public reads)."""
+    from catalog.errors import UnknownAlgorithmError
+
+    try:
+        existing = catalog.get_algorithm(spec.id)
+    except UnknownAlgorithmError:
+        if version_number not in (None, 1):
             raise DuplicateVersionError(
-                f"this artifact ({artifact_sha256[:12]}...) is already {spec.id} version {same[0]}; "
-                "nothing to import (promote that version instead)",
-                value=artifact_sha256,
-            )
-        numbers = {r.number for r in rows}
-        if version_number is not None and version_number in numbers:
-            raise DuplicateVersionError(
-                f"{spec.id} version {version_number} already exists; drop version_number to take the next one "
-                f"({max(numbers) + 1}) or import a different algorithm",
+                f"{spec.id} is new, so its first version is 1, not {version_number}; drop version_number or set it to 1",
                 value=version_number,
-            )
+            ) from None
+        return
+    if existing != spec:
+        raise DuplicateError(
+            f"algorithm {spec.id!r} is already registered with a different spec (fields differ: "
+            f"{existing.differences(spec)}); keep the manifest's algorithm fields as registered "
+            "(`warehouse catalog show`) or import it under a new id",
+            value=spec.id,
+        )
+    versions = catalog.versions(spec.id)
+    same = [v.number for v in versions if v.artifact_sha256 == artifact_sha256]
+    if same:
+        raise DuplicateVersionError(
+            f"this artifact ({artifact_sha256[:12]}...) is already {spec.id} version {same[0]}; "
+            "nothing to import (promote that version instead)",
+            value=artifact_sha256,
+        )
+    numbers = {v.number for v in versions}
+    if version_number is not None and version_number in numbers:
+        raise DuplicateVersionError(
+            f"{spec.id} version {version_number} already exists; drop version_number to take the next one "
+            f"({max(numbers) + 1}) or import a different algorithm",
+            value=version_number,
+        )
 
 
 def import_manifest(catalog: Catalog, path: str | Path) -> ModelVersion:
@@ -455,14 +452,14 @@ def import_manifest(catalog: Catalog, path: str | Path) -> ModelVersion:
         written.append(stored)
         if stored != sha:
             raise ModelLoadError(f"{str(model_path)!r} changed while it was imported (sha {sha[:12]} -> {stored[:12]}); import again")
-        version = catalog._import_version(
+        version = catalog.import_version(
             spec, expected_number=m.version.version_number, artifact_sha256=sha, metrics=m.version.metrics,
             cost_profile=cost, stage=m.version.stage, notes=m.version.notes,
         )  # fmt: skip
     except BaseException:
         for written_sha in written:
             if written_sha != sha or not existed:
-                catalog._discard_unreferenced_artifact(written_sha)
+                catalog.discard_unreferenced_artifact(written_sha)
         raise
     log.info("imported %s from %s", version, manifest_path)
     return version
