@@ -34,7 +34,7 @@ from scheduler.instance import (
     WorkerSpec,
 )
 from scheduler.plan import Assignment, CameraPlacement, CostModel, Plan, Worker, simple_plan
-from scheduler.planner import plan
+from scheduler.planning import plan
 from scheduler.result import (
     PLAN_FORMAT,
     CameraAssignment,

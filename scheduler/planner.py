@@ -20,11 +20,13 @@ Full plan, in four phases over numpy arrays (``_model``) and a packing state (``
 5. on instances up to ``PORTFOLIO_MAX_CAMERAS``, the same plan packed largest-first and
    both baselines are also computed and the best is kept (never worse than a baseline).
 
-``plan(instance, previous=plan)`` re-plans incrementally: cameras keep their worker (at a
+The entry point, ``scheduler.plan`` (``scheduler/planning.py``), chooses between a full plan
+and an incremental one; ``plan(instance, previous=plan)`` re-plans incrementally: cameras keep their worker (at a
 lower rate before moving, when their worker got fuller), only what no longer fits moves,
 new and unserved cameras fill free room; ``migrations`` counts cameras that moved.
 Deterministic: same input, same plan.
 
+>>> from scheduler import plan
 >>> from scheduler.families import tiny
 >>> p = plan(tiny())
 >>> sorted(a.camera for a in p.cameras), p.unserved
@@ -37,9 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scheduler._model import NO_ROOM, Model, choose_levels, compile_instance, ladder_rows, price, screen
+from scheduler._model import NO_ROOM, Model, choose_levels, ladder_rows, price, screen
 from scheduler._pack import Packing, lowest_level, similarity_order
-from scheduler.instance import Instance
 from scheduler.result import CameraAssignment, Grant, JobPlacement, LazyRows, PlanResult, UnplacedJob, Unserved
 
 log = logging.getLogger(__name__)
@@ -76,25 +77,9 @@ class _Head:
         self.version = 0
 
 
-def plan(instance: Instance, *, previous: PlanResult | None = None) -> PlanResult:
-    """The plan for ``instance``; incremental against ``previous`` when given."""
-    if previous is not None:
-        from scheduler.incremental import replan
-
-        return replan(instance, previous)
-    m = compile_instance(instance)
-    best = _priced(m, pack_all)
-    if m.n_cameras <= PORTFOLIO_MAX_CAMERAS:
-        # small instances: also the decreasing-size packing and the two baselines, keep the best
-        # (ties: the first), so a plan is never worse than a baseline on them
-        from scheduler.baselines import first_fit_decreasing, round_robin
-
-        for other in (lambda: _priced(compile_instance(instance), pack_decreasing),
-                      lambda: first_fit_decreasing(instance), lambda: round_robin(instance)):
-            cand = other()
-            if cand.objective > best.objective + 1e-9 * max(1.0, abs(best.objective)):
-                best = cand
-    return best
+def priced_plan(m: Model, packer) -> PlanResult:
+    """One full plan of compiled model ``m`` with ``packer`` (phases 1-4 of the module doc)."""
+    return _priced(m, packer)
 
 
 def _priced(m: Model, packer) -> PlanResult:

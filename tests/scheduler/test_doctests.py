@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-MODULES = ["scheduler", "scheduler.instance", "scheduler.result", "scheduler.check", "scheduler.planner",
+MODULES = ["scheduler", "scheduler.instance", "scheduler.result", "scheduler.check", "scheduler.planner", "scheduler.planning",
            "scheduler.drift", "scheduler.bound", "scheduler.baselines", "scheduler.families", "scheduler.plan"]
 
 
