@@ -110,6 +110,8 @@ class KafkaBus:
             "reconnect_backoff_max_ms": 1000,
         }
         self._common = common
+        self._lag_probe = None
+        self._lag_lock = threading.Lock()
         # static group membership (KIP-345): a restarted member with the same id takes its
         # partitions back at once instead of waiting out the dead member's session
         self.group_instance_id = group_instance_id
@@ -314,12 +316,12 @@ class KafkaBus:
                 if attempt == 19:
                     raise
                 time.sleep(0.5)
-        probe = KafkaConsumer(**self._common)
-        try:
+        with self._lag_lock:
+            if self._lag_probe is None:  # one metadata consumer for every lag query, closed with the bus
+                self._lag_probe = KafkaConsumer(**self._common)
+            probe = self._lag_probe
             tps = [TopicPartition(t, p) for t in physical for p in (probe.partitions_for_topic(t) or ())]
             ends = probe.end_offsets(tps) if tps else {}
-        finally:
-            probe.close()
         return int(sum(max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
                        for tp, end in ends.items()))
 
@@ -338,6 +340,8 @@ class KafkaBus:
             self._closed = True
             self._producer.close(timeout=5)
             self._admin.close()
+            if self._lag_probe is not None:
+                self._lag_probe.close()
 
     def __enter__(self) -> "KafkaBus":
         return self

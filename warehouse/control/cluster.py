@@ -64,6 +64,7 @@ class RayCluster:
         self._workers: dict[str, tuple[Any, str]] = {}  # worker_id -> (handle, node_id)
         self._last_readers: dict[str, ReaderView] = {}
         self._last_cameras: dict[str, dict[str, str]] = {}
+        self._last_status: dict[str, dict] = {}  # each worker's full status as the last observe() read it
         self._started: dict[str, float] = {}
         self._misses: dict[str, int] = {}
         self.start_grace_s = start_grace_s
@@ -115,6 +116,7 @@ class RayCluster:
                 continue
             self._misses[wid] = 0
             self._last_cameras[wid] = dict(st["cameras"])
+            self._last_status[wid] = st
             workers[wid] = WorkerView(wid, node, alive=True, cameras=dict(st["cameras"]), serving=dict(st["serving"]))
             for cam, sv in st.get("streams", {}).items():
                 readers[cam] = ReaderView(cam, wid, bool(sv["alive"] or not sv["error"]), sv["url"], float(sv["fps"]),
@@ -122,8 +124,11 @@ class RayCluster:
         self._last_readers = readers
         return ActualState(workers, readers)
 
-    def worker_status(self) -> dict[str, dict]:
-        """Full status of each live worker (for ``warehouse status``); dead ones are skipped."""
+    def worker_status(self, *, fresh: bool = True) -> dict[str, dict]:
+        """Full status of each worker (for ``warehouse status``). ``fresh=False`` returns what the last
+        :meth:`observe` read (at most one loop tick old) instead of asking every actor again."""
+        if not fresh:
+            return {wid: self._last_status.get(wid, {"worker_id": wid, "error": "not observed yet"}) for wid in self._workers}
         import ray
         from runtime.actors import _control
 
@@ -135,9 +140,9 @@ class RayCluster:
                 out[wid] = {"worker_id": wid, "error": type(exc).__name__}
         return out
 
-    def reader_stats(self) -> dict[str, dict]:
+    def reader_stats(self, *, fresh: bool = True) -> dict[str, dict]:
         out = {}
-        for wid, st in self.worker_status().items():
+        for wid, st in self.worker_status(fresh=fresh).items():
             for cam, sv in st.get("streams", {}).items():
                 out[cam] = {k: v for k, v in sv.items() if k != "url"} | {"worker_id": wid}
         return out
@@ -183,6 +188,7 @@ class RayCluster:
                 ray.kill(h, no_restart=True)
             self._last_readers = {c: r for c, r in self._last_readers.items() if r.worker_id != action.worker_id}
             self._last_cameras.pop(action.worker_id, None)
+            self._last_status.pop(action.worker_id, None)
         elif isinstance(action, ConfigureCamera):
             h = self._workers[action.worker_id][0]
             self._pending[action.key] = (_control(h, "configure_camera").remote(action.work), action, time.monotonic())

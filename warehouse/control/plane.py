@@ -402,8 +402,9 @@ class ControlPlane:
         """Cameras, workers, the plan's age and the last reconcile (for ``warehouse status`` and ``/status``)."""
         with self._lock:
             desired, actual = self._desired, self._actual
-            wstatus = self.cluster.worker_status() if detail else {}
-            rstats = self.cluster.reader_stats() if detail else {}
+            # what this tick's observe() already read: no second round of calls to every worker
+            wstatus = self.cluster.worker_status(fresh=False) if detail else {}
+            rstats = self.cluster.reader_stats(fresh=False) if detail else {}
             now_ms = int(self.clock() * 1000)
             cams = {}
             for cam in (cameras if cameras is not None else sorted(set(self._records) | set(desired.cameras))):
