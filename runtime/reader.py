@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from runtime.gating import ChangeGate
 from runtime.sampling import RateSampler
@@ -28,11 +28,13 @@ class StreamReader:
 
     def __init__(self, camera_id: str, url: str, *, fps: float, worker, source_options: Mapping[str, Any] | None = None,
                  gate_options: Mapping[str, Any] | None = None, gate: bool = True, batch_frames: int = 1,
-                 max_in_flight: int = 2, registry: SourceRegistry | None = None) -> None:
+                 max_in_flight: int = 2, registry: SourceRegistry | None = None,
+                 host_guard: Callable[[str], None] | None = None) -> None:
         if batch_frames < 1 or max_in_flight < 1:
             raise StreamConfigError(f"batch_frames={batch_frames!r}, max_in_flight={max_in_flight!r}; expected >= 1 each")
         self.camera_id = camera_id
-        self._source = open_source(url, camera_id, registry=registry, **dict(source_options or {}))
+        self._source = open_source(url, camera_id, registry=registry, host_guard=host_guard,
+                                   **dict(source_options or {}))
         self._sampler = RateSampler(target_fps=fps, source_fps=self._source.fps)
         self._gate = ChangeGate(**dict(gate_options or {})) if gate else None
         self._worker = worker

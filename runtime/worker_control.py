@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from runtime.events import EventPolicy
 from runtime.sampling import RateSampler
-from runtime.streams.base import StreamConfigError
+from runtime.streams.base import HealthState, StreamConfigError
 from runtime.reader import StreamReader
 from runtime.work import CameraWork, HeadWork
 
@@ -49,6 +49,10 @@ class _StreamRun:
     def main(self) -> None:
         try:
             self.reader.run()
+            health = self.reader.health()
+            if health.state is HealthState.FAILED:  # the source gave up (or refused its host): an error, not an end
+                self.error = f"source failed: {health.last_error[:300]}"
+                log.warning("stream camera=%s failed: %s", self.reader.camera_id, self.error)
         except Exception as exc:  # reported through status(); the control plane restarts it with backoff
             self.error = f"{type(exc).__name__}: {str(exc)[:300]}"
             log.warning("stream camera=%s failed: %s", self.reader.camera_id, self.error)
@@ -158,11 +162,13 @@ class WorkerControl:
 
     # -- streams: the worker reads its own cameras (one thread each; decode releases the GIL) ----------
     def start_stream(self, camera_id: str, url: str, *, fps: float, gate: bool = True,
-                     source_options: Mapping[str, Any] | None = None, gate_options: Mapping[str, Any] | None = None) -> None:
-        """Read ``url`` for ``camera_id`` here (sampled at ``fps``, gated), scoring its frames on this worker."""
+                     source_options: Mapping[str, Any] | None = None, gate_options: Mapping[str, Any] | None = None,
+                     host_guard: Callable[[str], None] | None = None) -> None:
+        """Read ``url`` for ``camera_id`` here (sampled at ``fps``, gated), scoring its frames on this worker.
+        ``host_guard`` re-checks a network stream's host at every connect (the deployment's stream policy)."""
         self.stop_stream(camera_id)
         reader = StreamReader(camera_id, url, fps=fps, worker=self, gate=gate, source_options=source_options,
-                              gate_options=gate_options)
+                              gate_options=gate_options, host_guard=host_guard)
         run = _StreamRun(reader, url, fps)
         run.thread = threading.Thread(target=run.main, name=f"read-{camera_id}", daemon=True)
         with self._lock:

@@ -76,16 +76,25 @@ class SourceRegistry:
 
     def __init__(self) -> None:
         self._factories: dict[str, SourceFactory] = {}
+        self._network: set[str] = set()
 
-    def register(self, scheme: str, factory: SourceFactory) -> None:
+    def register(self, scheme: str, factory: SourceFactory, *, network: bool = False) -> None:
+        """``network``: the factory connects to a host and takes a ``host_guard`` (see :meth:`open`)."""
         if not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
             raise StreamConfigError(f"scheme {scheme!r} is not a lowercase URL scheme like 'rtsp' or 'folder'")
         self._factories[scheme] = factory
+        if network:
+            self._network.add(scheme)
+        else:
+            self._network.discard(scheme)
 
     def schemes(self) -> tuple[str, ...]:
         return tuple(sorted(self._factories))
 
-    def open(self, url: str, camera_id: str, **options: Any) -> StreamSource:
+    def open(self, url: str, camera_id: str, *, host_guard: Callable[[str], None] | None = None,
+             **options: Any) -> StreamSource:
+        """``host_guard``: called with the host and its addresses before each connect of a network
+        source (it raises to refuse); local and synthetic sources have no host and ignore it."""
         if not isinstance(url, str) or not url.strip():
             raise StreamConfigError(f"stream URL {url!r} for camera {camera_id!r} is empty; "
                                     "pass a video file path, rtsp://..., folder://... or synthetic://<scene>")
@@ -100,6 +109,8 @@ class SourceRegistry:
                 f"or one of {', '.join(s + '://' for s in self.schemes())}; register a factory with "
                 f"SourceRegistry.register({scheme!r}, factory) to add it"
             )
+        if host_guard is not None and scheme in self._network:
+            options["host_guard"] = host_guard
         return factory(url, camera_id, **options)
 
 
@@ -108,12 +119,14 @@ def default_source_registry() -> SourceRegistry:
     reg = SourceRegistry()
     reg.register("file", _file)
     reg.register("folder", _folder)
-    reg.register("rtsp", _rtsp)
-    reg.register("rtsps", _rtsp)
+    reg.register("rtsp", _rtsp, network=True)
+    reg.register("rtsps", _rtsp, network=True)
     reg.register("synthetic", _synthetic)
     return reg
 
 
-def open_source(url: str, camera_id: str, *, registry: SourceRegistry | None = None, **options: Any) -> StreamSource:
-    """Open ``url`` as camera ``camera_id`` (``options`` go to the source's constructor)."""
-    return (registry or default_source_registry()).open(url, camera_id, **options)
+def open_source(url: str, camera_id: str, *, registry: SourceRegistry | None = None,
+                host_guard: Callable[[str], None] | None = None, **options: Any) -> StreamSource:
+    """Open ``url`` as camera ``camera_id`` (``options`` go to the source's constructor;
+    ``host_guard`` to network sources, see :meth:`SourceRegistry.open`)."""
+    return (registry or default_source_registry()).open(url, camera_id, host_guard=host_guard, **options)

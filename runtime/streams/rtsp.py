@@ -4,6 +4,12 @@ A camera that cannot be reached, or that drops mid-stream, is marked ``UNHEALTHY
 the delay until the next try; it recovers by itself when the server comes back. Nothing
 here blocks other cameras: each source waits only inside its own ``frames()`` iterator.
 
+``host_guard`` (optional) is called before every connect, the first and each reconnect, with
+the URL's host and every address it resolves to at that moment; if it raises, the source does
+not connect and ends ``FAILED`` with the guard's message (a name that re-resolves to a
+forbidden address after registration, DNS rebinding, is refused here, not only at
+registration).
+
 >>> src = RtspSource("rtsp://127.0.0.1:8554/cam", camera_id="gate-3")   # doctest: +SKIP
 >>> ev = next(iter(src.frames())); src.health().state                  # doctest: +SKIP
 <HealthState.HEALTHY: 'healthy'>
@@ -13,8 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
 import cv2
 
@@ -70,7 +78,8 @@ class RtspSource(TrackedSource):
 
     def __init__(self, url: str, *, camera_id: str, backoff: Backoff | None = None, open_timeout_s: float = 5.0,
                  read_timeout_s: float = 3.0, max_attempts: int | None = None, transport: str = "tcp",
-                 fps_hint: float = 25.0, seed: int | None = None) -> None:
+                 fps_hint: float = 25.0, seed: int | None = None,
+                 host_guard: Callable[[str], None] | None = None) -> None:
         if not url.startswith(("rtsp://", "rtsps://")):
             raise StreamConfigError(f"RtspSource needs an rtsp:// URL, got {url!r}; use open_source() for other kinds")
         if transport not in ("tcp", "udp"):
@@ -85,10 +94,27 @@ class RtspSource(TrackedSource):
         self._fps = fps_hint
         self._rng = random.Random(seed)
         self._health = HealthTracker(camera_id)
+        self._host_guard = host_guard
         # OpenCV reads FFmpeg options from the environment at each open; it is process-wide,
         # so respect a value someone already set
         if transport == "tcp":
             os.environ.setdefault(_CAPTURE_OPTIONS_ENV, "rtsp_transport;tcp")
+
+    def _guard(self) -> str | None:
+        """Why this connect is refused (the guard's message), or None. DNS failures are not refusals."""
+        if self._host_guard is None:
+            return None
+        host = (urlsplit(self.url).hostname or "").strip("[]")
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+        except (OSError, UnicodeError):
+            addresses = set()  # unresolvable now: the open fails and is retried like any other failure
+        for candidate in [host, *sorted(addresses)]:
+            try:
+                self._host_guard(candidate)
+            except Exception as exc:  # the guard's own error type is the caller's (a policy refusal)
+                return f"{exc} (host {host!r} resolved to {candidate!r} at connect time)"
+        return None
 
     def _open(self):
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._read_ms]
@@ -119,6 +145,11 @@ class RtspSource(TrackedSource):
     def frames(self) -> Iterator[FrameEvent]:
         i, connected_before, closed = 0, False, self._health.closed
         while not closed.is_set():
+            refused = self._guard()
+            if refused is not None:
+                self._health.update(state=HealthState.FAILED, last_error=refused, retry_in_s=0.0)
+                log.error("rtsp refused camera=%s url=%s: %s", self.camera_id, self.url, refused)
+                return
             cap = self._open()
             if cap is None:
                 if not self._failed(f"cannot open {self.url} (server down, wrong path, or timeout "

@@ -53,6 +53,7 @@ class WorkerFactories:
     batch_wait_ms: float = 20.0
     source_options: dict = field(default_factory=dict)
     gate: bool = True
+    host_guard: Callable[[str], None] | None = None  # the stream policy's host check, re-run at every connect
 
 
 class RayCluster:
@@ -199,7 +200,7 @@ class RayCluster:
             h = self._workers[action.worker_id][0]
             self._pending[action.key] = (_control(h, "start_stream").remote(
                 action.camera_id, action.stream_url, fps=action.fps, gate=self.f.gate,
-                source_options=dict(self.f.source_options)), action, time.monotonic())
+                source_options=dict(self.f.source_options), host_guard=self.f.host_guard), action, time.monotonic())
         elif isinstance(action, RerateReader):
             h = self._workers[action.worker_id][0]
             self._pending[action.key] = (_control(h, "set_stream_fps").remote(action.camera_id, action.fps), action,

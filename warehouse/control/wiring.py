@@ -44,12 +44,21 @@ def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str 
     factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(backbone, {}), put_evidence=EvidenceWriter(root),
                                 fetch_artifact=ArtifactFetcher(root), alert_sink_factory=BusAlertPublisher(settings.resolved_bus_url),
                                 frame_hook_factory=FramePoolHook(pool_url(settings)),
-                                stage_factory=CityStageFactory() if detectors else None)
+                                stage_factory=CityStageFactory() if detectors else None,
+                                host_guard=_stream_policy(ops).check_host)
     from warehouse.control.desired import RuntimeProfile
 
     profile = RuntimeProfile.measure(backbone)  # the planner reads measured costs
     return ControlPlane(ops=ops, catalog=catalog, graph=graph, cluster=RayCluster(factories), profile=profile,
                         discovery=CameraDiscovery(backbone, settings.resolved_cache_dir), bus=bus)
+
+
+def _stream_policy(ops):
+    """The deployment's stream policy (the operations store's, else the environment's)."""
+    from warehouse.ops import StreamPolicy
+
+    policy = getattr(ops, "stream_policy", None)
+    return policy if isinstance(policy, StreamPolicy) else StreamPolicy.from_env()
 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:

@@ -112,7 +112,9 @@ class StreamPolicy:
         return url
 
     def check_host(self, host: str) -> None:
-        """Refuse link-local and metadata targets (the control plane calls this again after DNS)."""
+        """Refuse link-local and metadata targets. Registration checks the URL's host; the workers
+        call this again at every connect with each address the host resolves to then
+        (``WorkerFactories.host_guard``), so a name re-pointed after registration is refused too."""
         host = host.strip("[]").lower().rstrip(".")
         if host in METADATA_HOSTS or host in self.denied_hosts:
             raise StreamUrlRefusedError(f"stream_url host {host!r} is a cloud metadata or denied host; cameras may not point at it")
