@@ -20,7 +20,7 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory):
     broker = load_broker_script()
     home = tmp_path_factory.mktemp("h9-kafka")
     try:
-        info = broker.start(home, die_with_parent=True, heap="256m")
+        info = broker.start(home, die_with_parent=True, heap="512m")
     except broker.BrokerError as exc:
         from tests.fixtures.services import unavailable
 
