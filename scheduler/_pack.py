@@ -110,6 +110,50 @@ class Packing:
                     failed.append(c)
         return failed
 
+    def grouped_fit(self, cams: np.ndarray, levels: np.ndarray, workers: np.ndarray) -> list[int]:
+        """Fill ``workers`` one at a time (in order) with ``cams`` at ``levels``, each time
+        taking the camera that adds the least memory there (its algorithms the worker does
+        not hold yet; ties: the best value per ms/s, then order), while one fits: cameras
+        sharing algorithms end up together, so an algorithm's memory is paid on few workers.
+        Work is O(cameras) per placement. Returns the cameras that did not fit."""
+        m = self.m
+        n = len(cams)
+        if n == 0:
+            return []
+        algs = [m.algs_at(int(c), int(lv)) for c, lv in zip(cams.tolist(), levels.tolist())]
+        owner = np.repeat(np.arange(n), [len(a) for a in algs])
+        flat = np.concatenate(algs) if n else np.zeros(0, dtype=np.int64)
+        by_alg = np.argsort(flat, kind="stable")
+        alg_ptr = np.searchsorted(flat[by_alg], np.arange(len(m.a_mem) + 1))
+        kk = m.K[cams, levels]
+        dens = m.V[cams, levels] / np.maximum(kk, 1e-12)
+        placed = np.zeros(n, dtype=bool)
+        for w in workers.tolist():
+            if not m.w_alive[w]:
+                continue
+            tol_c, tol_m = _EPS * max(1.0, m.w_compute[w]), _EPS * max(1.0, m.w_memory[w])
+            need = np.bincount(owner, weights=m.a_mem[flat] * ~self.present[w, flat], minlength=n)
+            if self.hosted[w] == 0:
+                need += m.backbone_mib
+            while True:
+                ok = np.nonzero(~placed & (kk <= self.free_c[w] + tol_c) & (need <= self.free_m[w] + tol_m))[0]
+                if len(ok) == 0:
+                    break
+                i = int(ok[np.lexsort((ok, -dens[ok], need[ok]))[0]])
+                c, lv = int(cams[i]), int(levels[i])
+                if not self.fits(c, lv, w, algs[i]):  # rounding: leave it to the repair phase
+                    placed[i] = True
+                    continue
+                new = [a for a in np.unique(algs[i]).tolist() if not self.present[w, a]]
+                first = self.hosted[w] == 0
+                self.place(c, lv, w, algs[i])
+                placed[i] = True
+                for a in new:
+                    need[owner[by_alg[alg_ptr[a]:alg_ptr[a + 1]]]] -= m.a_mem[a]
+                if first:
+                    need -= m.backbone_mib
+        return [int(c) for c in cams.tolist() if self.worker[c] < 0]
+
     def best_fit(self, c: int, levels: list[int], *, tries: int = 24) -> bool:
         """Place ``c`` at the first of ``levels`` that fits some eligible worker: among the
         ``tries`` workers with the most free compute that have the compute, the one adding

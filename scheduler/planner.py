@@ -83,6 +83,19 @@ def priced_plan(m: Model, packer) -> PlanResult:
 
 
 def _priced(m: Model, packer) -> PlanResult:
+    result, memory_short = _priced_once(m, packer)
+    if memory_short and packer is pack_all and m.n_cameras <= PORTFOLIO_MAX_CAMERAS:
+        # memory ran out: also pack grouping cameras by the algorithms they share, keep the better
+        from scheduler._model import compile_instance
+
+        other, _ = _priced_once(compile_instance(m.inst), pack_grouped)
+        if other.objective > result.objective + 1e-9 * max(1.0, abs(result.objective)):
+            log.debug("full plan: grouped packing %.4f > %.4f", other.objective, result.objective)
+            return other
+    return result
+
+
+def _priced_once(m: Model, packer) -> tuple[PlanResult, bool]:
     pk = Packing(m)
     place_jobs(pk)
     lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
@@ -97,7 +110,9 @@ def _priced(m: Model, packer) -> PlanResult:
     if m.n_cameras <= PORTFOLIO_MAX_CAMERAS:
         balance(pk)
     log.debug("full plan: %d cameras, lam=%.4g, %d failed first fit", m.n_cameras, lam, len(failed))
-    return build_result(pk, lam=lam, migrations=0, base_gap=None, changes=0)
+    memory_short = any(r.startswith("memory") for r in pk.reason.values()) or \
+        bool((m.d_min[:m.n_d] == NO_ROOM).any())
+    return build_result(pk, lam=lam, migrations=0, base_gap=None, changes=0), memory_short
 
 
 def balance(pk: Packing, *, max_moves: int | None = None) -> int:
@@ -224,6 +239,24 @@ def pack_all(pk: Packing, chosen: np.ndarray) -> list[int]:
         failed += pk.next_fit(cams, chosen[cams], workers[m.w_node[workers] == node])
     free = order[pins == -1]
     failed += pk.next_fit(free, chosen[free], workers)
+    return failed
+
+
+def pack_grouped(pk: Packing, chosen: np.ndarray) -> list[int]:
+    """Like :func:`pack_all` (pinned cameras on their node first), but each worker is filled
+    with the cameras adding the least memory to it (``Packing.grouped_fit``): for instances
+    where the algorithms' memory, not compute, is what runs out."""
+    m = pk.m
+    sel = np.nonzero(chosen >= 0)[0]
+    order = similarity_order(m, sel)
+    workers = worker_order(m)
+    failed: list[int] = []
+    pins = m.c_pin[order]
+    for node in sorted(set(pins[pins >= 0].tolist())):
+        cams = order[pins == node]
+        failed += pk.grouped_fit(cams, chosen[cams], workers[m.w_node[workers] == node])
+    free = order[pins == -1]
+    failed += pk.grouped_fit(free, chosen[free], workers)
     return failed
 
 
