@@ -55,7 +55,7 @@ def _nanodet_batches(reg, frame: np.ndarray, runs: int, ort_kw: dict) -> list[di
     for batch in (1, 4, 8):
         frames = [frame] * batch
         wall, cpu = _median_ms(lambda: det.detect_batch(frames), max(3, runs // 2))
-        out.append({"detector": f"detector.coco_nanodet[batch {batch}]", "picture": "vtest_397", "wh": [768, 576],
+        out.append({"detector": f"detector.coco_nanodet[512x384, batch {batch}]", "picture": "vtest_397", "wh": [768, 576],
                     "wall_ms": wall, "cpu_ms": cpu, "batch": batch,
                     "frames_per_cpu_s": round(1000.0 * batch / cpu, 1), "frames_per_wall_s": round(1000.0 * batch / wall, 1)})
     return out
@@ -84,7 +84,7 @@ def main() -> None:
     ort_kw = {"intra_op_threads": args.threads}
 
     from runtime import Backbone
-    from runtime.detectors import HogConfig, HogPeopleDetector, ImagenetReadout, default_detector_registry
+    from runtime.detectors import HogConfig, HogPeopleDetector, ImagenetReadout, NanoDetConfig, default_detector_registry
     from warehouse.training.backbone_export import ensure_backbone_onnx
 
     pics = _pictures()
@@ -94,7 +94,9 @@ def main() -> None:
     cases = [
         ("ocr.text_ppocr", reg.create("ocr.text_ppocr", **ort_kw).detect, "china_sign"),
         ("detector.face_mtcnn", reg.create("detector.face_mtcnn", **ort_kw).detect, "astronaut"),
-        ("detector.coco_nanodet[416x416]", reg.create("detector.coco_nanodet", **ort_kw).detect, "vtest_397"),
+        ("detector.coco_nanodet[512x384, default]", reg.create("detector.coco_nanodet", **ort_kw).detect, "vtest_397"),
+        ("detector.coco_nanodet[416x416]", reg.create("detector.coco_nanodet", config=NanoDetConfig(input_size=416, keep_aspect=False),
+                                                      **ort_kw).detect, "vtest_397"),
         ("detector.people_hog", reg.create("detector.people_hog").detect, "china_sign"),
         ("detector.people_hog[portrait]", HogPeopleDetector(HogConfig(win_stride_px=4, input_height_px=180, pad_frac=0.35)).detect, "camera"),
         ("detector.fullbody_haar", reg.create("detector.fullbody_haar").detect, "china_sign"),

