@@ -18,7 +18,8 @@ plan), ``check`` verifies any plan, ``lp_bound`` bounds the objective from above
 the runtime's deploy path still takes; ``PlanResult.to_placements()`` turns a plan into it.
 """
 from scheduler.baselines import first_fit_decreasing, round_robin
-from scheduler.bound import BoundError, lp_bound
+from scheduler.bound import BoundError, BoundReport, bounds, lp_bound
+from scheduler.bound_config import config_bound
 from scheduler.check import CheckReport, Violation, WorkerUsage, check
 from scheduler.drift import DriftPolicy, drift, needs_full_replan
 from scheduler.errors import InstanceError, PlacementError, PlanError, PlanFormatError, SchedulerError
@@ -53,6 +54,7 @@ __all__ = [
     "Assignment",
     "Backbone",
     "BoundError",
+    "BoundReport",
     "CameraAssignment",
     "CameraPlacement",
     "CameraSpec",
@@ -77,7 +79,9 @@ __all__ = [
     "Worker",
     "WorkerSpec",
     "WorkerUsage",
+    "bounds",
     "check",
+    "config_bound",
     "drift",
     "first_fit_decreasing",
     "generate",

@@ -128,6 +128,7 @@ class Packing:
         kk = m.K[cams, levels]
         dens = m.V[cams, levels] / np.maximum(kk, 1e-12)
         placed = np.zeros(n, dtype=bool)
+        prev = -1
         for w in workers.tolist():
             if not m.w_alive[w]:
                 continue
@@ -135,11 +136,17 @@ class Packing:
             need = np.bincount(owner, weights=m.a_mem[flat] * ~self.present[w, flat], minlength=n)
             if self.hosted[w] == 0:
                 need += m.backbone_mib
+            # a fresh worker starts where the previous one left off: its first camera is the one
+            # adding the least memory to the previous worker (the group it was filling continues)
+            key = need if prev < 0 or self.hosted[w] else \
+                np.bincount(owner, weights=m.a_mem[flat] * ~self.present[prev, flat], minlength=n)
+            prev = w
             while True:
                 ok = np.nonzero(~placed & (kk <= self.free_c[w] + tol_c) & (need <= self.free_m[w] + tol_m))[0]
                 if len(ok) == 0:
                     break
-                i = int(ok[np.lexsort((ok, -dens[ok], need[ok]))[0]])
+                i = int(ok[np.lexsort((ok, -dens[ok], key[ok]))[0]])
+                key = need
                 c, lv = int(cams[i]), int(levels[i])
                 if not self.fits(c, lv, w, algs[i]):  # rounding: leave it to the repair phase
                     placed[i] = True

@@ -2,7 +2,7 @@
 
     warehouse schedule plan INSTANCE.json [--json] [--out PLAN.json] [--previous PLAN.json]
     warehouse schedule check INSTANCE.json PLAN.json [--json]     # exit 1 when rules are broken
-    warehouse schedule bound INSTANCE.json [--json]
+    warehouse schedule bound INSTANCE.json [--json]                # LP, configuration and the tighter bound
     warehouse schedule generate FAMILY --cameras N [--seed S] --out INSTANCE.json
 
 Formats: ``warehouse.schedule/1`` and ``warehouse.plan/1`` (docs/scheduler.md). A malformed
@@ -23,9 +23,9 @@ from scheduler import (
     InstanceError,
     PlanFormatError,
     PlanResult,
+    bounds,
     check,
     generate,
-    lp_bound,
     plan,
 )
 from warehouse.cli._common import AsJson, errors_exit_2
@@ -104,9 +104,16 @@ def check_cmd(instance: InstancePath,
 @app.command("bound")
 @errors_exit_2
 def bound_cmd(instance: InstancePath, as_json: AsJson = False) -> None:
-    """Print the LP-relaxation upper bound of INSTANCE's objective (SciPy HiGHS)."""
-    value = lp_bound(_instance(instance))
-    typer.echo(json.dumps({"lp_bound": value}) if as_json else f"{value:.6f}")
+    """Print upper bounds of INSTANCE's objective (SciPy HiGHS): the LP relaxation, the
+    configuration (Lagrangian) bound, and the tighter of the two as "the bound"."""
+    report = bounds(_instance(instance))
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+        return
+    typer.echo(f"bound {report.best:.6f} ({report.best_kind}, the tighter of the two valid bounds)")
+    typer.echo(f"  lp relaxation       {report.lp:.6f}  ({report.lp_s:.2f} s; keeps memory, drops min_fps)")
+    typer.echo(f"  configuration bound {report.config:.6f}  ({report.config_s:.2f} s; keeps min_fps and one rate "
+               f"per camera, relaxes memory)")
 
 
 @app.command("generate")
