@@ -21,8 +21,8 @@ is ONE JSON object::
   incremental figures, as the control plane would run it in the background);
 * ``incremental_vs_full``: objective of the last plan of the stream / a full re-plan of it;
 * ``lp_gap``: per family, 1 - objective / the tightest valid bound (min of the LP relaxation
-  and the configuration bound), ``lp_gap_plain``: against the LP relaxation alone; ``vs_round_robin`` / ``vs_first_fit``:
-  objective / baseline objective on the same instances.
+  and the configuration bound), ``lp_gap_plain``: against the LP relaxation alone;
+  ``vs_round_robin`` / ``vs_first_fit``: objective / baseline objective on the same instances.
 """
 from __future__ import annotations
 
@@ -167,13 +167,15 @@ def gaps(n_cameras: int, families: list[str], seed: int) -> dict:
         inst = generate(fam, n_cameras=n_cameras, seed=seed)
         t0, c0 = time.perf_counter(), time.process_time()
         p = plan(inst)
-        out["plan_s"][fam], out["plan_cpu_s"][fam] = round(time.perf_counter() - t0, 3), round(time.process_time() - c0, 3)
+        out["plan_s"][fam] = round(time.perf_counter() - t0, 3)
+        out["plan_cpu_s"][fam] = round(time.process_time() - c0, 3)
         t0 = time.perf_counter()
         lp = lp_bound(inst)
         out["lp_s"][fam] = round(time.perf_counter() - t0, 3)
         t0, c0 = time.perf_counter(), time.process_time()
         cfg = config_bound(inst)
-        out["config_s"][fam], out["config_cpu_s"][fam] = round(time.perf_counter() - t0, 3), round(time.process_time() - c0, 3)
+        out["config_s"][fam] = round(time.perf_counter() - t0, 3)
+        out["config_cpu_s"][fam] = round(time.process_time() - c0, 3)
         bound = min(lp, cfg)
         rr, ff = round_robin(inst).objective, first_fit_decreasing(inst).objective
         out["lp_gap"][fam] = round(1.0 - p.objective / bound, 5) if bound > 0 else 0.0
@@ -181,7 +183,8 @@ def gaps(n_cameras: int, families: list[str], seed: int) -> dict:
         out["bound_kind"][fam] = "config" if cfg < lp else "lp"
         out["vs_round_robin"][fam] = round(p.objective / rr, 4) if rr else None
         out["vs_first_fit"][fam] = round(p.objective / ff, 4) if ff else None
-        print(f"{fam}: gap {out['lp_gap'][fam]:.4f} ({out['bound_kind'][fam]}; plain LP {out['lp_gap_plain'][fam]:.4f}), "
+        print(f"{fam}: gap {out['lp_gap'][fam]:.4f} ({out['bound_kind'][fam]}; "
+              f"plain LP {out['lp_gap_plain'][fam]:.4f}), "
               f"vs rr {out['vs_round_robin'][fam]}, vs ffd {out['vs_first_fit'][fam]} "
               f"(lp {out['lp_s'][fam]}s, config {out['config_s'][fam]}s)", file=sys.stderr, flush=True)
     out["lp_gap_max"] = max(out["lp_gap"].values()) if out["lp_gap"] else None
