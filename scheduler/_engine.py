@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from scheduler._model import Model, choose_levels, ladder_rows
+from scheduler._model import NO_ROOM, Model, choose_levels, ladder_rows
 from scheduler._pack import Packing, lowest_level
+from scheduler._slots import Slots
 from scheduler.instance import Delta, Instance
-from scheduler.planner import _State, by_density, camera_output, fill, job_rows, rows_of
+from scheduler.planner import _fit_by_dropping, _State, by_density, job_rows, rows_of
 from scheduler.result import PlanResult
 
 MAX_SHOCK = 0.05
 _EPS = 1e-9
 _CANDIDATES = 16
+#: cameras a re-plan tries to raise to a higher rate where room appeared (best value density
+#: first); what is left over stays for later changes and the background full re-plan
+RAISE_TRIES = 64
+#: workers a camera that must move chooses among: the ones with the most free compute
+_TRIES = 24
+#: cameras per re-plan that may leave out demands to fit a worker's memory (each costs a few ms)
+_DROP_TRIES = 8
 
 
 def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanResult | None:
@@ -29,16 +37,19 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     if st is None or st.head.version != st.version or delta.base() is not st.model.inst or delta.backbone_changed:
         return None
     m, pk = st.model, st.packing
-    wslot = {wid: i for i, wid in enumerate(m.wids) if m.w_alive[i]}
-    gone = [wslot[w] for w in delta.workers_removed + delta.workers_set if w in wslot]
-    if gone and m.w_compute[gone].sum() > MAX_SHOCK * m.w_compute[m.w_alive].sum():
-        return None
+    gone: list[int] = []
+    if delta.workers_removed or delta.workers_set:
+        wslot = {wid: i for i, wid in enumerate(m.wids) if m.w_alive[i]}
+        gone = [wslot[w] for w in delta.workers_removed + delta.workers_set if w in wslot]
+        if gone and m.w_compute[gone].sum() > MAX_SHOCK * m.w_compute[m.w_alive].sum():
+            return None
     pk.dirty = {}
-    touched_w: set[int] = set()
+    touched_w: set[int] = set()  # workers whose load changed (checked for over-full)
+    roomier: set[int] = set()  # workers whose free room grew (their cameras may be raised)
     to_place: list[int] = []
     job_todo: list[int] = []
     freed = False
-    jslot = {j.id: i for i, j in enumerate(m.jobs) if j is not None}
+    jslot = {j.id: i for i, j in enumerate(m.jobs) if j is not None} if delta.jobs_set or delta.jobs_removed else {}
 
     # jobs finished or changed: free their room
     for jid in delta.jobs_removed + tuple(j for j in delta.jobs_set if j in jslot):
@@ -47,12 +58,12 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         if w is not None:
             pk.free_c[w] += m.jobs[j].compute_ms_per_s
             pk.free_m[w] += m.jobs[j].memory_mib
-            touched_w.add(w)
+            roomier.add(w)
             freed = True
         m.jobs[j] = None
     # workers lost or changed: their cameras and jobs must go elsewhere
     for w in gone:
-        for c in np.nonzero(pk.worker[:m.n_cams] == w)[0].tolist():
+        for c in np.flatnonzero(pk.worker[:m.n_cams] == w).tolist():
             pk.remove(c)
             to_place.append(c)
         for j, jw in sorted(pk.jobs.items()):
@@ -63,9 +74,9 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         pk.free_c[w] = pk.free_m[w] = 0.0
     for wid in delta.workers_set:  # added, or changed (re-added as a new slot under the same id)
         _add_worker(m, pk, instance.worker(wid))
-        touched_w.add(len(m.wids) - 1)
+        roomier.add(len(m.wids) - 1)
         freed = True
-    # algorithms: new ones get a slot; a changed cost patches every demand and worker using it
+    # algorithms: new ones get a slot; a changed cost patches its demands and the workers running it
     for aid in delta.algorithms_set:
         spec = instance.algorithm(aid)
         a = m.alg_slot.get(aid)
@@ -75,12 +86,15 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
             m.a_head = np.append(m.a_head, spec.head_ms)
             pk.present = np.hstack([pk.present, np.zeros((len(pk.present), 1), dtype=bool)])
             continue
-        touched_w |= _recost(m, pk, a, spec.head_ms, spec.memory_mib)
+        grew, shrank = _recost(m, pk, a, spec.head_ms, spec.memory_mib)
+        touched_w |= grew
+        roomier |= shrank
+        freed = freed or bool(shrank)
     # cameras removed
     for cid in delta.cameras_removed:
         c = m.cam_slot.pop(cid)
         if pk.worker[c] >= 0:
-            touched_w.add(int(pk.worker[c]))
+            roomier.add(int(pk.worker[c]))
             pk.remove(c)
             freed = True
         pk.dirty.setdefault(c, -1)
@@ -99,7 +113,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
             pk.dirty.setdefault(c, -1)
         elif pk.worker[c] >= 0:
             prev_w, prev_f = int(pk.worker[c]), float(m.cam_fps[c, pk.level[c]])
-            touched_w.add(prev_w)
+            roomier.add(prev_w)
             pk.remove(c)
         _write_camera(m, c, spec)
         if prev_w >= 0:
@@ -120,44 +134,51 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     for j in job_todo:
         w, evicted = _place_job(m, pk, j)
         to_place += evicted
-        if w >= 0:
-            touched_w.add(w)
+        if evicted:
+            roomier.add(w)
     # costs that grew: lower or evict the least valuable cameras until every worker fits
-    over = [w for w in sorted(touched_w) if pk.free_c[w] < -_EPS * max(1.0, m.w_compute[w])
-            or pk.free_m[w] < -_EPS * max(1.0, m.w_memory[w])]
-    if over:
-        # cameras grouped by worker once (repairs only take cameras off their own worker)
-        ws = pk.worker[:m.n_cams]
-        order = np.argsort(ws, kind="stable")
-        lo = np.searchsorted(ws[order], over, side="left")
-        hi = np.searchsorted(ws[order], over, side="right")
-        for w, a, b in zip(over, lo.tolist(), hi.tolist()):
-            to_place += _repair(m, pk, w, order[a:b].tolist())
+    if touched_w:
+        tw = np.fromiter(sorted(touched_w), dtype=np.int64, count=len(touched_w))
+        bad = (pk.free_c[tw] < -_EPS * np.maximum(1.0, m.w_compute[tw])) | \
+            (pk.free_m[tw] < -_EPS * np.maximum(1.0, m.w_memory[tw]))
+        over = tw[bad].tolist()
+        if over:
+            # the cameras of the over-full workers, grouped by worker (repairs only take
+            # cameras off their own worker)
+            on = _cameras_on(m, pk, over)
+            order = np.argsort(pk.worker[on], kind="stable")
+            on, ws = on[order], pk.worker[on][order]
+            lo, hi = np.searchsorted(ws, over, side="left").tolist(), np.searchsorted(ws, over, side="right").tolist()
+            for w, a, b in zip(over, lo, hi):
+                to_place += _repair(m, pk, w, on[a:b].tolist())
+            roomier.update(over)
     # place what must move (and new cameras) in free room; then unserved cameras where room was freed
-    chosen = np.full(len(m.c_frame), -1, dtype=np.int64)
     todo = sorted(set(c for c in to_place if m.cams[c] is not None))
+    chosen: dict[int, int] = {}
     if todo:
         t = np.asarray(todo)
-        chosen[t] = choose_levels(m.V[t], m.K[t], st.lam)
-    fill(pk, todo, chosen)
+        chosen = dict(zip(todo, choose_levels(m.V[t], m.K[t], st.lam).tolist()))
+    _fill(pk, todo, chosen)
     if freed:
         cand = _unserved_candidates(m, pk, set(todo))
-        fill(pk, cand, chosen)
+        if cand:
+            t = np.asarray(cand)
+            _fill(pk, cand, dict(zip(cand, choose_levels(m.V[t], m.K[t], st.lam).tolist())), try_only=True)
+            roomier.update(int(pk.worker[c]) for c in cand if pk.worker[c] >= 0)
     for c in todo:
-        if pk.worker[c] >= 0:
-            touched_w.add(int(pk.worker[c]))
-    if touched_w:
-        on = np.nonzero(np.isin(pk.worker[:m.n_cams], np.fromiter(touched_w, dtype=np.int64)))[0].tolist()
-        pk.upgrade(by_density(m, on, pk.level))
+        if pk.worker[c] >= 0 and pk.dirty.get(c, -1) < 0:
+            roomier.add(int(pk.worker[c]))  # a new camera's own worker: raise it where room is left
+    _raise(m, pk, roomier)
     # the plan's records: only the cameras that changed are rebuilt
-    outputs = list(st.outputs)
-    outputs.extend([None] * (m.n_cams - len(outputs)))
+    outputs = st.outputs.edit() if isinstance(st.outputs, Slots) else Slots.of(st.outputs)
+    while len(outputs) < m.n_cams:
+        outputs.append(None)
     objective = previous.objective
     migrations = 0
     redo = set(pk.dirty) | {m.cam_slot[c] for c in delta.cameras_set}
     for c in sorted(redo):
         old = outputs[c]
-        new = camera_output(pk, c, old)
+        new = _output(m, pk, c, old)
         outputs[c] = new
         objective += (new[2] if new is not None else 0.0) - (old[2] if old is not None else 0.0)
         before = pk.dirty.get(c, -1)
@@ -168,8 +189,18 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     st.head.version += 1
     state = _State(m, pk, st.lam, st.base_gap, st.changes_since_full + 1, outputs, st.head, st.head.version)
     cams, unserved = rows_of(outputs)
-    jobs_out, unplaced = job_rows(pk)
+    if delta.jobs_set or delta.jobs_removed or delta.workers_set or delta.workers_removed:
+        jobs_out, unplaced = job_rows(pk)
+    else:  # no job and no worker changed: the job rows are the previous plan's
+        jobs_out, unplaced = previous.jobs, previous.unplaced_jobs
     return PlanResult(cams, jobs_out, unserved, objective, migrations, unplaced, _state=state)
+
+
+def _cameras_on(m: Model, pk: Packing, workers) -> np.ndarray:
+    """Camera slots placed on any of ``workers`` (one pass over the cameras, no sort)."""
+    mask = np.zeros(len(pk.free_c) + 1, dtype=bool)  # the extra last entry: worker -1 (unplaced)
+    mask[np.fromiter(workers, dtype=np.int64)] = True
+    return np.flatnonzero(mask[pk.worker[:m.n_cams]])
 
 
 def _add_worker(m: Model, pk: Packing, spec) -> None:
@@ -188,32 +219,41 @@ def _add_worker(m: Model, pk: Packing, spec) -> None:
     pk.present = np.vstack([pk.present, np.zeros((1, pk.present.shape[1]), dtype=bool)])
 
 
-def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float) -> set[int]:
-    """Algorithm ``a`` now costs ``head_ms`` and ``memory_mib``: patch its demands, the
-    ladders of the cameras using it and the free room of the workers running them."""
-    touched: set[int] = set()
-    dm = np.nonzero(m.d_alg[:m.n_d] == a)[0]
-    m.d_head[dm] = head_ms
-    m.a_head[a] = head_ms
+def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float) -> tuple[set[int], set[int]]:
+    """Algorithm ``a`` now costs ``head_ms`` and ``memory_mib``: patch its demands, the compute
+    ladders of the cameras using it (by the difference: a head's compute is ``head_ms`` times
+    its granted fps at each level; values and rates do not change) and the free room of the
+    workers running it, in a few numpy passes. Returns (workers whose load grew, workers
+    whose load shrank)."""
+    grew: set[int] = set()
+    shrank: set[int] = set()
     d_mem = memory_mib - m.a_mem[a]
     m.a_mem[a] = memory_mib
     if d_mem:
-        holders = np.nonzero(pk.present[:, a] & m.w_alive)[0]
+        holders = np.flatnonzero(pk.present[:, a] & m.w_alive)
         pk.free_m[holders] -= d_mem
-        touched |= set(holders.tolist())
-    cams = np.unique(m.d_cam[dm])
-    cams = np.array([c for c in cams.tolist() if m.cams[c] is not None], dtype=np.int64)
-    if len(cams) == 0:
-        return touched
-    placed = cams[pk.worker[cams] >= 0]
-    old_k = m.K[placed, pk.level[placed]]
-    V, K, F = ladder_rows(m, cams)
-    m.V[cams], m.K[cams], m.cam_fps[cams] = V, K, F
+        (grew if d_mem > 0 else shrank).update(holders.tolist())
+    dh = head_ms - m.a_head[a]
+    m.a_head[a] = head_ms
+    if not dh:
+        return grew, shrank
+    dm = np.flatnonzero(m.d_alg[:m.n_d] == a)
+    m.d_head[dm] = head_ms
+    cams = m.d_cam[dm]
+    live = (dm >= m.start[cams]) & (dm < m.end[cams])  # a camera's current segment (not a replaced or removed one)
+    dm, cams = dm[live], cams[live]
+    if len(dm) == 0:
+        return grew, shrank
+    f = m.levels[None, :]
+    fd = np.where(m.d_min[dm, None] <= f, np.minimum(m.d_fps[dm, None], f), 0.0)  # granted fps per level
+    m.K[cams] += dh * fd  # one demand per (camera, algorithm): cams are distinct
+    placed = np.flatnonzero(pk.worker[cams] >= 0)
     if len(placed):
-        ws = pk.worker[placed]
-        np.add.at(pk.free_c, ws, old_k - m.K[placed, pk.level[placed]])
-        touched |= set(ws.tolist())
-    return touched
+        ws = pk.worker[cams[placed]]
+        step = dh * fd[placed, pk.level[cams[placed]]]
+        pk.free_c -= np.bincount(ws, weights=step, minlength=len(pk.free_c))
+        (grew if dh > 0 else shrank).update(np.unique(ws[step != 0]).tolist())
+    return grew, shrank
 
 
 def _new_camera_slot(m: Model, pk: Packing) -> int:
@@ -348,3 +388,140 @@ def _unserved_candidates(m: Model, pk: Packing, skip: set[int]) -> list[int]:
     dens = m.V[idx, top] / np.maximum(m.K[idx, top], 1e-12)
     pick = idx[np.argsort(-dens, kind="stable")[:_CANDIDATES]]
     return [c for c in pick.tolist() if c not in skip]
+
+
+def _raise(m: Model, pk: Packing, workers: set[int], tries: int = RAISE_TRIES) -> None:
+    """Raise cameras on ``workers`` (those whose free room grew) to higher rates where their
+    worker has room: candidates found in numpy (the next level's extra compute fits), then at
+    most ``tries`` of them, best value density first, each to the highest level that fits.
+    A camera is only moved in the packing when its raise fits (no spurious rebuilds)."""
+    if not workers or m.V.shape[1] < 2:
+        return
+    cs = _cameras_on(m, pk, workers)
+    if len(cs) == 0:
+        return
+    top = m.V.shape[1] - 1
+    ws, lvs = pk.worker[cs], pk.level[cs]
+    nxt = np.minimum(lvs + 1, top)
+    room = pk.free_c[ws] + _EPS * np.maximum(1.0, m.w_compute[ws])
+    # V and K grow with the level: a higher level is worth trying only if the top is worth
+    # more and the next level's extra compute fits
+    ok = (lvs < top) & (m.V[cs, top] > m.V[cs, lvs] + 1e-12) & (m.K[cs, nxt] - m.K[cs, lvs] <= room)
+    cand = cs[ok]
+    if len(cand) == 0:
+        return
+    for c in by_density(m, cand.tolist(), pk.level)[:tries]:
+        w, lv = int(pk.worker[c]), int(pk.level[c])
+        free_c = pk.free_c[w] + _EPS * max(1.0, m.w_compute[w])
+        free_m = pk.free_m[w] + _EPS * max(1.0, m.w_memory[w])
+        v, k = m.V[c], m.K[c]
+        for up in range(top, lv, -1):
+            if v[up] <= v[lv] + 1e-12 or k[up] - k[lv] > free_c:
+                continue
+            algs_up = m.algs_at(c, up)
+            if pk.new_memory(w, algs_up) <= free_m:  # c's own algorithms at lv are already held
+                pk.remove(c)
+                pk.place(c, up, w, algs_up)
+                break
+
+
+def _fill(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only: bool = False) -> None:
+    """Place ``cams`` (best value density first) at the highest level that fits some worker,
+    from their chosen level down to their lowest. The workers that have the compute and the
+    memory at each level are found in one numpy pass per camera (its algorithms' missing
+    memory on every eligible worker, times which demands each level grants); among them, of
+    the ``_TRIES`` with most free compute, the one adding least memory (ties: most free
+    compute). Those that fit nowhere get a reason and, when memory ran out, their most
+    memory-costly demands are left out as in a full plan (for at most ``_DROP_TRIES``
+    cameras per re-plan, the rest stay unserved with the reason), unless ``try_only``."""
+    if not cams:
+        return
+    m = pk.m
+    top = m.V.shape[1] - 1
+    tol_c = _EPS * np.maximum(1.0, m.w_compute)
+    tol_m = _EPS * np.maximum(1.0, m.w_memory)
+    elig_of: dict[int, np.ndarray] = {}
+    levels = np.full(len(m.c_frame), -1, dtype=np.int64)
+    idx = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+    levels[idx] = np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen))
+    drops = 0
+    for c in by_density(m, cams, levels):
+        v, k = m.V[c], m.K[c]
+        low = lowest_level(m, c)
+        pin = int(m.c_pin[c])
+        elig = elig_of.get(pin)
+        if elig is None:
+            elig = elig_of[pin] = pk.eligible(c)
+        if low >= 0 and len(elig) and _best_fit(pk, c, elig, low, top if chosen.get(c, -1) < 0 else chosen[c],
+                                                tol_c, tol_m):
+            continue
+        if not try_only:
+            pk.reason[c] = pk.diagnose(c)
+            if pk.reason[c].startswith("memory") and drops < _DROP_TRIES:
+                drops += 1
+                _fit_by_dropping(pk, c)
+
+
+def _best_fit(pk: Packing, c: int, elig: np.ndarray, low: int, start: int, tol_c: np.ndarray,
+              tol_m: np.ndarray) -> bool:
+    """Place camera ``c`` at the highest of its levels ``start..low`` that fits: first among
+    the ``_TRIES`` eligible workers with most free compute (the full planner's choice), then,
+    if none of them has the memory at any level, among every worker with the compute."""
+    m = pk.m
+    v, k = m.V[c], m.K[c]
+    lvls = [lv for lv in range(start, low - 1, -1)
+            if v[lv] > 1e-12 and (lv == start or k[lv] < k[lv + 1] - 1e-12)]
+    free = pk.free_c[elig] + tol_c[elig]
+    feas = np.flatnonzero(free >= k[lvls[-1]])  # the compute for the lowest level tried
+    if len(feas) == 0:
+        return False
+    if len(feas) > _TRIES:
+        most = feas[np.argpartition(-free[feas], _TRIES - 1)[:_TRIES]]
+        if _fit_among(pk, c, elig[most], free[most], lvls, tol_m):
+            return True
+    return _fit_among(pk, c, elig[feas], free[feas], lvls, tol_m)
+
+
+def _fit_among(pk: Packing, c: int, cand: np.ndarray, fr: np.ndarray, lvls: list[int], tol_m: np.ndarray) -> bool:
+    """The first of ``lvls`` at which some of ``cand`` (free compute ``fr``) has the compute
+    and the memory; there, the candidate adding least memory (ties: most free compute)."""
+    m = pk.m
+    s, e = int(m.start[c]), int(m.end[c])
+    dal = m.d_alg[s:e]
+    miss = (~pk.present[np.ix_(cand, dal)]) * m.a_mem[dal]  # memory each demand's algorithm adds, per worker
+    grants = (m.d_min[s:e][None, :] <= m.levels[lvls][:, None]).astype(float)
+    need = miss @ grants.T + np.where(pk.hosted[cand] == 0, m.backbone_mib, 0.0)[:, None]
+    ok = (fr[:, None] >= m.K[c, lvls][None, :]) & (need <= (pk.free_m[cand] + tol_m[cand])[:, None])
+    anyok = ok.any(axis=0)
+    if not anyok.any():
+        return False
+    j = int(np.argmax(anyok))
+    sel = np.flatnonzero(ok[:, j])
+    if len(sel) > _TRIES:
+        sel = sel[np.argpartition(-fr[sel], _TRIES - 1)[:_TRIES]]
+    i = sel[np.lexsort((cand[sel], -fr[sel], need[sel, j]))[0]]
+    lv = lvls[j]
+    pk.place(c, lv, int(cand[i]), m.algs_at(c, lv))
+    return True
+
+
+def _output(m: Model, pk: Packing, c: int, prev: tuple | None) -> tuple | None:
+    """Camera slot ``c``'s compact outcome, as ``planner.camera_output`` builds it (key, one
+    int8 code per demand, value, price), its value read from the ladder (``V`` at its level is
+    the sum of its granted demands' values) instead of a loop over its demands."""
+    cam = m.cams[c]
+    if cam is None:
+        return None
+    lv, w = int(pk.level[c]), int(pk.worker[c])
+    if w < 0:
+        if not cam.demands:
+            return None
+        key = (cam, -1.0, None, pk.reason.get(c) or pk.diagnose(c))
+        return prev if prev is not None and prev[0] == key else (key, None, 0.0, m.lam)
+    f = float(m.levels[lv])
+    key = (cam, f, m.wids[w], None)
+    dmin = m.d_min[int(m.start[c]):int(m.end[c])]
+    codes = np.where(dmin <= f, 0, np.where(dmin == NO_ROOM, 3, np.where(dmin == np.inf, 2, 1))).astype(np.int8)
+    if prev is not None and prev[0] == key and prev[1] is not None and np.array_equal(prev[1], codes):
+        return prev
+    return key, codes, float(m.V[c, lv]), m.lam
