@@ -32,7 +32,7 @@ from knowledge_graph.errors import (
 from knowledge_graph.feedback import FeedbackLearner
 from knowledge_graph.graph import CameraReport, CityGraph
 from knowledge_graph.journal import ChangeJournal, GraphChange
-from knowledge_graph.loader import algorithm_from_record, algorithms_from_catalog, load_ontology, read_ontology_yaml
+from knowledge_graph.loader import algorithm_from_record, algorithms_from_catalog, evidence_cascades, load_ontology, read_ontology_yaml
 from knowledge_graph.ontology import DEFAULT_ONTOLOGY_PATH
 from knowledge_graph.relevance import AlgorithmChoice, CameraFacts, Exclusion, Explanation, Relevance, decide_relevance
 from knowledge_graph.scene_discovery import SceneDiscovery, SceneEstimate, train_scene_head
@@ -67,6 +67,7 @@ __all__ = [
     "algorithms_from_catalog",
     "catalog_gaps",
     "decide_relevance",
+    "evidence_cascades",
     "load_ontology",
     "read_ontology_yaml",
     "train_scene_head",

@@ -33,14 +33,16 @@ def record_to_dict(rec: CameraFacts | None) -> dict[str, Any] | None:
     if rec is None:
         return None
     return {"camera_id": rec.camera_id, "region": rec.region, "scenes": [list(sc) for sc in rec.scenes],
-            "exclude_events": sorted(rec.exclude_events), "exclude_algorithms": sorted(rec.exclude_algorithms)}
+            "exclude_events": sorted(rec.exclude_events), "exclude_algorithms": sorted(rec.exclude_algorithms),
+            **({"zones": sorted(rec.zones)} if rec.zones else {})}
 
 
 def record_from_dict(d: dict[str, Any] | None) -> CameraFacts | None:
     if d is None:
         return None
     return CameraFacts(d["camera_id"], d["region"], tuple((s, float(c)) for s, c in d["scenes"]),
-                        frozenset(d.get("exclude_events", ())), frozenset(d.get("exclude_algorithms", ())))
+                        frozenset(d.get("exclude_events", ())), frozenset(d.get("exclude_algorithms", ())),
+                        frozenset(d.get("zones", ())))
 
 
 class FeedbackLearner:
@@ -226,7 +228,7 @@ class FeedbackLearner:
         if rev is None:
             return None
         after = CameraFacts(cam.camera_id, cam.region, tuple(sorted(rev.scenes.items(), key=lambda sc: (-sc[1], sc[0]))),
-                            cam.exclude_events, cam.exclude_algorithms)
+                            cam.exclude_events, cam.exclude_algorithms, cam.zones)
         return self._new("scene_revised", camera_id, rev.reason,
                          f"scenes {dict(cam.scenes)} -> {dict(after.scenes)}",
                          data={"record": record_to_dict(after), "before": record_to_dict(cam)})

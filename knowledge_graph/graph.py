@@ -31,7 +31,7 @@ from knowledge_graph.validate import catalog_gaps
 
 log = logging.getLogger(__name__)
 
-HINT_KEYS = ("exclude_events", "exclude_algorithms", "scene")
+HINT_KEYS = ("exclude_events", "exclude_algorithms", "scene", "zones")
 HINT_SCENE_CONFIDENCE = 0.9  # an installer's scene hint: trusted, not certain
 
 
@@ -48,7 +48,8 @@ class CameraReport:
         return {
             "camera": {"camera_id": c.camera_id, "region": c.region, "scenes": dict(c.scenes),
                        "primary_scene": c.primary_scene, "hints": {"exclude_events": sorted(c.exclude_events),
-                                                                   "exclude_algorithms": sorted(c.exclude_algorithms)}},
+                                                                   "exclude_algorithms": sorted(c.exclude_algorithms),
+                                                                   "zones": sorted(c.zones)}},
             **self.relevance.to_dict(),
             "changes": [ch.to_dict() for ch in self.changes],
         }
@@ -138,7 +139,9 @@ class CityGraph:
 
         ``hints``: ``exclude_events`` / ``exclude_algorithms`` this camera never needs, and
         ``scene`` (a scene id or a list): what the installer typed, respected as the primary
-        link at confidence >= 0.9 beside the other links."""
+        link at confidence >= 0.9 beside the other links; ``zones``: the kinds of the zones and
+        lines drawn on the camera (``no_parking``, ``lane``, ...), which ask for the track
+        algorithms that use them (the ontology's ``zone_algorithms``)."""
         self._validate_camera(camera_id, region, scenes, hints)
         hinted = (hints or {}).get("scene")
         if hinted:
@@ -228,6 +231,12 @@ class CityGraph:
             if key == "scene":
                 for sc in [values] if isinstance(values, str) else values:
                     ont.taxonomy.require_scene(sc)  # TaxonomyError names close matches
+                continue
+            if key == "zones":
+                bad = [v for v in ([values] if isinstance(values, str) else values) if v not in ont.zone_algorithms]
+                if bad:
+                    raise KnowledgeGraphError(f"camera {camera_id!r}: zone kinds {bad} are not known to the ontology; "
+                                              f"use {sorted(ont.zone_algorithms)} (zone_algorithms in the ontology YAML)")
                 continue
             known = ont.taxonomy.events if key == "exclude_events" else ont.algorithms
             bad = [v for v in values if v not in known]
@@ -329,6 +338,8 @@ class CityGraph:
             g.add_edge(cn, node("region", cam.region), rel="located_in")
             for s, conf in cam.scenes:
                 g.add_edge(cn, node("scene", s), rel="sees", confidence=conf)
+            for kind in sorted(cam.zones):
+                g.add_edge(cn, node("zone", kind), rel="has_zone")
             fb = self._learner.state.get(cid)
             for e, (a, miss_id, _ch) in (fb.added.items() if fb else ()):
                 g.add_edge(cn, node("algorithm", a), rel="added_after_miss", event=e, miss_id=miss_id)

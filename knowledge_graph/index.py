@@ -7,7 +7,9 @@ is precomputed here, once, per ontology version:
   and the static explanation path ``scene -> event -> algorithm``;
 * per scene / per region: the negative knowledge that applies;
 * per region: the governance tasks that cover it (through its ancestors), with the path;
-* per algorithm: the transitive dependencies, with the chain that pulls each one in.
+* per algorithm: the transitive dependencies, with the chain that pulls each one in, and
+  which of them are evidence readers run as a cascade (only where the dependent fires);
+* per zone / line kind: the track algorithms a camera with that drawing asks for.
 
 Cameras are not nodes of the compiled graph (100,000 of them would dominate its memory);
 :meth:`knowledge_graph.CityGraph.networkx` adds the ones you ask for.
@@ -21,7 +23,7 @@ import networkx as nx
 
 from knowledge_graph.schema import GovernanceTask, NegativeRule, Ontology
 from knowledge_graph.timewindow import DAYS
-from knowledge_graph.validate import resolved_dependencies
+from knowledge_graph.validate import cascaded_dependencies, resolved_dependencies
 
 
 def node(kind: str, ident: str) -> str:
@@ -87,6 +89,10 @@ class CompiledOntology:
         tax = ont.taxonomy
         algs = ont.algorithms
         self.deps = {a: tuple(r) for a, r in resolved_dependencies(ont).items()}
+        # (dependent, reader) -> crop_from: the reader runs only where the dependent fires
+        self.cascade_links: dict[tuple[str, str], str | None] = cascaded_dependencies(ont)
+        self.zone_algorithms: dict[str, tuple[str, ...]] = {
+            k: tuple(a for a in v if a in algs and algs[a].production) for k, v in ont.zone_algorithms.items()}
 
         by_event: dict[str, list] = {}
         for a in algs.values():
@@ -209,6 +215,8 @@ class CompiledOntology:
             reach.update(mons)
         for t in ont.tasks.values():
             reach.update(a for a in t.algorithms if a in ont.algorithms and ont.algorithms[a].production)
+        for algs in self.zone_algorithms.values():  # a camera with that zone drawn asks for them
+            reach.update(algs)
         for a in list(reach):
             reach.update(dep for dep, _chain, _r in self.dependency_closure(a))
         out: dict[str, str] = {}
@@ -229,12 +237,29 @@ class CompiledOntology:
                 out[a.id] = "detects no event type, and no governance task or dependency asks for it"
         return out
 
+    def reader_cascades(self) -> dict[str, dict[str, str | None]]:
+        """Evidence reader -> {trigger pattern: crop_from}: the rule the runtime's detector
+        stage applies (``runtime.Cascade.of``) and the cost model assumes. Patterns as the
+        ontology writes them, so they also match algorithms registered later."""
+        return reader_cascades(self.ontology.dependencies)
+
     @property
     def graph(self) -> nx.DiGraph:
         """The ontology as a typed networkx DiGraph (built on first use)."""
         if self._graph is None:
             self._graph = build_networkx(self)
         return self._graph
+
+
+def reader_cascades(dependencies) -> dict[str, dict[str, str | None]]:
+    """See :meth:`CompiledOntology.reader_cascades` (from the ``cascade: true`` dependencies)."""
+    out: dict[str, dict[str, str | None]] = {}
+    for dep in dependencies:
+        if dep.cascade:
+            crop = dict(dep.crop_from)
+            for req in dep.requires:
+                out.setdefault(req, {}).setdefault(dep.pattern, crop.get(req))
+    return out
 
 
 def build_networkx(idx: CompiledOntology) -> nx.DiGraph:
@@ -261,7 +286,12 @@ def build_networkx(idx: CompiledOntology) -> nx.DiGraph:
             g.add_edge(an, node("object", o), rel="detects_object")
     for a, reqs in idx.deps.items():
         for req, reason in reqs:
-            g.add_edge(node("algorithm", a), node("algorithm", req), rel="requires", reason=reason)
+            g.add_edge(node("algorithm", a), node("algorithm", req), rel="requires", reason=reason,
+                       cascade=(a, req) in idx.cascade_links)
+    for kind, algs in ont.zone_algorithms.items():
+        g.add_node(node("zone", kind), kind="zone_kind")
+        for a in algs:
+            g.add_edge(node("zone", kind), node("algorithm", a), rel="used_by")
     for r, reg in ont.regions.items():
         g.add_node(node("region", r), kind="region", name=reg.name)
         if reg.parent:

@@ -36,9 +36,31 @@ log = logging.getLogger(__name__)
 
 _TOP_KEYS = {
     "version", "defaults", "feedback", "object_classes", "regions", "demand_only_events",
-    "dependencies", "governance_tasks", "negative",
+    "dependencies", "governance_tasks", "negative", "zone_algorithms",
 }
 ANY_SCENE_TAG = "any"  # catalog.records.ANY_SCENE
+
+
+def _dependency(dep: Any, problems: list[str]) -> Dependency:
+    """One ``dependencies`` entry; ``cascade`` must be a bool and ``crop_from`` name required ids."""
+    dep = dep if isinstance(dep, dict) else {}
+    pattern, requires = str(dep.get("algorithms", "")), tuple(dep.get("requires") or ())
+    cascade = dep.get("cascade", False)
+    if not isinstance(cascade, bool):
+        problems.append(f"dependency {pattern!r}: cascade={cascade!r}; expected true or false")
+        cascade = False
+    crop = dep.get("crop_from") or {}
+    if not isinstance(crop, dict):
+        problems.append(f"dependency {pattern!r}: crop_from={crop!r}; expected a mapping reader -> detector, "
+                        "e.g. {ocr.text_ppocr: detector.plate_haar}")
+        crop = {}
+    for reader, source in crop.items():
+        if reader not in requires or source not in requires:
+            problems.append(f"dependency {pattern!r}: crop_from {reader} -> {source} names an algorithm outside `requires` "
+                            f"{list(requires)}; list both there")
+    if crop and not cascade:
+        problems.append(f"dependency {pattern!r}: crop_from needs cascade: true (crops are read where the dependent fired)")
+    return Dependency(pattern, requires, str(dep.get("reason", "")), cascade, tuple((str(r), str(d)) for r, d in crop.items()))
 
 
 def read_ontology_yaml(path: str | Path | None = None) -> dict[str, Any]:
@@ -207,10 +229,8 @@ def load_ontology(
         rid: Region(rid, str((r or {}).get("name", rid)), (r or {}).get("parent"))
         for rid, r in (raw.get("regions") or {}).items()
     }
-    deps = tuple(
-        Dependency(str(dep.get("algorithms", "")), tuple(dep.get("requires") or ()), str(dep.get("reason", "")))
-        for dep in raw.get("dependencies") or []
-    )
+    deps = tuple(_dependency(dep, problems) for dep in raw.get("dependencies") or [])
+    zone_algorithms = {str(k): tuple(str(a) for a in (v or ())) for k, v in (raw.get("zone_algorithms") or {}).items()}
     negative = tuple(
         NegativeRule(
             id=str(n.get("id") or f"negative[{i}]"),
@@ -235,9 +255,27 @@ def load_ontology(
         negative=negative,
         demand_only_events=frozenset(raw.get("demand_only_events") or ()),
         source=src,
+        zone_algorithms=zone_algorithms,
     )
     problems.extend(validate_ontology(ont))
     if problems:
         raise OntologyError(problems, source=f"ontology {src}")
     log.info("ontology loaded source=%s version=%s algorithms=%d tasks=%d", src, ont.version, len(alg_map), len(ont.tasks))
     return ont
+
+
+def evidence_cascades(path: str | Path | None = None) -> dict[str, dict[str, str | None]]:
+    """Evidence reader -> {trigger pattern: crop_from} of an ontology YAML (default: the bundled
+    one), without a catalog: what a worker's detector stage needs (``DetectorStage(cascades=...)``).
+
+    >>> evidence_cascades()["ocr.text_ppocr"]["scene.*.illegal_parking"]
+    'detector.plate_haar'
+    """
+    from knowledge_graph.index import reader_cascades
+
+    raw = read_ontology_yaml(path)
+    problems: list[str] = []
+    deps = [_dependency(d, problems) for d in raw.get("dependencies") or []]
+    if problems:
+        raise OntologyError(problems, source=f"ontology {path or DEFAULT_ONTOLOGY_PATH}")
+    return reader_cascades(deps)

@@ -25,6 +25,7 @@ class CameraFacts:
     scenes: tuple[tuple[str, float], ...]  # (scene, confidence), strongest first
     exclude_events: frozenset[str] = frozenset()
     exclude_algorithms: frozenset[str] = frozenset()
+    zones: frozenset[str] = frozenset()  # kinds of the zones and lines drawn on the camera (no_parking, lane, ...)
 
     @property
     def primary_scene(self) -> str | None:
@@ -72,12 +73,16 @@ class Explanation:
     required_by: tuple[str, ...] = ()  # algorithms that pulled this one in
     feedback: tuple[str, ...] = ()  # adjustments learned from operators
     scene_confidence: float = 1.0
+    # an evidence reader pulled in only as a cascade: it runs only on frames where these fire
+    triggered_by: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
         parts = list(self.reasons)
         if self.dependencies:
             parts.append("pulls in " + ", ".join(self.dependencies))
+        if self.triggered_by:
+            parts.append("runs only on frames where " + " or ".join(self.triggered_by) + " fires (evidence cascade)")
         parts.extend(self.feedback)
         return "; ".join(parts) + f" (scene confidence {self.scene_confidence:.2f})"
 
@@ -87,6 +92,7 @@ class Explanation:
             "text": self.text, "governance_task_ids": list(self.governance_task_ids), "event_types": list(self.event_types),
             "dependencies": list(self.dependencies), "required_by": list(self.required_by),
             "feedback": list(self.feedback), "scene_confidence": self.scene_confidence,
+            "triggered_by": list(self.triggered_by),
         }
 
 
@@ -98,9 +104,14 @@ class AlgorithmChoice:
     score: float  # scene confidence x feedback factor, 0..1
     explanation: Explanation
 
+    @property
+    def cascaded(self) -> bool:
+        """An evidence reader that runs only where its dependents fire (``explanation.triggered_by``)."""
+        return bool(self.explanation.triggered_by)
+
     def to_dict(self) -> dict[str, Any]:
         return {"algorithm_id": self.algorithm_id, "priority": self.priority, "fps": self.fps, "score": round(self.score, 4),
-                "explanation": self.explanation.to_dict()}
+                "cascaded": self.cascaded, "explanation": self.explanation.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +154,12 @@ class Relevance:
 class _Pick:
     """Mutable builder for one choice while deciding (frozen into AlgorithmChoice at the end)."""
 
-    __slots__ = ("alg", "priority", "fps", "score", "conf", "paths", "reasons", "tasks", "events", "deps", "req_by", "fb")
+    __slots__ = ("alg", "priority", "fps", "score", "conf", "paths", "reasons", "tasks", "events", "deps", "req_by", "fb",
+                 "own", "triggers")
 
     def __init__(self, alg: str, priority: int, fps: float, score: float, conf: float) -> None:
+        self.own = True  # chosen for itself (an event, a task, a zone, a miss, a scene monitor), not only as a need
+        self.triggers: list[str] = []  # dependents whose firing starts it, while it is only their evidence
         self.alg, self.priority, self.fps, self.score, self.conf = alg, priority, fps, score, conf
         self.paths: list[tuple[str, ...]] = []
         self.reasons: list[str] = []
@@ -166,7 +180,8 @@ class _Pick:
         exp = Explanation(self.alg, tuple(self.paths), tuple(self.reasons),
                           (tuple(dict.fromkeys(tasks)) if len(tasks) > 1 else tuple(tasks)) if tasks else (),
                           tuple(self.events) if self.events else (), tuple(self.deps) if self.deps else (),
-                          tuple(self.req_by) if self.req_by else (), self.fb, self.conf)
+                          tuple(self.req_by) if self.req_by else (), self.fb, self.conf,
+                          tuple(dict.fromkeys(self.triggers)) if not self.own and self.triggers else ())
         return AlgorithmChoice(self.alg, self.priority, self.fps, self.score, exp)
 
 
@@ -237,6 +252,11 @@ def decide_relevance(
     seen_events: set[str] = set()
     min_conf = d.min_scene_confidence
     linked = linked_scenes(cam.scenes, d)
+    # the track algorithms the camera's drawn zones and lines ask for: algorithm -> zone kinds
+    zone_asked: dict[str, list[str]] = {}
+    for kind in sorted(cam.zones):
+        for a in idx.zone_algorithms.get(kind, ()):
+            zone_asked.setdefault(a, []).append(kind)
 
     for scene, conf in linked:
         for e in idx.uncovered.get(scene, ()):
@@ -259,7 +279,11 @@ def decide_relevance(
             if not links and e in ont.demand_only_events:
                 continue
             chosen = None
-            for i, a in enumerate(slot.candidates):
+            order = range(len(slot.candidates))
+            if zone_asked:  # a zone drawn for this event: its track algorithm before the scene head
+                order = sorted(order, key=lambda j: slot.candidates[j] not in zone_asked)
+            for i in order:
+                a = slot.candidates[i]
                 rule = neg_alg(a)
                 if rule is not None:
                     exclude(node("algorithm", a), rule, f"algorithm {a!r} is never needed here")
@@ -286,7 +310,15 @@ def decide_relevance(
                 p.merge(prio, fps, conf * factor, conf)
             p.events.append(e)
             p.paths.append((cam_node,) + slot.paths[i])
-            p.reasons.append(slot.reasons[i] + ("" if i == 0 else f" (stands in for paused {slot.candidates[0]})"))
+            if a in zone_asked:
+                kinds = zone_asked[a]
+                p.reasons.append(slot.reasons[i] + ("" if i == 0 else f" (chosen over {slot.candidates[0]}: "
+                                                    f"{'/'.join(kinds)} drawn on this camera)"))
+                for kind in kinds:
+                    p.paths.append((cam_node, node("zone", kind), node("algorithm", a)))
+                    p.reasons.append(f"a {kind!r} zone or line is drawn on this camera and {a} uses it")
+            else:
+                p.reasons.append(slot.reasons[i] + ("" if i == 0 else f" (stands in for paused {slot.candidates[0]})"))
             if links:
                 an = node("algorithm", a)
                 en = node("event", e)
@@ -324,6 +356,35 @@ def decide_relevance(
             p.tasks.append(t.id)
             p.paths.append((cam_node,) + lk.path + (node("algorithm", a),))
             p.reasons.append(task_reason(t, f"algorithm {a!r}", lk.region))
+
+    for a, kinds in zone_asked.items():  # a drawing asks for its algorithm even where no linked scene has the event
+        if a in picks:
+            continue
+        node_a = ont.algorithms[a]
+        if any(neg_event(e) is not None for e in node_a.event_types):
+            exclude(node("algorithm", a), next(neg_event(e) for e in node_a.event_types if neg_event(e) is not None),
+                    f"algorithm {a!r} asked for by the camera's {'/'.join(kinds)} zone")
+            continue
+        rule = neg_alg(a)
+        if rule is not None:
+            exclude(node("algorithm", a), rule, f"algorithm {a!r} is never needed here")
+            continue
+        factor, paused, note = verdict(a)
+        if paused:
+            excluded.append(Exclusion(node("algorithm", a), f"algorithm {a!r} for the camera's {'/'.join(kinds)} zone: {note[0]}"))
+            continue
+        links = [lk for e in node_a.event_types for lk in by_event.get(e, ())]
+        prio = max((lk.task.priority for lk in links), default=d.baseline_priority)
+        fps = max((lk.task.fps for lk in links), default=d.baseline_fps)
+        conf = cam.scenes[0][1] if cam.scenes else 1.0
+        p = picks[a] = _Pick(a, prio, fps, conf * factor, conf)
+        p.fb = note
+        p.events.extend(node_a.event_types)
+        p.tasks.extend(lk.task.id for lk in links)
+        for kind in kinds:
+            p.paths.append((cam_node, node("zone", kind), node("algorithm", a)))
+            p.reasons.append(f"a {kind!r} zone or line is drawn on this camera: the operator asks for {a} "
+                             f"({', '.join(node_a.event_types)}) there")
 
     overrides: set[str] = set()  # added after a miss: they and their needs beat negative knowledge
     if feedback is not None and feedback.added:
@@ -388,8 +449,13 @@ def decide_relevance(
             if dp is None:
                 dp = picks[dep] = _Pick(dep, p.priority, p.fps, p.score, p.conf)
                 dp.fb = verdict(dep)[2]
+                dp.own = False
             else:
                 dp.merge(p.priority, p.fps, p.score, p.conf)
+            if (chain[-2], dep) in idx.cascade_links:
+                dp.triggers.append(chain[-2])
+            else:  # a need that runs with its dependent at its rate (the tracks' detector)
+                dp.own = True
             dp.req_by.append(a)
             dp.tasks.extend(p.tasks)
             dp.paths.append(base + tuple(node("algorithm", x) for x in chain[1:]))
@@ -435,4 +501,8 @@ def camera_facts(camera_id: str, region: str, scenes: Mapping[str, float], hints
     hints = hints or {}
     ordered = tuple(sorted(((s, float(c)) for s, c in scenes.items()), key=lambda sc: (-sc[1], sc[0])))
     return CameraFacts(camera_id, region, ordered, frozenset(hints.get("exclude_events", ())),
-                        frozenset(hints.get("exclude_algorithms", ())))
+                        frozenset(hints.get("exclude_algorithms", ())), frozenset(_listed(hints.get("zones", ()))))
+
+
+def _listed(values: Any) -> tuple[str, ...]:
+    return (values,) if isinstance(values, str) else tuple(values)

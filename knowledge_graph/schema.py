@@ -80,11 +80,19 @@ class GovernanceTask:
 
 @dataclass(frozen=True, slots=True)
 class Dependency:
-    """Every algorithm whose id matches ``pattern`` (fnmatch) needs ``requires`` to run."""
+    """Every algorithm whose id matches ``pattern`` (fnmatch) needs ``requires`` to run.
+
+    ``cascade``: the requirements are evidence readers that run only on the frames (and in
+    the regions) where the dependent fires, not at its rate (``runtime.cascade``);
+    ``crop_from``: (reader, detector) pairs -- the reader reads the detector's boxes (the
+    text reader reads the plate detector's plates).
+    """
 
     pattern: str
     requires: tuple[str, ...]
     reason: str
+    cascade: bool = False
+    crop_from: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +164,5 @@ class Ontology:
     demand_only_events: frozenset[str]
     source: str = "<memory>"
     extra: dict[str, Any] = field(default_factory=dict)
+    # zone / line kind drawn on a camera -> the track algorithms it asks for (runtime.tracking)
+    zone_algorithms: dict[str, tuple[str, ...]] = field(default_factory=dict)

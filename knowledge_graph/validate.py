@@ -30,6 +30,21 @@ def _hint(value: str, known: Iterable[str]) -> str:
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
 
+def cascaded_dependencies(ont: Ontology) -> dict[tuple[str, str], str | None]:
+    """(algorithm id, evidence reader id) -> the detector whose boxes the reader reads (or
+    ``None``: the dependent's own box / the frame), for the ``cascade: true`` dependencies."""
+    out: dict[tuple[str, str], str | None] = {}
+    ids = list(ont.algorithms)
+    for dep in ont.dependencies:
+        if not dep.cascade:
+            continue
+        crop = dict(dep.crop_from)
+        for alg_id in fnmatch.filter(ids, dep.pattern):
+            for req in dep.requires:
+                out.setdefault((alg_id, req), crop.get(req))
+    return out
+
+
 def resolved_dependencies(ont: Ontology) -> dict[str, list[tuple[str, str]]]:
     """algorithm id -> [(required algorithm id, reason)], from ``depends_on`` and the
     ``dependencies`` patterns; unknown targets are kept (validation reports them)."""
@@ -109,6 +124,10 @@ def validate_ontology(ont: Ontology) -> list[str]:
             p.append(f"{node}: excludes nothing; list `never_events` and/or `never_algorithms`")
 
     check("demand_only_events", "event type", ont.demand_only_events, events, event_fix)
+    for kind, algs in ont.zone_algorithms.items():
+        if not kind or not algs:
+            p.append(f"zone_algorithms {kind!r}: give a zone or line kind and the track algorithms it asks for, "
+                     "e.g. no_parking: [track.illegal_parking]")
 
     return p
 

@@ -77,8 +77,12 @@ from runtime.detector_stage import (
     next_anchor_ms,
     registry_factory,
 )
+from runtime.cascade import Cascade, CascadeConfigError, CascadeTrigger  # evidence readers as a cascade
 
 __all__ = [
+    "Cascade",
+    "CascadeConfigError",
+    "CascadeTrigger",
     "CANARY_SUFFIX",
     "CameraWork",
     "HeadWork",

@@ -15,6 +15,14 @@ camera; the others carry on. :meth:`DetectorStage.event_inputs` turns the result
 ``runtime.Detection`` inputs for ``EventDetector.update``, so detector alerts flow exactly
 like head alerts.
 
+Evidence readers run as a cascade (:mod:`runtime.cascade`, DeepStream's secondary inference):
+a reader with a :class:`~runtime.cascade.Cascade` rule runs only on the frames where one of its
+triggers fired -- a head over its threshold (``run(frame, fired=..., assigned=...)``, the
+worker passes the heads that fired) or a detector of the stage that found what its event
+mapping accepts -- inside the trigger's regions (the plate detector's plates for the text
+reader), at most every ``reread_s`` while they keep firing. On a camera that runs none of its
+triggers a reader runs at its rate like any detector.
+
 >>> from runtime.detectors import default_detector_registry
 >>> stage = DetectorStage({"detector.face_mtcnn": DetectorSpec(
 ...     registry_factory(default_detector_registry(), "detector.face_mtcnn"), rate_fps=1, version="1")})
@@ -34,6 +42,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from runtime.cascade import Cascade, cascade_order, fired_of, offset_detections, reader_regions
 from runtime.detection import Detection
 from runtime.detectors.base import DetectorError
 from runtime.residency import ModelResidency
@@ -192,6 +201,8 @@ class AlgorithmStats:
     errors: int
     run_ms_total: float
     run_ms_max: float
+    skipped_not_triggered: int = 0  # a cascaded reader on frames where none of its triggers fired
+    crops: int = 0  # regions a cascaded reader read (a whole frame counts one)
 
     @property
     def run_ms_mean(self) -> float:
@@ -240,6 +251,8 @@ class _Counts:
     errors: int = 0
     run_ms_total: float = 0.0
     run_ms_max: float = 0.0
+    skipped_not_triggered: int = 0
+    crops: int = 0
 
 
 class DetectorStage:
@@ -248,11 +261,15 @@ class DetectorStage:
     ``specs``: algorithm id -> :class:`DetectorSpec` or a tuple ``(detector, rate_fps,
     version[, events])``. ``residency``: where detectors live (default: no budget); they are
     registered under their algorithm ids. ``backoff_s``: (base, max) rest of a failing
-    detector, doubling per failure in a row, in the camera's frame time.
+    detector, doubling per failure in a row, in the camera's frame time. ``cascades``: reader
+    id -> :class:`~runtime.cascade.Cascade` (or its plain form, ``{trigger pattern: crop_from}``):
+    those readers run only where a trigger fired (module doc); rules for readers this stage
+    does not serve are ignored (the city's rules cover every reader, a stage serves some).
     """
 
     def __init__(self, specs: Mapping[str, DetectorSpec | Sequence[Any]], *, residency: ModelResidency | None = None,
-                 backoff_s: tuple[float, float] = (2.0, 60.0), track_hub: Any = None) -> None:
+                 backoff_s: tuple[float, float] = (2.0, 60.0), track_hub: Any = None,
+                 cascades: Mapping[str, Any] | None = None) -> None:
         # track_hub: the runtime.tracking.TrackHub the city algorithms (track.*) of these specs share
         self.track_hub = track_hub
         if not specs:
@@ -276,6 +293,13 @@ class DetectorStage:
         self._lock = threading.Lock()
         self._frames = self._frames_with_runs = 0
         self._overhead_ms = 0.0
+        self._cascades: dict[str, Cascade] = {}
+        for alg, rule in (cascades or {}).items():
+            if alg not in self._specs:
+                log.debug("detector stage: cascade rule for %s ignored (not served here)", alg)
+                continue
+            self._cascades[str(alg)] = Cascade.of(rule)
+        self._cascade_order = cascade_order(self._cascades)
 
     # -- configuration ---------------------------------------------------------------------
     @property
@@ -319,6 +343,25 @@ class DetectorStage:
                                            "DetectorStage(city_algorithm_specs(hub), track_hub=hub) to use zones")
         self.track_hub.set_geometry(camera_id, geometry)
 
+    def cascade(self, algorithm_id: str) -> Cascade | None:
+        """The cascade rule of a reader (``None``: it runs at its rate on every camera)."""
+        self._check([algorithm_id])
+        return self._cascades.get(algorithm_id)
+
+    def cascaded(self, camera_id: str, assigned: Iterable[str] = ()) -> dict[str, tuple[str, ...]]:
+        """Reader -> its triggers on ``camera_id`` (which also runs ``assigned``, e.g. its heads):
+        the readers that run there only where those fire."""
+        with self._lock:
+            known = set(self._slots.get(camera_id, {})) | set(assigned)
+            algs = list(self._slots.get(camera_id, {}))
+        out = {}
+        for alg in algs:
+            c = self._cascades.get(alg)
+            trig = c.triggers_on(known) if c is not None else ()
+            if trig:
+                out[alg] = trig
+        return out
+
     def unassign(self, camera_id: str) -> None:
         self.assign(camera_id, ())
 
@@ -337,62 +380,118 @@ class DetectorStage:
         self.residency.swap(algorithm_id, version=version, load=spec.load, size_mib=mem)
 
     # -- serving ---------------------------------------------------------------------------
-    def run(self, frame: FrameEvent) -> dict[str, list[Detection]]:
+    def run(self, frame: FrameEvent, fired: Mapping[str, Detection | Sequence[Detection]] | None = None, *,
+            assigned: Iterable[str] | None = None) -> dict[str, list[Detection]]:
         """Run the detectors of ``frame.camera_id`` that are due on this frame.
 
         Returns algorithm id -> detections, only for detectors that ran and succeeded (a
         detector that raised is left out: it is logged and backs off). A camera with no
         detectors assigned gets ``{}`` (cameras that run only heads pass here too).
+
+        ``fired``: the algorithms outside the stage (heads) that fired on this frame (score at
+        or over their threshold), with their detections; ``assigned``: every such algorithm the
+        camera runs, fired or not. A cascaded reader whose triggers the camera runs reads only
+        where one fired (module doc); without ``assigned`` only the stage's own detectors and
+        ``fired`` tell what the camera runs.
         """
         t0 = time.perf_counter()
         now = float(frame.ts_ms)
-        due: list[str] = []
+        upstream = {a: ([d] if isinstance(d, Detection) else list(d)) for a, d in (fired or {}).items()}
+        first: list[str] = []
+        later: list[str] = []
         with self._lock:
             slots = self._slots.get(frame.camera_id)
             if not slots:
                 return {}
             self._frames += 1
+            known = set(slots) | set(assigned or ()) | set(upstream) if self._cascades else set()
             for alg, slot in slots.items():
-                c = self._counts[alg]
-                if not detector_due(slot.anchor_ms, now, slot.rate_fps):
-                    c.skipped_not_due += 1
-                elif slot.failed_at_ms <= now < slot.retry_at_ms:
-                    c.skipped_unhealthy += 1  # resting; time going back before the failure (a looped file) ends the rest
-                else:
-                    slot.anchor_ms = next_anchor_ms(slot.anchor_ms, now, slot.rate_fps)
-                    due.append(alg)
-            if due:
-                self._frames_with_runs += 1
+                c = self._cascades.get(alg)
+                if c is not None and c.triggers_on(known):
+                    later.append(alg)
+                elif self._take_due(alg, slot, now, slot.rate_fps):
+                    first.append(alg)
         out: dict[str, list[Detection]] = {}
         busy_ms = 0.0
-        for alg in due:
-            t1 = time.perf_counter()
-            try:
-                detector = self.residency.get(alg)  # loads on first use or after eviction (not counted as run time)
-                t2 = time.perf_counter()
-                # city algorithms over tracks need the camera and the time: they take the whole frame
-                detect_frame = getattr(detector, "detect_frame", None)
-                dets = _checked(alg, detect_frame(frame) if detect_frame is not None else detector.detect(frame.image))
-            except Exception as exc:  # one detector's failure must not stop the others
-                self._failed(frame, alg, exc)
-                busy_ms += (time.perf_counter() - t1) * 1000.0
-                continue
-            t3 = time.perf_counter()
-            ms = (t3 - t2) * 1000.0
-            busy_ms += (t3 - t1) * 1000.0
-            out[alg] = dets
-            with self._lock:
-                c = self._counts[alg]
-                c.runs += 1
-                c.run_ms_total += ms
-                c.run_ms_max = max(c.run_ms_max, ms)
-                slot = self._slots.get(frame.camera_id, {}).get(alg)
-                if slot is not None and slot.failures:
-                    log.info("detector recovered camera=%s algorithm=%s after %d failures", frame.camera_id, alg, slot.failures)
-                    slot.failures, slot.failed_at_ms, slot.retry_at_ms, slot.last_error = 0, math.inf, -math.inf, ""
+        ran = bool(first)
+        for alg in first:
+            busy_ms += self._run_one(frame, alg, None, out)
+        if later:
+            h, w = frame.image.shape[:2]
+            mappings = {a: self._specs[a].events for a in self._specs}
+            fired_now = dict(upstream)
+            fired_now.update(fired_of(out, mappings))
+            for alg in (a for a in self._cascade_order if a in later):
+                rule = self._cascades[alg]
+                regions = reader_regions(rule, fired_now, out, image_wh=(w, h))
+                with self._lock:
+                    slot = self._slots.get(frame.camera_id, {}).get(alg)
+                    if slot is None:
+                        continue
+                    if regions is None or not regions:
+                        self._counts[alg].skipped_not_triggered += 1
+                        continue
+                    due = self._take_due(alg, slot, now, min(slot.rate_fps, rule.reread_fps))
+                if not due:
+                    continue
+                ran = True
+                busy_ms += self._run_one(frame, alg, regions, out)
+                if alg in out:
+                    fired_now.update(fired_of({alg: out[alg]}, mappings))
         with self._lock:
+            if ran:
+                self._frames_with_runs += 1
             self._overhead_ms += (time.perf_counter() - t0) * 1000.0 - busy_ms
         return out
+
+    def _take_due(self, alg: str, slot: _Slot, now: float, rate_fps: float) -> bool:
+        """Whether ``alg`` runs on this frame (due at ``rate_fps`` and not resting); moves its anchor. Under the lock."""
+        c = self._counts[alg]
+        if not detector_due(slot.anchor_ms, now, rate_fps):
+            c.skipped_not_due += 1
+            return False
+        if slot.failed_at_ms <= now < slot.retry_at_ms:
+            c.skipped_unhealthy += 1  # resting; time going back before the failure (a looped file) ends the rest
+            return False
+        slot.anchor_ms = next_anchor_ms(slot.anchor_ms, now, rate_fps)
+        return True
+
+    def _run_one(self, frame: FrameEvent, alg: str, regions: tuple | None, out: dict[str, list[Detection]]) -> float:
+        """Run one detector on the frame (or inside ``regions``); its detections go to ``out``. Returns busy ms."""
+        t1 = time.perf_counter()
+        try:
+            detector = self.residency.get(alg)  # loads on first use or after eviction (not counted as run time)
+            t2 = time.perf_counter()
+            # city algorithms over tracks need the camera and the time: they take the whole frame
+            detect_frame = getattr(detector, "detect_frame", None)
+            h, w = frame.image.shape[:2]
+            if detect_frame is not None:
+                dets = _checked(alg, detect_frame(frame))
+            elif regions is None or regions == ((0.0, 0.0, float(w), float(h)),):
+                dets = _checked(alg, detector.detect(frame.image))
+            else:
+                dets = []
+                for r in regions:
+                    x0, y0, x1, y1 = (int(v) for v in r)
+                    found = _checked(alg, detector.detect(frame.image[y0:y1, x0:x1]))
+                    dets.extend(offset_detections(found, (float(x0), float(y0), float(x1), float(y1))))
+        except Exception as exc:  # one detector's failure must not stop the others
+            self._failed(frame, alg, exc)
+            return (time.perf_counter() - t1) * 1000.0
+        t3 = time.perf_counter()
+        ms = (t3 - t2) * 1000.0
+        out[alg] = dets
+        with self._lock:
+            c = self._counts[alg]
+            c.runs += 1
+            c.crops += len(regions) if regions is not None else 0
+            c.run_ms_total += ms
+            c.run_ms_max = max(c.run_ms_max, ms)
+            slot = self._slots.get(frame.camera_id, {}).get(alg)
+            if slot is not None and slot.failures:
+                log.info("detector recovered camera=%s algorithm=%s after %d failures", frame.camera_id, alg, slot.failures)
+                slot.failures, slot.failed_at_ms, slot.retry_at_ms, slot.last_error = 0, math.inf, -math.inf, ""
+        return (t3 - t1) * 1000.0
 
     def event_inputs(self, frame: FrameEvent, results: Mapping[str, Sequence[Detection]]) -> dict[str, Detection]:
         """``run``'s results as ``EventDetector.update`` inputs (uses the specs' versions and mappings)."""
@@ -404,7 +503,8 @@ class DetectorStage:
     # -- observation -----------------------------------------------------------------------
     def stats(self) -> StageStats:
         with self._lock:
-            algs = tuple(AlgorithmStats(a, c.runs, c.skipped_not_due, c.skipped_unhealthy, c.errors, c.run_ms_total, c.run_ms_max)
+            algs = tuple(AlgorithmStats(a, c.runs, c.skipped_not_due, c.skipped_unhealthy, c.errors, c.run_ms_total, c.run_ms_max,
+                                        c.skipped_not_triggered, c.crops)
                          for a, c in sorted(self._counts.items()))
             return StageStats(self._frames, self._frames_with_runs, self._overhead_ms, algs)
 

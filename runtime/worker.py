@@ -235,7 +235,9 @@ class InferenceWorker(WorkerControl):
             dets = {alg: Detection(score=sc[slot][0], xyxy=sc[slot][1], model_version=self._label(slot, sc[slot][2]))
                     for alg, slot in slots.items() if slot in sc}
             if self._stage is not None:  # every frame that reaches the worker, head due or not
-                results = self._stage.run(f)
+                # evidence readers run as a cascade: only where a head that needs them fired (runtime.cascade)
+                results = self._stage.run(f, fired={a: d for a, d in dets.items() if d.score >= self._events.policy_for(a).threshold},
+                                          assigned=slots)
                 if results:
                     dets.update(self._stage.event_inputs(f, results))
             alerts = self._events.update(f, dets) if dets else []

@@ -15,16 +15,24 @@ never trusted here.
 * **compute saved**: 1 - cost of the selected set / cost of every algorithm any camera could
   need (every production algorithm the graph can reach: :meth:`CompiledOntology.unreachable`
   lists the rest with reasons), per frame; the shared backbone counts once whenever a head
-  or readout runs.
+  or readout runs. Costed the way the runtime runs them (:class:`CostModel`): an evidence
+  reader (text reader, plate detector, people counter) whose triggers are in the set runs as
+  a cascade, only on the frames where one of them fires, so it costs its per-frame cost x
+  the share of frames it runs on; the triggers' own cost is counted as theirs. The same
+  model costs the selected set, every baseline and the every-algorithm set (which runs its
+  readers as a cascade too). ``compute_saved_always_on`` is the former figure (every reader
+  on every frame), kept for comparison.
 
 A selector is any ``(camera, at) -> ordered algorithm ids`` (best first); a budget cuts a
 selection, in its own order, to at most a given cost (recall *at equal or lower cost*).
 """
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,17 +51,34 @@ def evaluation_times(days: Sequence[datetime] = (datetime(2024, 5, 1), datetime(
 
 @dataclass(frozen=True)
 class CostModel:
-    """Measured cost per frame of each algorithm (ms) and of the shared backbone pass."""
+    """Measured cost per frame of each algorithm (ms) and of the shared backbone pass, and how
+    often a cascaded evidence reader runs.
+
+    A frame is one the camera's algorithms run on (the graph's baseline rate, 1 fps). A reader
+    runs on a frame when one of its triggers in the set fires there: on the real occurrences
+    of the triggers' events (the synthetic city's rates, ``event_duration_s`` long each, one
+    read at the start and one per ``reread_s`` while it lasts -- the runtime's ``Cascade``),
+    and on false firings: each trigger is over its threshold without its event on
+    ``false_fire_share`` of frames (see BENCHMARKS.md for where the figure comes from).
+    """
 
     algorithm_ms: Mapping[str, float]
     backbone_ms: float
     source: str = "measured"
+    false_fire_share: float = 0.01
+    event_duration_s: float = 300.0
+    reread_s: float = 10.0
+    frame_fps: float = 1.0
 
     def of(self, ids: Sequence[str], kinds: Mapping[str, str]) -> float:
+        """Every algorithm of ``ids`` on every frame (readers always on: the former model)."""
         if not ids:
             return 0.0
         bb = self.backbone_ms if any(kinds.get(a) in BACKBONE_KINDS for a in ids) else 0.0
         return bb + sum(self.algorithm_ms.get(a, 0.0) for a in ids)
+
+    def reads_per_occurrence(self) -> float:
+        return 1.0 + (self.event_duration_s / self.reread_s if self.reread_s > 0 else self.event_duration_s * self.frame_fps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +92,8 @@ class CameraScore:
     cost_ms: float  # mean selected cost per frame
     selected: float  # mean number of selected algorithms
     missed: tuple[str, ...]  # events with less than full coverage
+    compute_saved_always_on: float = 0.0  # the former model: every reader on every frame
+    every_cost_ms: float = 0.0  # mean cost of every algorithm on this camera (same model)
 
 
 class Judge:
@@ -82,8 +109,50 @@ class Judge:
         self.kinds = {a: n.kind for a, n in ont.algorithms.items()}
         self.events = {a: frozenset(n.event_types) for a, n in ont.algorithms.items()}
         self.scene_tags = {a: frozenset(n.scene_tags) for a, n in ont.algorithms.items()}
-        self.all_cost = costs.of(self.production, self.kinds)
+        self.all_cost = costs.of(self.production, self.kinds)  # readers always on (the former model)
         self._deps = {a: {d for d, _c, _r in index.dependency_closure(a)} for a in ont.algorithms}
+        # the runtime's cascade rule, from the same ontology: reader -> trigger patterns
+        self.reader_patterns = {r: tuple(rule) for r, rule in index.reader_cascades().items()}
+        self._every: dict[tuple[str, int, int], float] = {}
+
+    def triggers(self, reader: str, selected: Sequence[str]) -> tuple[str, ...]:
+        """The algorithms of ``selected`` that start ``reader`` (the runtime's ``Cascade.triggers_on``)."""
+        pats = self.reader_patterns.get(reader)
+        return _matching(pats, tuple(selected)) if pats else ()
+
+    def reader_share(self, cam: CityCamera, triggers: Sequence[str], at: datetime) -> float:
+        """Share of frames a cascaded reader runs on at ``at``, started by ``triggers`` (see :class:`CostModel`)."""
+        c = self.costs
+        events = set().union(*(self.events.get(t, frozenset()) for t in triggers))
+        occ_per_s = 0.0
+        for e in events:  # one read per occurrence start and per reread_s while it lasts, whoever fires
+            t = cam.truth(e)
+            if t is not None and t.occurs_at_hour(at.hour):
+                hours = 24 if t.hours is None else (t.hours[1] - t.hours[0]) % 24 or 24
+                occ_per_s += t.rate_per_day / (hours * 3600.0)
+        true_share = occ_per_s * c.reads_per_occurrence() / c.frame_fps
+        false_share = 1.0 - (1.0 - c.false_fire_share) ** len(triggers)
+        return min(1.0, true_share + false_share)
+
+    def cost(self, cam: CityCamera, selected: Sequence[str], at: datetime) -> float:
+        """Per-frame cost of ``selected`` on ``cam`` at ``at``, evidence readers as a cascade."""
+        sel = list(dict.fromkeys(selected))
+        if not sel:
+            return 0.0
+        total = self.costs.of(sel, self.kinds)
+        for r in sel:
+            trig = self.triggers(r, sel)
+            if trig:  # the reader runs only where they fire; on a camera with none of them it runs always
+                total -= self.costs.algorithm_ms.get(r, 0.0) * (1.0 - self.reader_share(cam, trig, at))
+        return total
+
+    def every_cost(self, cam: CityCamera, at: datetime) -> float:
+        """:meth:`cost` of every algorithm any camera could need (its readers a cascade too)."""
+        key = (cam.camera_id, at.hour, at.weekday())
+        hit = self._every.get(key)
+        if hit is None:
+            hit = self._every[key] = self.cost(cam, self.production, at)
+        return hit
 
     def task_algorithms(self, cam: CityCamera, at: datetime) -> frozenset[str]:
         """Algorithms a governance task that truly applies to the camera asks for by name now."""
@@ -100,38 +169,47 @@ class Judge:
         needed = set().union(*(self._deps.get(a, set()) for a in base)) if base else set()
         return base | (needed & set(selected))
 
-    def cut(self, ordered: Sequence[str], budget_ms: float) -> list[str]:
-        """The longest prefix (in the selector's own order) costing at most ``budget_ms``;
-        an algorithm that would overflow is skipped and cheaper later ones are still taken."""
+    def cut(self, ordered: Sequence[str], budget_ms: float, cam: CityCamera, at: datetime) -> list[str]:
+        """The longest prefix (in the selector's own order) costing at most ``budget_ms``
+        (:meth:`cost`); an algorithm that would overflow is skipped and cheaper later ones
+        are still taken."""
         out: list[str] = []
         for a in ordered:
-            if self.costs.of([*out, a], self.kinds) <= budget_ms + 1e-9:
+            if self.cost(cam, [*out, a], at) <= budget_ms + 1e-9:
                 out.append(a)
         return out
+
+
+@lru_cache(maxsize=65536)
+def _matching(patterns: tuple[str, ...], ids: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(a for a in ids if any(fnmatch.fnmatchcase(a, p) for p in patterns))
 
 
 def score_camera(judge: Judge, cam: CityCamera, selector: Selector, times: Sequence[datetime],
                  budget: Callable[[CityCamera, datetime], float] | None = None) -> CameraScore:
     weights = occurrence_weights(cam, [t.hour for t in times])
     covered = {e: 0.0 for e in weights}
-    precisions, costs, sizes = [], [], []
+    precisions, costs, sizes, always_on, every = [], [], [], [], []
     for i, at in enumerate(times):
         sel = list(dict.fromkeys(selector(cam, at)))
         if budget is not None:
-            sel = judge.cut(sel, budget(cam, at))
+            sel = judge.cut(sel, budget(cam, at), cam, at)
         detected = set().union(*(judge.events.get(a, frozenset()) for a in sel)) if sel else set()
         for e, w in weights.items():
             if e in detected:
                 covered[e] += float(w[i])
         precisions.append(len(judge.useful(cam, sel, at)) / len(sel) if sel else 1.0)
-        costs.append(judge.costs.of(sel, judge.kinds))
+        costs.append(judge.cost(cam, sel, at))
+        every.append(judge.every_cost(cam, at))
+        always_on.append(judge.costs.of(sel, judge.kinds))
         sizes.append(len(sel))
     recall = float(np.mean(list(covered.values()))) if covered else 1.0
     rare = [covered[e.event] for e in cam.events if e.rare]
-    cost = float(np.mean(costs))
+    cost, every_cost = float(np.mean(costs)), float(np.mean(every))
     return CameraScore(cam.camera_id, cam.scene, recall, float(np.mean(rare)) if rare else None, float(np.mean(precisions)),
-                       1.0 - cost / judge.all_cost if judge.all_cost > 0 else 0.0, cost, float(np.mean(sizes)),
-                       tuple(sorted(e for e, c in covered.items() if c < 1.0 - 1e-9)))
+                       1.0 - cost / every_cost if every_cost > 0 else 0.0, cost, float(np.mean(sizes)),
+                       tuple(sorted(e for e, c in covered.items() if c < 1.0 - 1e-9)),
+                       1.0 - float(np.mean(always_on)) / judge.all_cost if judge.all_cost > 0 else 0.0, every_cost)
 
 
 def score_cameras(judge: Judge, cams: Sequence[CityCamera], selector: Selector, times: Sequence[datetime],
@@ -145,13 +223,14 @@ def summarize(scores: Sequence[CameraScore]) -> dict[str, float]:
         return np.array([getattr(s, name) for s in scores if getattr(s, name) is not None], np.float64)
 
     out: dict[str, float] = {}
-    for name in ("recall", "precision", "compute_saved"):
+    for name in ("recall", "precision", "compute_saved", "compute_saved_always_on"):
         v = col(name)
         out[name] = round(float(v.mean()), 4) if len(v) else float("nan")
         out[f"{name}_p5"] = round(float(np.percentile(v, 5)), 4) if len(v) else float("nan")
     rare = col("rare_recall")
     out["rare_recall"] = round(float(rare.mean()), 4) if len(rare) else 1.0
     out["cost_ms"] = round(float(col("cost_ms").mean()), 3)
+    out["every_algorithm_cost_ms"] = round(float(col("every_cost_ms").mean()), 3)
     out["algorithms_per_camera"] = round(float(col("selected").mean()), 2)
     out["cameras"] = len(scores)
     return out

@@ -49,6 +49,12 @@ def chosen(catalog):
                 for at in TIMES if s2 is None else TIMES[2:3]:
                     for c in g.relevance(cid, at).choices:
                         out.setdefault(c.algorithm_id, cid)
+    for s1 in scenes:  # cameras with zones and lines drawn: the track algorithms (and their detector)
+        cid = f"z-{s1}"
+        g.add_camera(cid, region="city", scenes={s1: 0.8}, hints={"zones": sorted(g.ontology.zone_algorithms)})
+        for at in TIMES:
+            for c in g.relevance(cid, at).choices:
+                out.setdefault(c.algorithm_id, cid)
     return g, out
 
 

@@ -312,3 +312,174 @@ def test_unknown_algorithm_is_a_key_error_with_a_readable_message():
     with pytest.raises(KeyError) as info:
         stage.spec("b")
     assert str(info.value).startswith("unknown algorithm id(s) ['b']")
+
+
+# -- evidence readers as a cascade (runtime.cascade) ------------------------------------------
+PARKING = "scene.road.illegal_parking"
+HEAD_FIRED = EventDetection(score=0.9, xyxy=(0, 0, 64, 48))  # a scene head's frame-level score over its threshold
+
+
+class Cropper(Recorder):
+    """Records the shape of every picture it is handed (a crop or the frame)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.shapes: list[tuple[int, int]] = []
+
+    def detect(self, image_bgr):
+        self.shapes.append(image_bgr.shape[:2])
+        return super().detect(image_bgr)
+
+
+def _cascade_stage(reader, *, rule=None, rate_fps=10.0, **extra):
+    specs = {"ocr.text_ppocr": DetectorSpec(reader, rate_fps, "ocr@1"), **extra}
+    return DetectorStage(specs, cascades={"ocr.text_ppocr": {"scene.*.illegal_parking": None} if rule is None else rule})
+
+
+@pytest.mark.parametrize(
+    ("fired_at", "reread_s", "expected_runs_ms"),
+    [
+        ((), 10.0, []),  # the trigger never fires: the reader never runs
+        ((300,), 10.0, [300]),  # one firing frame: one read, there
+        ((300, 400, 500), 10.0, [300]),  # it keeps firing: one read per reread_s, not one per frame
+        ((300, 400, 500), 0.0, [300, 400, 500]),  # reread_s=0: every firing frame (still capped by the 10 fps rate)
+        ((100, 900), 0.5, [100, 900]),  # two firings further apart than reread_s: two reads
+    ],
+)
+def test_a_cascaded_reader_runs_only_on_frames_where_its_trigger_fired(fired_at, reread_s, expected_runs_ms):
+    from runtime import Cascade
+
+    reader = Recorder()
+    stage = _cascade_stage(reader, rule=Cascade.of({"scene.*.illegal_parking": None}, reread_s=reread_s))
+    stage.assign("cam", ["ocr.text_ppocr"])
+    for ev in frames("cam", range(0, 1000, 100)):  # a 10 fps camera, the reader's rate is 10 fps
+        reader.current_ms = ev.ts_ms
+        fired = {PARKING: HEAD_FIRED} if ev.ts_ms in fired_at else {}
+        out = stage.run(ev, fired=fired, assigned=[PARKING])
+        assert ("ocr.text_ppocr" in out) == (ev.ts_ms in expected_runs_ms)
+    assert reader.seen_ms == expected_runs_ms
+    st = stage.stats().of("ocr.text_ppocr")
+    assert st.runs == len(expected_runs_ms) and st.skipped_not_triggered == 10 - len(fired_at)
+    assert stage.cascaded("cam", [PARKING]) == {"ocr.text_ppocr": (PARKING,)}
+
+
+def test_a_reader_runs_at_its_rate_on_a_camera_that_runs_none_of_its_triggers():
+    reader = Recorder()
+    stage = _cascade_stage(reader, rate_fps=2.0)
+    stage.assign("cam", ["ocr.text_ppocr"])
+    drive(stage, {"r": reader}, [ev for ev in frames("cam", range(0, 1000, 100))])  # no fired, no assigned heads
+    assert reader.seen_ms == [0, 500] and stage.cascaded("cam") == {}  # chosen for its own event: not a cascade here
+
+
+def test_the_reader_reads_the_plate_detectors_crops_and_boxes_come_back_in_frame_pixels():
+    plate = Recorder(label="plate")  # finds a plate at (1, 2, 30, 40) of a 64x48 frame
+    reader = Cropper(label="text")
+    stage = _cascade_stage(reader, rule={"scene.*.illegal_parking": "detector.plate_haar"},
+                           **{"detector.plate_haar": DetectorSpec(plate, 10.0, "plate@1")})
+    stage.assign("cam", ["ocr.text_ppocr", "detector.plate_haar"])
+    ev = FrameEvent("cam", 0, 0, IMG)
+    out = stage.run(ev, fired={PARKING: HEAD_FIRED}, assigned=[PARKING])
+    # the plate box grown by 10% a side, clipped: (0, 0) .. (33, 44) -> a 44x33 crop, not the 48x64 frame
+    assert reader.shapes == [(44, 33)]
+    [text] = out["ocr.text_ppocr"]
+    assert text.label == "text" and text.xyxy == (1.0, 2.0, 30.0, 40.0)  # (1, 2, 30, 40) in the crop at (0, 0)
+    assert stage.stats().of("ocr.text_ppocr").crops == 1
+
+
+def test_a_stage_detector_can_trigger_a_reader_and_the_trigger_box_is_the_crop():
+    # a city algorithm of the stage (track.illegal_parking) fires with the parked car's box
+    car = Recorder(label="illegal_parking")
+    reader = Cropper(label="text")
+    stage = _cascade_stage(reader, rule={"track.illegal_parking": None},
+                           **{"track.illegal_parking": DetectorSpec(car, 10.0, "t@1")})
+    stage.assign("cam", ["ocr.text_ppocr", "track.illegal_parking"])
+    stage.run(FrameEvent("cam", 0, 0, IMG))
+    assert reader.shapes == [(44, 33)]  # inside the car's box, grown by the margin
+
+
+@pytest.mark.parametrize(
+    ("rule", "match"),
+    [
+        ({}, r"at least one CascadeTrigger"),  # no trigger
+        ({"": None}, r"trigger pattern ''"),  # empty pattern
+        ({"scene.*.x": ""}, r"crop_from=''"),
+    ],
+)
+def test_cascade_rules_are_checked(rule, match):
+    from runtime import CascadeConfigError
+
+    with pytest.raises(CascadeConfigError, match=match):
+        _cascade_stage(Recorder(), rule=rule)
+
+
+@pytest.fixture(scope="module")
+def ppocr():
+    from runtime.detectors import default_detector_registry
+
+    return default_detector_registry().create("ocr.text_ppocr")
+
+
+def test_real_text_reader_reads_a_banner_only_where_the_banner_head_fired(ppocr):
+    import cv2
+
+    img = np.full((360, 640, 3), 90, np.uint8)
+    cv2.rectangle(img, (360, 40), (620, 110), (255, 255, 255), -1)
+    cv2.putText(img, "NO PARKING", (372, 92), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (0, 0, 0), 3, cv2.LINE_AA)
+    stage = DetectorStage({"ocr.text_ppocr": DetectorSpec(ppocr, 5.0, "ppocr@1", events=EventMapping(text_regex="PARK"))},
+                          cascades={"ocr.text_ppocr": {"scene.*.illegal_banner": None}})
+    stage.assign("street", ["ocr.text_ppocr"])
+    banner = EventDetection(score=0.8, xyxy=(350, 30, 630, 120))  # a localised head box: the reader reads inside it
+    read = {}
+    for ev in frames("street", range(0, 2000, 200), img):  # 5 fps, the head fires on 2 of the 10 frames
+        fired = {"scene.market_street.illegal_banner": banner} if ev.frame_index in (2, 7) else {}
+        out = stage.run(ev, fired=fired, assigned=["scene.market_street.illegal_banner"])
+        if out:
+            read[ev.frame_index] = stage.event_inputs(ev, out)["ocr.text_ppocr"]
+    assert sorted(read) == [2]  # frame 7 is within reread_s (10 s) of the first read
+    hit = read[2]
+    assert "PARKING" in (hit.text or "").upper().replace(" ", "") and hit.score > 0.5
+    assert 350 <= hit.xyxy[0] and hit.xyxy[2] <= 630  # found inside the crop, reported in frame pixels
+    st = stage.stats().of("ocr.text_ppocr")
+    assert (st.runs, st.skipped_not_triggered) == (1, 8)
+
+
+def test_the_worker_runs_a_reader_only_on_cameras_and_frames_where_a_head_fired(backbone_path, tmp_path):
+    from catalog import ArtifactStore, linear_head_onnx
+    from runtime.actors import InferenceWorker
+    from runtime.batching import BatchPolicy
+    from runtime.scoring import linear_head_scorer_factory
+    from scheduler import Assignment
+
+    def head(bias: float) -> bytes:
+        return linear_head_onnx(np.zeros((1280, 1), np.float32), np.array([bias], np.float32), labels=["on"])
+
+    on, off = "scene.road.illegal_parking", "scene.sidewalk.illegal_parking"
+    readers = {"fires": Recorder(), "quiet": Recorder()}
+
+    class _PerCamera:  # one reader object per camera, to see which camera it ran for
+        def detect_frame(self, frame):
+            r = readers[frame.camera_id]
+            r.current_ms = frame.ts_ms
+            return r.detect(frame.image)
+
+        def detect(self, image_bgr):
+            raise TypeError("needs the frame's camera: the stage calls detect_frame")
+
+    def stage():
+        return DetectorStage({"ocr.text_ppocr": DetectorSpec(_PerCamera(), 10.0, "ocr@1")},
+                             cascades={"ocr.text_ppocr": {"scene.*.illegal_parking": None}})
+
+    asg = [Assignment("fires", on, fps=10), Assignment("fires", "ocr.text_ppocr", fps=10),
+           Assignment("quiet", off, fps=10), Assignment("quiet", "ocr.text_ppocr", fps=10)]
+    w = InferenceWorker("w0", asg, scorer_factory=linear_head_scorer_factory(backbone_path, {on: head(8.0), off: head(-8.0)}),
+                        put_evidence=ArtifactStore(tmp_path / "a").put_bytes, stage_factory=stage,
+                        policy=EventPolicy(threshold=0.5, k=1, n=1), batch_policy=BatchPolicy(max_batch=8, max_wait_ms=500))
+    rng = np.random.default_rng(3)
+    try:
+        w.process([FrameEvent(c, i, i * 100, rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+                   for i in range(4) for c in ("fires", "quiet")])
+    finally:
+        w.close()
+    assert readers["fires"].seen_ms == [0]  # the head fires on every frame; read once (reread_s 10 s)
+    assert readers["quiet"].seen_ms == []  # its head never reaches its threshold: the reader never runs
+    assert w._stage.stats().of("ocr.text_ppocr").skipped_not_triggered == 4

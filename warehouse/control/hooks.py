@@ -145,7 +145,10 @@ class CityStageFactory:
                  for name in reg.names() if name != "imagenet.readout"}
         hub = TrackHub(lambda: NanoDetDetector.from_cache(intra_op_threads=1), nominal_fps=self.rate_fps)
         specs.update(city_algorithm_specs(hub, rate_fps=self.rate_fps))
-        return DetectorStage(specs, residency=ModelResidency(budget_mib=self.memory_budget_mib), track_hub=hub)
+        from knowledge_graph import evidence_cascades  # evidence readers run only where a head that needs them fires
+
+        return DetectorStage(specs, residency=ModelResidency(budget_mib=self.memory_budget_mib), track_hub=hub,
+                             cascades=evidence_cascades())
 
 
 __all__ = ["ArtifactFetcher", "BusAlertPublisher", "CityStageFactory", "EvidenceWriter", "FramePoolHook", "alert_event"]
