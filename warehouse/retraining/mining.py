@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Callable, Protocol
 
 import numpy as np
 
 from warehouse.errors import InvalidInputError
 from warehouse.framepool import EmbeddingIndex
+from warehouse.retraining.ranker import Ranker, fit_ranker
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +45,20 @@ class MiningPool(Protocol):
 
 
 class ArrayPool:
-    """An in-memory pool (benchmarks, tests): ids and raw embeddings, indexed once."""
+    """An in-memory pool (benchmarks, tests): ids and raw embeddings, indexed once.
 
-    def __init__(self, frame_ids: list[str], embeddings: np.ndarray) -> None:
+    With ``cameras`` (one per frame) the index is centred by camera, as the frame pool's is."""
+
+    def __init__(self, frame_ids: list[str], embeddings: np.ndarray, cameras: list[str] | None = None) -> None:
         self._emb = np.asarray(embeddings, np.float32)
         if self._emb.ndim != 2 or len(frame_ids) != len(self._emb):
             raise InvalidInputError(f"ArrayPool needs N ids and [N, D] embeddings, got {len(frame_ids)} ids and {self._emb.shape}")
+        if cameras is not None and len(cameras) != len(frame_ids):
+            raise InvalidInputError(f"ArrayPool cameras must name one camera per frame: got {len(cameras)} for {len(frame_ids)} frames")
         self._row = {f: i for i, f in enumerate(frame_ids)}
         self.frame_ids = list(frame_ids)
-        self._index = EmbeddingIndex(self._emb.shape[1])
-        self._index.add(self.frame_ids, self._emb)
+        self._index = EmbeddingIndex(self._emb.shape[1], centred=cameras is not None)
+        self._index.add(self.frame_ids, self._emb, cameras=None if cameras is None else [str(c) for c in cameras])
 
     def index(self) -> EmbeddingIndex:
         return self._index
@@ -80,10 +86,17 @@ class MiningRequest:
     hops: int = 1  # after scoring, also search near the best-scoring candidates this many times
     hop_queries: int = 128  # how many of the best-scoring candidates seed each hop
     hop_k: int = 32
+    # every answer so far (frame id -> 1 event / 0 not): the round's ranker is refit on them and the
+    # index is searched along its direction (which replaces the hop); callers pass every labeled
+    # positive among the queries, so the candidate set grows from all of them
+    labels: Mapping[str, int] | None = None
+    background: int = 256  # unlabeled frames sampled as the ranker's provisional negatives (counted as scanned)
+    direct_k: int | None = None  # frames fetched along the ranker's direction (default: 2 x budget)
 
     def __post_init__(self) -> None:
-        if self.budget < 0 or self.k_per_query < 1:
-            raise InvalidInputError(f"mining budget {self.budget} must be >= 0 and k_per_query {self.k_per_query} >= 1")
+        if self.budget < 0 or self.k_per_query < 1 or self.background < 0:
+            raise InvalidInputError(f"mining budget {self.budget} and background {self.background} must be >= 0 and "
+                                    f"k_per_query {self.k_per_query} >= 1")
         bad = [q for q, _ in self.quotas if q not in _RANKINGS]
         if bad:
             raise InvalidInputError(f"unknown mining quota {bad}; valid: {sorted(_RANKINGS)}")
@@ -167,41 +180,79 @@ class SealsMining:
 
     def mine(self, pool: MiningPool, req: MiningRequest) -> MiningRound:
         ix = pool.index()
+        labels = {f: int(v) for f, v in (req.labels or {}).items() if f in ix}
         queries = [q for q in dict.fromkeys(req.queries) if q in ix]
         if not queries:
             raise InvalidInputError(f"none of the query frames {list(req.queries)[:5]} is in the frame pool; mining needs the "
                                     "mistakes' frames retained (frame_ref of the miss events)")
         before = ix.distance_computations
+        exclude = frozenset(req.labeled) | frozenset(labels)
         best: dict[str, float] = {}
 
         def gather(vectors: np.ndarray, k: int, sim_scale: float) -> None:
-            for row in ix.search(vectors, k=k, exclude=req.labeled):
+            for row in ix.search(vectors, k=k, exclude=exclude):
                 for f, s in row:
                     if s * sim_scale > best.get(f, -2.0):
                         best[f] = s * sim_scale
 
         gather(ix.vectors(queries), req.k_per_query, 1.0)
+        ranker, background = self._ranker(ix, req, labels, exclude | frozenset(best))
+        direct = 0
+        direct_k = 2 * req.budget if req.direct_k is None else req.direct_k
+        if ranker is not None and direct_k > 0:
+            # the frames the ranker scores highest anywhere in the pool, found by the index itself
+            qv = ix.vectors(queries)
+            hits = [f for f, _ in ix.search(ranker.direction[None, :], k=direct_k, exclude=exclude)[0] if f not in best]
+            if hits:
+                for f, s in zip(hits, (ix.vectors(hits) @ qv.T).max(axis=1)):
+                    best[f] = float(s)
+            direct = len(hits)
+        score_ids = self._scorer(pool, ix, req, ranker)
+        threshold = 0.5 if ranker is not None else req.threshold
         scored: dict[str, float] = {}
-        for hop in range(req.hops + 1):
+        hops = 0 if ranker is not None else req.hops  # the search along the ranker's direction replaces the hop
+        for hop in range(hops + 1):
             fresh = [f for f in best if f not in scored]
-            if fresh and req.score is not None:
-                scored.update(zip(fresh, np.asarray(req.score(pool.embeddings(fresh)), float)))
-            if hop == req.hops or req.score is None:
+            if fresh and score_ids is not None:
+                scored.update(zip(fresh, score_ids(fresh)))
+            if hop == hops or score_ids is None:
                 break
-            # the next hop starts from the candidates the head likes best (SEALS grows the candidate
+            # the next hop starts from the candidates the ranker likes best (SEALS grows the candidate
             # pool around what it found; a hop is still a neighbourhood, never the whole pool)
             top = sorted(scored, key=scored.__getitem__, reverse=True)[: req.hop_queries]
             gather(ix.vectors(top), req.hop_k, 0.9)
         cands = list(best)
+        scanned = len(cands) + len(background)
         if not cands:
-            return MiningRound(self.name, (), (), 0, len(ix), ix.distance_computations - before)
+            return MiningRound(self.name, (), (), scanned, len(ix), ix.distance_computations - before)
         sims = np.array([best[f] for f in cands])
-        scores = np.array([scored[f] for f in cands]) if req.score is not None else sims
-        sel, why = select_batch(cands, ix.vectors(cands), scores, sims, threshold=req.threshold,
+        scores = np.array([scored[f] for f in cands]) if score_ids is not None else sims
+        sel, why = select_batch(cands, ix.vectors(cands), scores, sims, threshold=threshold,
                                 budget=req.budget, quotas=req.quotas, dup_cosine=req.dup_cosine)
-        log.info("mining seals queries=%d candidates=%d selected=%d pool=%d", len(queries), len(cands), len(sel), len(ix))
-        return MiningRound(self.name, tuple(sel), tuple(why), len(cands), len(ix), ix.distance_computations - before,
-                           {"queries": len(queries)})
+        log.info("mining seals queries=%d candidates=%d (direct %d) background=%d selected=%d pool=%d ranker=%s", len(queries),
+                 len(cands), direct, len(background), len(sel), len(ix), ranker is not None)
+        return MiningRound(self.name, tuple(sel), tuple(why), scanned, len(ix), ix.distance_computations - before,
+                           {"queries": len(queries), "direct": direct, "background": len(background), "ranker": ranker is not None})
+
+    @staticmethod
+    def _ranker(ix: EmbeddingIndex, req: MiningRequest, labels: dict[str, int], exclude: frozenset[str]) -> tuple[Ranker | None, list[str]]:
+        """Refit on every answer so far plus a background sample; None without a labeled positive."""
+        if not any(labels.values()):
+            return None, []
+        background = ix.sample(req.background, seed=req.seed, exclude=exclude)
+        ids = list(labels) + background
+        y = np.array(list(labels.values()) + [0] * len(background))
+        if len(set(y.tolist())) < 2:
+            return None, background
+        return fit_ranker(ix.vectors(ids), y), background
+
+    @staticmethod
+    def _scorer(pool: MiningPool, ix: EmbeddingIndex, req: MiningRequest, ranker: Ranker | None) -> Callable[[list[str]], np.ndarray] | None:
+        if ranker is not None:
+            return lambda ids: ranker.probability(ix.vectors(ids))
+        if req.score is not None:
+            return lambda ids: np.asarray(req.score(pool.embeddings(ids)), float)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
