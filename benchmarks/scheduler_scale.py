@@ -15,8 +15,12 @@ is ONE JSON object::
   over a mixed stream of changes (camera added/removed, demands paused, cost changed,
   worker lost/added, job started/finished), each applied to the previous result;
 * ``incremental_cpu_ms_p50`` / ``_p99`` / ``_p99_by_kind``: the same, this thread's CPU time
-  only (what to compare on a shared, noisy machine); ``change_build_ms_p50``: building the changed instance
-  (``Instance.replace``, not part of the re-plan); ``background_full_replans``: how often
+  only (what to compare on a shared, noisy machine), also per kind; ``change_build_ms_p50`` / ``_p99``:
+  building the changed instance (``Instance.replace``, not part of the re-plan), including a
+  young-generation garbage collection (``gc.collect(1)``) of what building it allocated (a new
+  100,000-record tuple, which the collector's next young pass would otherwise traverse inside
+  whichever call comes next); ``incremental_gc_ms_p99``: collector pauses inside the re-plan
+  itself (included in its figures); ``background_full_replans``: how often
   the drift policy asked for a full re-plan (run inline here, timed apart from the
   incremental figures, as the control plane would run it in the background);
 * ``incremental_vs_full``: objective of the last plan of the stream / a full re-plan of it;
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import random
 import resource
@@ -59,6 +64,19 @@ def _pct(values: list[float], q: float) -> float:
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _GcPauses:
+    """Wall time the garbage collector ran (a ``gc.callbacks`` entry), summed into ``total``."""
+
+    def __init__(self) -> None:
+        self.total, self._t = 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._t
 
 
 def change(inst: Instance, rng: random.Random, i: int) -> tuple[str, Instance]:
@@ -111,14 +129,22 @@ def scale(n_cameras: int, n_workers: int, n_changes: int, seed: int, background:
     by_kind: dict[str, list[float]] = {}
     full_replans, full_replan_s = 0, []
     cur_inst, cur = inst, p
+    gc_in_plan: list[float] = []
+    pause = _GcPauses()
+    gc.callbacks.append(pause)
     for i in range(n_changes):
         t0 = time.perf_counter()
         kind, nxt = change(cur_inst, rng, i)
+        # the caller's garbage: the changed instance's new 100,000-record tuple is young; its
+        # young-generation collection belongs to building it, not to the re-plan
+        gc.collect(1)
         build_ms.append((time.perf_counter() - t0) * 1e3)
+        pause.total = 0.0
         t0, c0 = time.perf_counter(), time.thread_time()
         cur = plan(nxt, previous=cur)
         cpu.append((time.thread_time() - c0) * 1e3)
         lat.append((time.perf_counter() - t0) * 1e3)
+        gc_in_plan.append(pause.total * 1e3)
         by_kind.setdefault(kind, []).append(cpu[-1])
         mig.append(cur.migrations)
         kinds[kind] = kinds.get(kind, 0) + 1
@@ -134,6 +160,7 @@ def scale(n_cameras: int, n_workers: int, n_changes: int, seed: int, background:
                 full_replans += 1
         if (i + 1) % max(1, n_changes // 10) == 0:
             print(f"  {i + 1} changes, last {lat[-1]:.1f} ms", file=sys.stderr, flush=True)
+    gc.callbacks.remove(pause)
     ok = check(cur_inst, cur).ok if n_cameras <= 20_000 else None
     full_again = plan(cur_inst).objective if n_changes else p.objective
     return {
@@ -148,6 +175,9 @@ def scale(n_cameras: int, n_workers: int, n_changes: int, seed: int, background:
         "incremental_cpu_ms_p50": round(statistics.median(cpu), 3) if cpu else None,
         "incremental_cpu_ms_p99": round(_pct(cpu, 0.99), 3) if cpu else None,
         "incremental_cpu_ms_p99_by_kind": {k: round(_pct(v, 0.99), 3) for k, v in sorted(by_kind.items())},
+        "incremental_cpu_ms_p50_by_kind": {k: round(statistics.median(v), 3) for k, v in sorted(by_kind.items())},
+        "incremental_gc_ms_p99": round(_pct(gc_in_plan, 0.99), 3) if gc_in_plan else None,
+        "change_build_ms_p99": round(_pct(build_ms, 0.99), 3) if build_ms else None,
         "change_build_ms_p50": round(statistics.median(build_ms), 3) if build_ms else None,
         "background_full_replans": full_replans if background else None,
         "background_full_replan_s_mean": round(statistics.fmean(full_replan_s), 3) if full_replan_s else None,

@@ -145,8 +145,11 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         if over:
             # the cameras of the over-full workers, grouped by worker (repairs only take
             # cameras off their own worker)
+            # their cameras grouped by worker, least value density first (one sort for all)
             on = _cameras_on(m, pk, over)
-            order = np.argsort(pk.worker[on], kind="stable")
+            lv = pk.level[on]
+            dens = m.V[on, lv] / np.maximum(m.K[on, lv], 1e-12)
+            order = np.lexsort((-on, dens, pk.worker[on]))
             on, ws = on[order], pk.worker[on][order]
             lo, hi = np.searchsorted(ws, over, side="left").tolist(), np.searchsorted(ws, over, side="right").tolist()
             for w, a, b in zip(over, lo, hi):
@@ -355,14 +358,15 @@ def _place_job(m: Model, pk: Packing, j: int) -> tuple[int, list[int]]:
 
 
 def _repair(m: Model, pk: Packing, w: int, cams: list[int]) -> list[int]:
-    """Worker ``w`` over its limits (a cost grew): take its least valuable cameras off, each
-    put back at a lower rate when that fits, until the worker fits. Returns those moved off."""
+    """Worker ``w`` over its limits (a cost grew): take its least valuable cameras off (``cams``,
+    its cameras least value density first), each put back at a lower rate when that fits,
+    until the worker fits. Returns those moved off."""
     tol_c = _EPS * max(1.0, m.w_compute[w])
     tol_m = _EPS * max(1.0, m.w_memory[w])
     evicted = []
     if pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m:
         return evicted
-    for c in by_density(m, cams, pk.level)[::-1]:
+    for c in cams:
         if pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m:
             break
         lv = int(pk.level[c])
