@@ -13,7 +13,12 @@ levels of all real negative windows are fitted with a normal tail; a camera-hour
 ``3600 * fps / n`` windows that are treated as independent looks, so the threshold is the
 level whose tail probability times that count equals the budget. It is never below the
 highest level actually seen plus ``margin_logit`` (no alarm on the calibration frames
-themselves), nor below the F1-optimal threshold. All of it is pure numpy.
+themselves), nor below the F1-optimal threshold. With several quiet streams (vtest's clip and
+other real clips) each stream with at least ``min_stream_windows`` windows is fitted on its
+own and the threshold is the highest of their tails: every quiet camera must meet the budget
+(pooling different cameras into one normal would fit their mixture, whose spread is mostly
+the gap between cameras). Shorter streams and stills join one pooled fit, used when no stream
+is long enough. All of it is pure numpy.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -40,6 +45,7 @@ DEFAULT_BUDGET_PER_HOUR = 0.03  # per head: a camera running all ~300 heads stay
 DEFAULT_K, DEFAULT_N, DEFAULT_COOLDOWN_S = 2, 3, 30.0
 MIN_SIGMA_LOGIT = 0.5  # a handful of near-identical frames must not give a zero-width tail
 MARGIN_LOGIT = 0.5
+MIN_STREAM_WINDOWS = 30  # a stream this long (3 s at 10 fps) gets its own tail
 
 
 class CalibrationError(WarehouseError, ValueError):
@@ -154,9 +160,13 @@ def calibrate_threshold(
     margin_logit: float = MARGIN_LOGIT,
     sigma_scale: float = 1.0,
     min_sigma_logit: float = MIN_SIGMA_LOGIT,
+    per_stream: bool = True,
+    min_stream_windows: int = MIN_STREAM_WINDOWS,
 ) -> Calibration:
     """The threshold for one head: ``streams`` are its scores on real negative videos (frame
-    order, at ``fps``), ``stills`` its scores on real negative pictures (each a window)."""
+    order, at ``fps``), ``stills`` its scores on real negative pictures (each a window).
+    ``per_stream``: each stream of ``min_stream_windows`` windows or more gets its own tail and
+    the highest one binds (else, or with none that long, one tail over every window pooled)."""
     _check_policy(k, n, cooldown_s, fps)
     if not (budget_per_hour > 0 and math.isfinite(budget_per_hour)):
         raise CalibrationError(f"budget_per_hour={budget_per_hour!r}; expected false alarms per camera-hour > 0, e.g. 0.03")
@@ -172,11 +182,20 @@ def calibrate_threshold(
     mu, sigma = float(z.mean()), max(min_sigma_logit, float(z.std())) * sigma_scale
     windows_per_hour = 3600.0 * fps / n
     p = min(0.5, budget_per_hour / windows_per_hour)
+    tails = [(mu, sigma)]
+    if per_stream:
+        own = [lv for lv in levels if len(lv) >= min_stream_windows]
+        if own:  # every long-enough stream on its own; the rest (short clips, stills) only through t_seen
+            tails = []
+            for lv in own:
+                zs = _logit(lv)
+                tails.append((float(zs.mean()), max(min_sigma_logit, float(zs.std())) * sigma_scale))
+    mu, sigma = max(tails, key=lambda t: t[0] + t[1] * _norm_isf(p))  # the binding camera's fit is the one recorded
     t_tail = mu + sigma * _norm_isf(p)
     t_seen = float(z.max()) + margin_logit
     t_logit = max(t_tail, t_seen, float(_logit(np.array([threshold_f1]))[0]))
     thr = max(min(_sigmoid(t_logit), 1.0 - 1e-6), float(threshold_f1))  # exact when the F1 threshold already meets the budget
-    expected = windows_per_hour * _norm_sf((t_logit - mu) / sigma)
+    expected = max(windows_per_hour * _norm_sf((t_logit - m) / sd) for m, sd in tails)  # the worst camera
     alarms = sum(count_alarms(s, thr, k=k, n=n, cooldown_s=cooldown_s, fps=fps) for s in streams)
     return Calibration(thr, float(threshold_f1), float(budget_per_hour), float(expected), int(alarms),
                        int(sum(len(s) for s in streams) + len(still)), int(sum(len(s) for s in streams)), windows_per_hour,
@@ -194,6 +213,8 @@ class CalibrationConfig:
     margin_logit: float = MARGIN_LOGIT
     sigma_scale: float = 1.0  # widen the fitted tail: a short clip understates the spread of later footage
     min_sigma_logit: float = MIN_SIGMA_LOGIT
+    per_stream: bool = True  # every quiet stream meets the budget on its own tail (False: one pooled tail)
+    min_stream_windows: int = MIN_STREAM_WINDOWS
     # real pictures as extra windows: off by default -- a still photo of gravel *is* ambiguous
     # with "construction waste" and is not a camera-hour; they train and validate the heads instead
     include_stills: bool = False
@@ -208,4 +229,5 @@ class CalibrationConfig:
         return calibrate_threshold(streams, fps=fps, threshold_f1=threshold_f1, stills=stills if use_stills else None,
                                    budget_per_hour=self.budget_per_hour,
                                    k=self.k, n=self.n, cooldown_s=self.cooldown_s, margin_logit=self.margin_logit,
-                                   sigma_scale=self.sigma_scale, min_sigma_logit=self.min_sigma_logit)  # fmt: skip
+                                   sigma_scale=self.sigma_scale, min_sigma_logit=self.min_sigma_logit,
+                                   per_stream=self.per_stream, min_stream_windows=self.min_stream_windows)  # fmt: skip

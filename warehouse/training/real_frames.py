@@ -54,6 +54,35 @@ PICTURE_SPLITS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+# opencv-doc's other real footage (``bash scripts/fetch_vtest.sh --extras``, <cache>/real/opencv-doc/):
+# three short real clips where nothing happens -- a tree through a window, a box and a cup moved
+# by hand indoors -- resampled to 10 fps (frames at the camera rate the heads are calibrated for),
+# and real photographs split by picture like PICTURE_SPLITS. Each clip is split in time like vtest:
+# its first half trains heads (negatives), its second half validates and calibrates them -- quiet
+# cameras other than vtest (issue 15: one 13 s vtest clip understated the spread of later footage).
+OPENCV_DOC_CLIPS: dict[str, int] = {"tree.avi": 45, "box.mp4": 151, "cup.mp4": 81}  # name -> frames at 10 fps
+OPENCV_DOC_PICTURE_SPLITS: dict[str, tuple[str, ...]] = {
+    "train": ("leuvenA.jpg", "building.jpg", "aero1.jpg", "board.jpg", "fruits.jpg", "baboon.jpg", "butterfly.jpg", "aloeL.jpg",
+              "rubberwhale1.png"),
+    "val": ("leuvenB.jpg", "home.jpg", "aero3.jpg", "apple.jpg", "squirrel_cls.jpg", "box_in_scene.png"),
+    "test": ("stuff.jpg", "orange.jpg", "basketball1.png"),
+}  # fmt: skip
+OPENCV_DOC_PREFIX = "opencv-doc:"  # picture names from the extras carry it (``opencv-doc:leuvenA.jpg``)
+CLIP_FPS = 10.0
+
+
+def clip_halves(name: str) -> tuple[range, range]:
+    """(training frames, calibration frames) of an opencv-doc clip at :data:`CLIP_FPS`: first and second half.
+
+    >>> clip_halves("box.mp4")
+    (range(0, 75), range(75, 151))
+    """
+    if name not in OPENCV_DOC_CLIPS:
+        raise RealFramesError(f"{name!r} is not an opencv-doc clip; use one of {sorted(OPENCV_DOC_CLIPS)}")
+    n = OPENCV_DOC_CLIPS[name]
+    return range(0, n // 2), range(n // 2, n)
+
+
 class RealFramesError(WarehouseError, ValueError):
     """A real frame source that cannot be read, or a read that would leak held-out frames."""
 
@@ -88,9 +117,59 @@ def _picture_cached(name: str) -> np.ndarray:
     return _to_bgr(im)
 
 
-def package_picture(name: str) -> np.ndarray:
-    """One picture shipped in scikit-image / scikit-learn, as BGR uint8 (a fresh copy)."""
+def package_picture(name: str, extras_dir: str | Path | None = None) -> np.ndarray:
+    """One picture shipped in scikit-image / scikit-learn, or (``opencv-doc:NAME``) in opencv-doc's
+    extras under ``extras_dir``, as BGR uint8 (a fresh copy)."""
+    if name.startswith(OPENCV_DOC_PREFIX):
+        return _opencv_doc_picture(str(opencv_doc_dir(extras_dir)), name[len(OPENCV_DOC_PREFIX):]).copy()
     return _picture_cached(name).copy()
+
+
+def opencv_doc_dir(extras_dir: str | Path | None = None) -> Path:
+    """The fetched opencv-doc extras (default ``$WAREHOUSE_CACHE_DIR`` or ``var/cache``, then ``real/opencv-doc``)."""
+    root = Path(extras_dir) if extras_dir is not None else Path(os.environ.get("WAREHOUSE_CACHE_DIR") or "var/cache") / "real" / "opencv-doc"
+    missing = [n for n in [*OPENCV_DOC_CLIPS, *(x for v in OPENCV_DOC_PICTURE_SPLITS.values() for x in v)] if not (root / n).is_file()]
+    if missing:
+        raise RealFramesError(f"opencv-doc extras {missing[:3]} are not in {str(root)!r}; fetch them once with "
+                              "`bash scripts/fetch_vtest.sh --extras` (Debian opencv-doc, cached; scripts/setup.sh does it)")
+    return root
+
+
+@functools.lru_cache(maxsize=32)
+def _opencv_doc_picture(root: str, name: str) -> np.ndarray:
+    im = cv2.imread(str(Path(root) / name), cv2.IMREAD_COLOR)
+    if im is None:
+        raise RealFramesError(f"OpenCV cannot read {name!r} in {root!r}; delete it and run `bash scripts/fetch_vtest.sh --extras`")
+    return im
+
+
+@functools.lru_cache(maxsize=8)
+def _clip_cached(path: str, fps: float) -> tuple[np.ndarray, ...]:
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise RealFramesError(f"OpenCV cannot open video {path!r}; run `bash scripts/fetch_vtest.sh --extras`")
+    src_fps = cap.get(cv2.CAP_PROP_FPS) or fps
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    n = int(len(frames) / src_fps * fps)
+    return tuple(frames[min(len(frames) - 1, int(round(k * src_fps / fps)))] for k in range(n))
+
+
+def read_clip(name: str, extras_dir: str | Path | None = None, *, fps: float = CLIP_FPS) -> list[np.ndarray]:
+    """Every frame of one opencv-doc clip resampled to ``fps`` (nearest source frame), BGR uint8;
+    the count must be :data:`OPENCV_DOC_CLIPS`'s (a changed file or decoder is an error)."""
+    if name not in OPENCV_DOC_CLIPS:
+        raise RealFramesError(f"{name!r} is not an opencv-doc clip; use one of {sorted(OPENCV_DOC_CLIPS)}")
+    frames = _clip_cached(str(opencv_doc_dir(extras_dir) / name), float(fps))
+    if fps == CLIP_FPS and len(frames) != OPENCV_DOC_CLIPS[name]:
+        raise RealFramesError(f"{name} gave {len(frames)} frames at {fps:g} fps, expected {OPENCV_DOC_CLIPS[name]}; "
+                              "the file or OpenCV's decoder changed")
+    return [f.copy() for f in frames]
 
 
 def package_pictures(split: str) -> list[tuple[str, np.ndarray]]:

@@ -36,13 +36,19 @@ from catalog.synthetic import CONDITIONS, composite_frame, generator_fingerprint
 from catalog.synthetic.conditions import apply_condition
 from warehouse.training.embedding_cache import EmbeddingCache
 from warehouse.training.real_frames import (
+    CLIP_FPS,
+    OPENCV_DOC_CLIPS,
+    OPENCV_DOC_PICTURE_SPLITS,
+    OPENCV_DOC_PREFIX,
     PICTURE_SPLITS,
     VTEST_CALIBRATE,
     VTEST_FIT,
     VTEST_FPS,
+    clip_halves,
     file_sha256,
     package_picture,
     picture_crops,
+    read_clip,
     read_video_frames,
 )
 from warehouse.training.synthetic_pool import EmbedsFrames
@@ -62,6 +68,10 @@ class RealConfig:
     condition_p: float = 0.3  # share of picture crops / composites drawn under night, rain or fog
     seed: int = 0
     chunk_frames: int = 96
+    # opencv-doc's other real footage (real_frames.OPENCV_DOC_*; `fetch_vtest.sh --extras`): its photos as
+    # negatives (split by picture), its 3 clips as negatives (first half trains, second half validates and
+    # is an extra calibration stream)
+    opencv_doc: bool = True
 
     def as_recipe_key(self) -> dict:
         return {"step": self.vtest_fit_step, "cond_every": self.vtest_condition_every, "crops": self.crops_per_picture,
@@ -85,13 +95,19 @@ class RealRecipe:
 
 @dataclass(frozen=True)
 class RealPool:
-    """Embedded real rows shared by every scene; ``calibration`` is vtest 265-397 in frame order."""
+    """Embedded real rows shared by every scene; ``calibration`` is vtest 265-397 in frame order,
+    ``calibration_clips`` the other quiet clips (opencv-doc's, at the same fps), each in frame order."""
 
     recipes: tuple[RealRecipe, ...]
     embeddings: np.ndarray  # [N, D], row i = recipes[i]
     calibration: np.ndarray  # [C, D] embeddings of VTEST_CALIBRATE (no condition, in order); [0, D] without vtest
     calibration_fps: float
     stats: dict = field(default_factory=dict)
+    calibration_clips: tuple[np.ndarray, ...] = ()  # [C_i, D] per opencv-doc clip; () without the extras
+
+    def calibration_streams(self) -> list[np.ndarray]:
+        """Every quiet real stream for threshold calibration: vtest's clip, then the extra clips."""
+        return [c for c in (self.calibration, *self.calibration_clips) if len(c)]
 
     @property
     def splits(self) -> np.ndarray:
@@ -113,8 +129,9 @@ class RealPool:
         return self.embeddings[[i for i, r in enumerate(self.recipes) if r.kind == "negative" and r.split == split]]
 
 
-def plan_real_pool(events: Sequence[str], config: RealConfig, *, with_vtest: bool = True) -> list[RealRecipe]:
-    """The real rows for ``events``, deterministic in (events, config)."""
+def plan_real_pool(events: Sequence[str], config: RealConfig, *, with_vtest: bool = True, with_extras: bool = False) -> list[RealRecipe]:
+    """The real rows for ``events``, deterministic in (events, config); ``with_extras`` adds
+    opencv-doc's photos and clips (when ``config.opencv_doc``) after the other negatives."""
     rng = np.random.default_rng([config.seed, 2015])
     out: list[RealRecipe] = []
 
@@ -132,6 +149,17 @@ def plan_real_pool(events: Sequence[str], config: RealConfig, *, with_vtest: boo
         for name in names:
             for c in range(config.crops_per_picture):
                 out.append(RealRecipe("negative", "picture", name, c, None, cond(rng), split, int(rng.integers(1 << 30))))
+    if with_extras and config.opencv_doc:  # own generator: the rows above (and their cached embeddings) do not move
+        xrng = np.random.default_rng([config.seed, 2017])
+        for split, names in OPENCV_DOC_PICTURE_SPLITS.items():
+            for name in names:
+                for c in range(config.crops_per_picture):
+                    out.append(RealRecipe("negative", "picture", OPENCV_DOC_PREFIX + name, c, None, cond(xrng), split,
+                                          int(xrng.integers(1 << 30))))  # fmt: skip
+        for name in OPENCV_DOC_CLIPS:
+            fit, cal = clip_halves(name)
+            for k in [*fit, *cal]:
+                out.append(RealRecipe("negative", "clip", f"{name}:{k}", 0, None, None, "train" if k in fit else "val", k))
     n_test = max(1, round(config.composites_per_event * 3 / 14))
     n_val = max(1, round(config.composites_per_event * 3 / 14))
     n_train = max(1, config.composites_per_event - n_test - n_val)
@@ -152,15 +180,18 @@ def plan_real_pool(events: Sequence[str], config: RealConfig, *, with_vtest: boo
     return out
 
 
-def _render(recipes: Sequence[RealRecipe], vtest: dict[int, np.ndarray]) -> list[np.ndarray]:
+def _render(recipes: Sequence[RealRecipe], vtest: dict[int, np.ndarray], extras: Path | None = None) -> list[np.ndarray]:
     from catalog.synthetic import _draw as d
 
     images = []
     for r in recipes:
         if r.source == "vtest":
             bg = vtest[int(r.ref)]
+        elif r.source == "clip":
+            name, k = r.ref.rsplit(":", 1)
+            bg = read_clip(name, extras)[int(k)]
         else:
-            bg = picture_crops(package_picture(r.ref), 1, seed=r.seed, size_hw=PICTURE_HW)[0]
+            bg = picture_crops(package_picture(r.ref, extras), 1, seed=r.seed, size_hw=PICTURE_HW)[0]
         if r.kind == "composite":
             img = composite_frame(bg, events=(r.event,), seed=r.seed, condition=r.condition).image
         elif r.condition is not None:
@@ -172,13 +203,15 @@ def _render(recipes: Sequence[RealRecipe], vtest: dict[int, np.ndarray]) -> list
 
 
 def build_real_pool(events: Sequence[str], backbone: EmbedsFrames, cache: EmbeddingCache, config: RealConfig = RealConfig(), *,
-                    backbone_sha: str, vtest: str | Path | None) -> RealPool:  # fmt: skip
+                    backbone_sha: str, vtest: str | Path | None, extras: str | Path | None = None) -> RealPool:  # fmt: skip
     """Render and embed (or load from ``cache``) the real rows for ``events``.
 
-    ``vtest``: path of vtest.avi, or ``None`` to train on package pictures only.
+    ``vtest``: path of vtest.avi, or ``None`` to train on package pictures only. ``extras``: the
+    directory of opencv-doc's other footage (``bash scripts/fetch_vtest.sh --extras``), or ``None``.
     """
     t0 = time.perf_counter()
-    recipes = plan_real_pool(events, config, with_vtest=vtest is not None)
+    extras = Path(extras) if extras is not None and config.opencv_doc else None
+    recipes = plan_real_pool(events, config, with_vtest=vtest is not None, with_extras=extras is not None)
     video_sha = file_sha256(str(vtest)) if vtest is not None else None
     fp = generator_fingerprint()
     # chunk by source so one event more does not shift (and invalidate) every later chunk
@@ -199,7 +232,7 @@ def build_real_pool(events: Sequence[str], backbone: EmbedsFrames, cache: Embedd
             idx = list(VTEST_FIT) + list(VTEST_CALIBRATE)
             vtest_frames = dict(zip(idx, read_video_frames(vtest, idx, purpose="train")))
         t = time.perf_counter()
-        images = _render(ch, vtest_frames)
+        images = _render(ch, vtest_frames, extras)
         render_s += time.perf_counter() - t
         t = time.perf_counter()
         _, emb = backbone.embed_frames(images)
@@ -213,10 +246,17 @@ def build_real_pool(events: Sequence[str], backbone: EmbedsFrames, cache: Embedd
         cal_rows = {int(r.ref): k for k, r in enumerate(order) if r.kind == "negative" and r.source == "vtest" and r.split == "val" and r.condition is None}
         emb_all = np.concatenate(embs)
         calibration = emb_all[[cal_rows[i] for i in VTEST_CALIBRATE]]
+    clips: tuple[np.ndarray, ...] = ()
+    if extras is not None:
+        emb_all = np.concatenate(embs)
+        rows = {r.ref: k for k, r in enumerate(order) if r.source == "clip"}
+        clips = tuple(emb_all[[rows[f"{name}:{k}"] for k in clip_halves(name)[1]]] for name in OPENCV_DOC_CLIPS)
     stats = {"rows": len(order), "chunks": len(chunks), "chunks_computed": computed, "render_s": render_s, "embed_s": embed_s,
-             "seconds": time.perf_counter() - t0, "vtest_sha256": video_sha,
+             "seconds": time.perf_counter() - t0, "vtest_sha256": video_sha, "clip_fps": CLIP_FPS,
+             "opencv_doc_clips": {n: [clip_halves(n)[1].start, n_] for n, n_ in OPENCV_DOC_CLIPS.items()} if extras is not None else {},
              "negatives": {s: sum(1 for r in order if r.kind == "negative" and r.split == s) for s in ("train", "val", "test")},
              "composites": {s: sum(1 for r in order if r.kind == "composite" and r.split == s) for s in ("train", "val", "test")}}  # fmt: skip
     log.info("real pool events=%d rows=%d computed_chunks=%d/%d render_s=%.1f embed_s=%.1f", len(set(events)), len(order), computed,
              len(chunks), render_s, embed_s)  # fmt: skip
-    return RealPool(tuple(order), np.concatenate(embs) if embs else np.zeros((0, 1280), np.float32), calibration, VTEST_FPS, stats)
+    return RealPool(tuple(order), np.concatenate(embs) if embs else np.zeros((0, 1280), np.float32), calibration, VTEST_FPS, stats,
+                    clips)

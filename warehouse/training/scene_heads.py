@@ -104,7 +104,7 @@ def train_scene_heads(pool: ScenePool, events: Sequence[str], *, seed: int = 0, 
         threshold, cal = head.threshold, {}
         if calibration is not None and real is not None:
             lh = read_linear_head(head.onnx_bytes)
-            c = calibration.calibrate([lh.scores(real.calibration)[:, 0]] if len(real.calibration) else [], fps=real.calibration_fps,
+            c = calibration.calibrate([lh.scores(x)[:, 0] for x in real.calibration_streams()], fps=real.calibration_fps,
                                       threshold_f1=head.threshold, stills=lh.scores(stills)[:, 0] if len(stills) else None)  # fmt: skip
             threshold, cal = c.threshold, c.as_metrics()
         test = evaluate_head(head.onnx_bytes, pool.embeddings[te], pool.labels[te][:, cols[j]], threshold)
@@ -197,8 +197,27 @@ def real_provenance(real: RealPool) -> dict:
                     "vtest_calibration_frames": f"{VTEST_CALIBRATE.start}-{VTEST_CALIBRATE.stop - 1}",
                     "vtest_heldout_frames_unused": f"{VTEST_HELDOUT.start}-{VTEST_HELDOUT.stop - 1}"})  # fmt: skip
         ids += [f"vtest:{vt[:12]}:frames:{VTEST_FIT.start}-{VTEST_FIT.stop - 1}", f"vtest:{vt[:12]}:frames:{VTEST_CALIBRATE.start}-{VTEST_CALIBRATE.stop - 1}"]
+    clips = real.stats.get("opencv_doc_clips") or {}
+    if clips:  # opencv-doc's extras: photos (negatives by split) and clips (validation + calibration streams)
+        from warehouse.training.real_frames import OPENCV_DOC_PICTURE_SPLITS
+
+        out.update({"opencv_doc_pictures": {s: list(n) for s, n in OPENCV_DOC_PICTURE_SPLITS.items()},
+                    "opencv_doc_clips": {n: f"frames 0-{a - 1} train, {a}-{k - 1} validate + calibrate, at {real.stats.get('clip_fps')} fps"
+                                         for n, (a, k) in clips.items()}})
+        ids += [f"opencv-doc:pictures:{s}:{','.join(n)}" for s, n in OPENCV_DOC_PICTURE_SPLITS.items()]
+        ids += [f"opencv-doc:clip:{n}:frames:0-{k - 1}" for n, (_, k) in clips.items()]
     out["sample_ids"] = ids
     return out
+
+
+def _find_extras(vtest: Path | None, real: RealConfig) -> Path | None:
+    """opencv-doc's extras next to vtest.avi (``<dir>/opencv-doc``) when the build uses vtest and
+    ``real.opencv_doc``; missing ones are an error naming the fetch (they are part of the build)."""
+    from warehouse.training.real_frames import opencv_doc_dir
+
+    if vtest is None or not real.opencv_doc:
+        return None
+    return opencv_doc_dir(Path(vtest).parent / "opencv-doc")
 
 
 def _find_vtest(vtest: str | Path | None, cache_dir: str | Path) -> Path | None:
@@ -307,8 +326,9 @@ def build_catalog(
     real_pool, real_s, provenance = None, 0.0, None
     if real is not None:
         t = time.perf_counter()
+        vt = _find_vtest(vtest, cache_dir)
         real_pool = build_real_pool(sorted({e for _, e in pairs}), backbone, cache, real, backbone_sha=backbone_sha,
-                                    vtest=_find_vtest(vtest, cache_dir))  # fmt: skip
+                                    vtest=vt, extras=_find_extras(vt, real))  # fmt: skip
         real_s = time.perf_counter() - t
         provenance = real_provenance(real_pool)
     cal = calibration if real_pool is not None else None

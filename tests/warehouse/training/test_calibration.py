@@ -77,6 +77,25 @@ def test_metrics_are_flat_floats_with_the_policy():
     assert m["calibration_frames"] == 400 and all(isinstance(v, float) for v in m.values())
 
 
+def test_every_quiet_camera_meets_the_budget_not_their_mixture():
+    """Two quiet cameras: the binding one is the wider; pooling them would fit their mixture,
+    whose spread is mostly the gap between the cameras (a far higher, needless threshold)."""
+    rng = np.random.default_rng(7)
+    low = 1 / (1 + np.exp(-rng.normal(-9, 0.6, 600)))
+    wide = 1 / (1 + np.exp(-rng.normal(-5, 1.2, 300)))
+    both = calibrate_threshold([low, wide], fps=10.0, threshold_f1=0.001, budget_per_hour=0.03)
+    alone = [calibrate_threshold([s], fps=10.0, threshold_f1=0.001, budget_per_hour=0.03) for s in (low, wide)]
+    assert both.threshold == pytest.approx(max(c.threshold for c in alone)) and both.threshold == pytest.approx(alone[1].threshold)
+    assert both.level_mu_logit == pytest.approx(alone[1].level_mu_logit)  # the binding camera's fit is recorded
+    assert both.expected_alarms_per_hour <= 0.03 + 1e-9 and both.stream_frames == 900
+    pooled = calibrate_threshold([low, wide], fps=10.0, threshold_f1=0.001, budget_per_hour=0.03, per_stream=False)
+    assert pooled.threshold > both.threshold and pooled.level_sigma_logit > 1.5
+    # a clip too short for its own tail still cannot alarm: it sets the floor through its highest window
+    spike = np.r_[np.full(10, 1e-4), [0.97, 0.97], np.full(10, 1e-4)]
+    with_spike = calibrate_threshold([low, spike], fps=10.0, threshold_f1=0.001, budget_per_hour=0.03)
+    assert with_spike.threshold > 0.97 and with_spike.alarms_on_frames == 0
+
+
 def test_pictures_alone_calibrate_when_there_is_no_footage():
     stills = _quiet(5, 50)
     cal = CalibrationConfig().calibrate([], fps=10.0, threshold_f1=0.2, stills=stills)

@@ -68,3 +68,35 @@ def test_bad_reads_are_refused(fake_vtest, indices, purpose, match):
 def test_missing_vtest_names_the_fetch_script(tmp_path):
     with pytest.raises(RealFramesError, match="scripts/fetch_vtest.sh"):
         vtest_path(tmp_path)
+
+
+def test_opencv_doc_extras_split_by_picture_and_clips_by_time():
+    from warehouse.training.real_frames import OPENCV_DOC_CLIPS, OPENCV_DOC_PICTURE_SPLITS, clip_halves
+
+    names = [n for v in OPENCV_DOC_PICTURE_SPLITS.values() for n in v]
+    assert len(names) == len(set(names)) and not set(names) & {n for v in PICTURE_SPLITS.values() for n in v}
+    for name, n in OPENCV_DOC_CLIPS.items():
+        fit, cal = clip_halves(name)
+        assert not set(fit) & set(cal) and len(fit) + len(cal) == n and fit.stop == cal.start  # train strictly before calibrate
+
+
+def test_opencv_doc_clips_resample_to_10_fps_and_pictures_load():
+    """The fetched extras (``fetch_vtest.sh --extras``): each clip gives its pinned frame count at 10 fps."""
+    from warehouse.training.real_frames import OPENCV_DOC_CLIPS, OPENCV_DOC_PICTURE_SPLITS, package_picture, read_clip
+
+    for name, n in OPENCV_DOC_CLIPS.items():
+        frames = read_clip(name)
+        assert len(frames) == n and frames[0].dtype == np.uint8 and frames[0].ndim == 3
+        assert not np.array_equal(frames[0], frames[-1])  # real motion, not one frame repeated
+    for split, names in OPENCV_DOC_PICTURE_SPLITS.items():
+        im = package_picture("opencv-doc:" + names[0])
+        assert im.dtype == np.uint8 and im.shape[2] == 3 and min(im.shape[:2]) >= 200
+
+
+def test_missing_opencv_doc_extras_name_the_fetch(tmp_path):
+    from warehouse.training.real_frames import opencv_doc_dir, package_picture
+
+    with pytest.raises(RealFramesError, match="fetch_vtest.sh --extras"):
+        opencv_doc_dir(tmp_path)
+    with pytest.raises(RealFramesError, match="fetch_vtest.sh --extras"):
+        package_picture("opencv-doc:leuvenA.jpg", tmp_path)

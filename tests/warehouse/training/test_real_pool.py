@@ -21,6 +21,27 @@ def test_splits_are_disjoint_by_source_and_never_touch_the_held_out_half():
     assert [r for r in recipes if r.kind == "negative" and r.source == "vtest" and r.split == "val" and r.condition is None] != []
 
 
+def test_opencv_doc_extras_come_after_the_other_negatives_and_split_by_source():
+    from warehouse.training.real_frames import OPENCV_DOC_CLIPS, OPENCV_DOC_PICTURE_SPLITS, OPENCV_DOC_PREFIX, clip_halves
+
+    base = plan_real_pool(["smoke"], RealConfig())
+    more = plan_real_pool(["smoke"], RealConfig(), with_extras=True)
+    assert plan_real_pool(["smoke"], RealConfig(opencv_doc=False), with_extras=True) == base
+    extra = [r for r in more if r not in base]
+    # appended after every other negative: the cached chunks of the old rows are reused
+    n_neg = sum(1 for r in base if r.kind == "negative")
+    assert more[:n_neg] == base[:n_neg] and more[n_neg + len(extra):] == base[n_neg:]
+    for r in extra:
+        assert r.kind == "negative" and r.event is None
+        if r.source == "picture":
+            assert r.ref.startswith(OPENCV_DOC_PREFIX) and r.ref[len(OPENCV_DOC_PREFIX):] in OPENCV_DOC_PICTURE_SPLITS[r.split]
+        else:
+            name, k = r.ref.rsplit(":", 1)
+            fit, cal = clip_halves(name)
+            assert r.source == "clip" and r.split == ("train" if int(k) in fit else "val")
+    assert sum(r.source == "clip" for r in extra) == sum(OPENCV_DOC_CLIPS.values())
+
+
 def test_an_extra_event_leaves_every_other_recipe_alone():
     # the cache is keyed by recipe: a catalog with one more event must reuse every other chunk
     a = plan_real_pool(["smoke"], RealConfig())
