@@ -16,8 +16,10 @@ Cameras are not nodes of the compiled graph (100,000 of them would dominate its 
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import networkx as nx
 
@@ -237,11 +239,20 @@ class CompiledOntology:
                 out[a.id] = "detects no event type, and no governance task or dependency asks for it"
         return out
 
-    def reader_cascades(self) -> dict[str, dict[str, str | None]]:
-        """Evidence reader -> {trigger pattern: crop_from}: the rule the runtime's detector
-        stage applies (``runtime.Cascade.of``) and the cost model assumes. Patterns as the
-        ontology writes them, so they also match algorithms registered later."""
-        return reader_cascades(self.ontology.dependencies)
+    def cascade_rules(self) -> dict[str, dict[str, Any]]:
+        """Algorithm -> ``{"triggers": {pattern: crop_from}, "hold_s": s}``: the evidence readers
+        (``hold_s`` 0) and the wake-up cascades, the rule the runtime's detector stage applies
+        (``runtime.Cascade.of``) and the cost model assumes. Patterns as the ontology writes
+        them, so they also match algorithms registered later."""
+        o = self.ontology
+        return cascade_rules(o.dependencies, o.wake_up, o.wake_hold_s)
+
+    def shared_source(self, algorithm_id: str) -> str | None:
+        """The source detector one pass of which serves ``algorithm_id`` and its siblings on a camera."""
+        for pattern, source in self.ontology.shared_sources.items():
+            if fnmatch.fnmatchcase(algorithm_id, pattern):
+                return source
+        return None
 
     @property
     def graph(self) -> nx.DiGraph:
@@ -251,14 +262,16 @@ class CompiledOntology:
         return self._graph
 
 
-def reader_cascades(dependencies) -> dict[str, dict[str, str | None]]:
-    """See :meth:`CompiledOntology.reader_cascades` (from the ``cascade: true`` dependencies)."""
-    out: dict[str, dict[str, str | None]] = {}
+def cascade_rules(dependencies, wake_up: dict[str, tuple[str, ...]] | None = None, hold_s: float = 300.0) -> dict[str, dict[str, Any]]:
+    """See :meth:`CompiledOntology.cascade_rules` (the ``cascade: true`` dependencies and ``wake_up``)."""
+    out: dict[str, dict[str, Any]] = {}
     for dep in dependencies:
         if dep.cascade:
             crop = dict(dep.crop_from)
             for req in dep.requires:
-                out.setdefault(req, {}).setdefault(dep.pattern, crop.get(req))
+                out.setdefault(req, {"triggers": {}, "hold_s": 0.0})["triggers"].setdefault(dep.pattern, crop.get(req))
+    for alg, pats in (wake_up or {}).items():
+        out[alg] = {"triggers": {p: None for p in pats}, "hold_s": float(hold_s)}
     return out
 
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 _TOP_KEYS = {
     "version", "defaults", "feedback", "object_classes", "regions", "demand_only_events",
-    "dependencies", "governance_tasks", "negative", "zone_algorithms",
+    "dependencies", "governance_tasks", "negative", "zone_algorithms", "shared_sources", "wake_up",
 }
 ANY_SCENE_TAG = "any"  # catalog.records.ANY_SCENE
 
@@ -61,6 +61,24 @@ def _dependency(dep: Any, problems: list[str]) -> Dependency:
     if crop and not cascade:
         problems.append(f"dependency {pattern!r}: crop_from needs cascade: true (crops are read where the dependent fired)")
     return Dependency(pattern, requires, str(dep.get("reason", "")), cascade, tuple((str(r), str(d)) for r, d in crop.items()))
+
+
+def _wake_up(raw: dict[str, Any], problems: list[str]) -> tuple[dict[str, tuple[str, ...]], float]:
+    w = raw.get("wake_up") or {}
+    if not isinstance(w, dict):
+        problems.append(f"wake_up={w!r}; expected {{hold_s: 300, algorithms: {{track.x: [scene.*.event]}}}}")
+        return {}, 300.0
+    hold = w.get("hold_s", 300)
+    if not isinstance(hold, (int, float)) or isinstance(hold, bool) or not 0 < hold <= 86400:
+        problems.append(f"wake_up.hold_s={hold!r}; expected seconds in (0, 86400], e.g. 300")
+        hold = 300.0
+    algs = {}
+    for a, pats in (w.get("algorithms") or {}).items():
+        pats = [pats] if isinstance(pats, str) else list(pats or ())
+        if not pats:
+            problems.append(f"wake_up algorithm {a!r}: list the head patterns that wake it, e.g. [scene.*.illegal_parking]")
+        algs[str(a)] = tuple(str(p) for p in pats)
+    return algs, float(hold)
 
 
 def read_ontology_yaml(path: str | Path | None = None) -> dict[str, Any]:
@@ -231,6 +249,7 @@ def load_ontology(
     }
     deps = tuple(_dependency(dep, problems) for dep in raw.get("dependencies") or [])
     zone_algorithms = {str(k): tuple(str(a) for a in (v or ())) for k, v in (raw.get("zone_algorithms") or {}).items()}
+    wake, hold_s = _wake_up(raw, problems)
     negative = tuple(
         NegativeRule(
             id=str(n.get("id") or f"negative[{i}]"),
@@ -256,6 +275,9 @@ def load_ontology(
         demand_only_events=frozenset(raw.get("demand_only_events") or ()),
         source=src,
         zone_algorithms=zone_algorithms,
+        shared_sources={str(k): str(v) for k, v in (raw.get("shared_sources") or {}).items()},
+        wake_up=wake,
+        wake_hold_s=hold_s,
     )
     problems.extend(validate_ontology(ont))
     if problems:
@@ -264,18 +286,21 @@ def load_ontology(
     return ont
 
 
-def evidence_cascades(path: str | Path | None = None) -> dict[str, dict[str, str | None]]:
-    """Evidence reader -> {trigger pattern: crop_from} of an ontology YAML (default: the bundled
-    one), without a catalog: what a worker's detector stage needs (``DetectorStage(cascades=...)``).
+def evidence_cascades(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Algorithm -> ``{"triggers": {pattern: crop_from}, "hold_s": s}`` of an ontology YAML
+    (default: the bundled one), without a catalog: the evidence readers and wake-up cascades a
+    worker's detector stage runs (``DetectorStage(cascades=evidence_cascades())``).
 
-    >>> evidence_cascades()["ocr.text_ppocr"]["scene.*.illegal_parking"]
-    'detector.plate_haar'
+    >>> r = evidence_cascades()
+    >>> r["ocr.text_ppocr"]["triggers"]["scene.*.illegal_parking"], r["track.wrong_way"]
+    ('detector.plate_haar', {'triggers': {'scene.*.wrong_way_driving': None}, 'hold_s': 300.0})
     """
-    from knowledge_graph.index import reader_cascades
+    from knowledge_graph.index import cascade_rules
 
     raw = read_ontology_yaml(path)
     problems: list[str] = []
     deps = [_dependency(d, problems) for d in raw.get("dependencies") or []]
+    wake, hold_s = _wake_up(raw, problems)
     if problems:
         raise OntologyError(problems, source=f"ontology {path or DEFAULT_ONTOLOGY_PATH}")
-    return reader_cascades(deps)
+    return cascade_rules(deps, wake, hold_s)

@@ -5,6 +5,7 @@ its feedback state and a time; :class:`knowledge_graph.CityGraph` calls it.
 """
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,7 +74,8 @@ class Explanation:
     required_by: tuple[str, ...] = ()  # algorithms that pulled this one in
     feedback: tuple[str, ...] = ()  # adjustments learned from operators
     scene_confidence: float = 1.0
-    # an evidence reader pulled in only as a cascade: it runs only on frames where these fire
+    # a cascade: an evidence reader pulled in only as a need runs on the frames where these fire;
+    # a track algorithm woken by its scene head runs while the head fired within the last hold_s
     triggered_by: tuple[str, ...] = ()
 
     @property
@@ -82,7 +84,7 @@ class Explanation:
         if self.dependencies:
             parts.append("pulls in " + ", ".join(self.dependencies))
         if self.triggered_by:
-            parts.append("runs only on frames where " + " or ".join(self.triggered_by) + " fires (evidence cascade)")
+            parts.append("runs only while " + " or ".join(self.triggered_by) + " fires (cascade)")
         parts.extend(self.feedback)
         return "; ".join(parts) + f" (scene confidence {self.scene_confidence:.2f})"
 
@@ -155,9 +157,10 @@ class _Pick:
     """Mutable builder for one choice while deciding (frozen into AlgorithmChoice at the end)."""
 
     __slots__ = ("alg", "priority", "fps", "score", "conf", "paths", "reasons", "tasks", "events", "deps", "req_by", "fb",
-                 "own", "triggers")
+                 "own", "triggers", "woken")
 
     def __init__(self, alg: str, priority: int, fps: float, score: float, conf: float) -> None:
+        self.woken: list[str] = []  # heads that wake it (a wake-up cascade)
         self.own = True  # chosen for itself (an event, a task, a zone, a miss, a scene monitor), not only as a need
         self.triggers: list[str] = []  # dependents whose firing starts it, while it is only their evidence
         self.alg, self.priority, self.fps, self.score, self.conf = alg, priority, fps, score, conf
@@ -181,7 +184,7 @@ class _Pick:
                           (tuple(dict.fromkeys(tasks)) if len(tasks) > 1 else tuple(tasks)) if tasks else (),
                           tuple(self.events) if self.events else (), tuple(self.deps) if self.deps else (),
                           tuple(self.req_by) if self.req_by else (), self.fb, self.conf,
-                          tuple(dict.fromkeys(self.triggers)) if not self.own and self.triggers else ())
+                          tuple(dict.fromkeys(self.woken + (self.triggers if not self.own else []))))
         return AlgorithmChoice(self.alg, self.priority, self.fps, self.score, exp)
 
 
@@ -246,6 +249,19 @@ def decide_relevance(
             return 1.0, False, ()
         f, paused, note = feedback_note(policy, cell)
         return f, paused, (note,)
+
+    def wake_head(slot, i: int, a: str) -> tuple[int, str, float, tuple[str, ...]] | None:
+        """The best candidate of ``slot`` (other than ``a``) that wakes ``a`` and may run here."""
+        pats = ont.wake_up.get(a)
+        if not pats:
+            return None
+        for j, h in enumerate(slot.candidates):
+            if j == i or h in zone_asked or not any(fnmatch.fnmatchcase(h, pt) for pt in pats) or neg_alg(h) is not None:
+                continue
+            f, paused, note = verdict(h)
+            if not paused:
+                return j, h, f, note
+        return None
 
     by_event, alg_links = idx.active_tasks(cam.region, at.hour * 60 + at.minute, at.weekday())
     picks: dict[str, _Pick] = {}
@@ -317,6 +333,21 @@ def decide_relevance(
                 for kind in kinds:
                     p.paths.append((cam_node, node("zone", kind), node("algorithm", a)))
                     p.reasons.append(f"a {kind!r} zone or line is drawn on this camera and {a} uses it")
+                waker = wake_head(slot, i, a)
+                if waker is not None:  # the cheap scene head wakes the tracker (a wake-up cascade)
+                    j, h, hfactor, hnote = waker
+                    hp = picks.get(h)
+                    if hp is None:
+                        hp = picks[h] = _Pick(h, prio, fps, conf * hfactor, conf)
+                        hp.fb = hnote
+                    else:
+                        hp.merge(prio, fps, conf * hfactor, conf)
+                    hp.events.append(e)
+                    hp.paths.append((cam_node,) + slot.paths[j])
+                    hp.reasons.append(slot.reasons[j] + f"; it wakes {a} (runs while it fired within the last "
+                                      f"{ont.wake_hold_s:g} s)")
+                    if h not in p.woken:
+                        p.woken.append(h)
             else:
                 p.reasons.append(slot.reasons[i] + ("" if i == 0 else f" (stands in for paused {slot.candidates[0]})"))
             if links:
@@ -358,7 +389,8 @@ def decide_relevance(
             p.reasons.append(task_reason(t, f"algorithm {a!r}", lk.region))
 
     for a, kinds in zone_asked.items():  # a drawing asks for its algorithm even where no linked scene has the event
-        if a in picks:
+        kinds = [k for k in kinds if idx.zone_algorithms[k][:1] == (a,)]  # only for the kind's purpose
+        if a in picks or not kinds:
             continue
         node_a = ont.algorithms[a]
         if any(neg_event(e) is not None for e in node_a.event_types):

@@ -15,7 +15,11 @@ and inside the regions, where one of its *triggers* fired:
 * while its triggers keep firing, the reader re-reads at most every ``reread_s`` seconds
   (DeepStream's ``secondary-reinfer-interval``) and never above its own rate;
 * on a camera that runs none of its triggers the reader is not a cascade there: it runs at
-  its rate like any detector (the graph chose it for its own event).
+  its rate like any detector (the graph chose it for its own event);
+* ``hold_s`` > 0 makes a *wake-up* cascade (Focus's cheap-then-expensive ingest): the algorithm
+  runs at its rate, on the whole frame, for ``hold_s`` after the last frame a trigger fired (a
+  tracker needs consecutive frames: the parking rule follows the car for minutes after the
+  cheap parking head woke it).
 
 The decisions are pure functions over plain data; :class:`runtime.DetectorStage` calls them.
 
@@ -36,6 +40,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from runtime.detection import XYXY, Detection
 from runtime.detectors.base import DetectorError
@@ -66,7 +71,8 @@ class Cascade:
 
     ``margin``: crops grow by this fraction of the box on each side (a plate's edge);
     ``whole_frame_share``: a trigger box covering at least this share of the frame is read
-    as the whole frame; ``reread_s``: least seconds between two reads while triggers keep firing.
+    as the whole frame; ``reread_s``: least seconds between two reads while triggers keep
+    firing; ``hold_s``: a wake-up cascade (module doc), ``reread_s`` then does not apply.
     """
 
     triggers: tuple[CascadeTrigger, ...]
@@ -74,6 +80,7 @@ class Cascade:
     whole_frame_share: float = 0.5
     reread_s: float = 10.0
     min_crop_px: int = 8
+    hold_s: float = 0.0
 
     def __post_init__(self) -> None:
         trig = tuple(self.triggers)
@@ -82,17 +89,26 @@ class Cascade:
                                      "(or build with Cascade.of({'scene.*.illegal_parking': 'detector.plate_haar'}))")
         object.__setattr__(self, "triggers", trig)
         for name, v, lo, hi in (("margin", self.margin, 0.0, 2.0), ("whole_frame_share", self.whole_frame_share, 0.0, 1.0),
-                                ("reread_s", self.reread_s, 0.0, 86400.0)):
+                                ("reread_s", self.reread_s, 0.0, 86400.0), ("hold_s", self.hold_s, 0.0, 86400.0)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
                 raise CascadeConfigError(f"{name}={v!r}; expected a number in [{lo:g}, {hi:g}]")
         if not (isinstance(self.min_crop_px, int) and self.min_crop_px >= 1):
             raise CascadeConfigError(f"min_crop_px={self.min_crop_px!r}; expected an int >= 1")
 
     @classmethod
-    def of(cls, triggers: "Mapping[str, str | None] | Iterable[str | tuple[str, str | None]]", **kwargs) -> "Cascade":
-        """From plain data: ``{pattern: crop_from or None}``, or patterns / ``(pattern, crop_from)`` pairs."""
+    def of(cls, triggers: "Mapping[str, Any] | Iterable[str | tuple[str, str | None]]", **kwargs) -> "Cascade":
+        """From plain data: ``{pattern: crop_from or None}``, patterns / ``(pattern, crop_from)``
+        pairs, or ``{"triggers": {pattern: crop_from}, "hold_s": 300, ...}`` (the knowledge
+        graph's ``evidence_cascades()`` form; the other keys are this class's fields)."""
         if isinstance(triggers, Cascade):
             return triggers
+        if isinstance(triggers, Mapping) and "triggers" in triggers:
+            extra = {k: v for k, v in triggers.items() if k != "triggers"}
+            unknown = set(extra) - {"margin", "whole_frame_share", "reread_s", "min_crop_px", "hold_s"}
+            if unknown:
+                raise CascadeConfigError(f"cascade keys {sorted(unknown)} are unknown; use triggers, margin, whole_frame_share, "
+                                         "reread_s, min_crop_px, hold_s")
+            return cls.of(triggers["triggers"], **{**extra, **kwargs})
         items = triggers.items() if isinstance(triggers, Mapping) else [(t, None) if isinstance(t, str) else tuple(t) for t in triggers]
         return cls(tuple(CascadeTrigger(p, c) for p, c in items), **kwargs)
 

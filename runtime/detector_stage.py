@@ -237,6 +237,7 @@ class DetectorHealth:
 class _Slot:  # per (camera, algorithm)
     rate_fps: float
     anchor_ms: float | None = None
+    awake_until_ms: float = -math.inf  # a wake-up cascade runs until then (its trigger's last firing + hold_s)
     failures: int = 0
     failed_at_ms: float = math.inf
     retry_at_ms: float = -math.inf
@@ -428,10 +429,15 @@ class DetectorStage:
                     slot = self._slots.get(frame.camera_id, {}).get(alg)
                     if slot is None:
                         continue
+                    if rule.hold_s > 0:  # wake-up: the whole frame, at its rate, while awake
+                        if regions is not None:
+                            slot.awake_until_ms = now + rule.hold_s * 1000.0
+                        regions = ((0.0, 0.0, float(w), float(h)),) if slot.awake_until_ms >= now else None
                     if regions is None or not regions:
                         self._counts[alg].skipped_not_triggered += 1
                         continue
-                    due = self._take_due(alg, slot, now, min(slot.rate_fps, rule.reread_fps))
+                    rate = slot.rate_fps if rule.hold_s > 0 else min(slot.rate_fps, rule.reread_fps)
+                    due = self._take_due(alg, slot, now, rate)
                 if not due:
                     continue
                 ran = True

@@ -9,7 +9,9 @@ less than once in ten days), and some events happen only at certain hours (intru
 hours at night). Regions follow the scene (a seafront on the coast or in the harbor).
 
 Registration hints are what an installer would type: the right scene for most cameras, a
-neighbouring scene of the same family for some, nothing for the rest.
+neighbouring scene of the same family for some, nothing for the rest. Some cameras
+(``zone_share``) also have zones drawn by an operator for events that occur there (a
+no-parking zone where cars stop, a lane where they drive): configuration, not scene hints.
 
 >>> city = build_city(cameras_per_scene=2, seed=0)
 >>> cam = city.cameras[0]
@@ -54,6 +56,14 @@ EVENT_HOURS: dict[str, tuple[int, int]] = {
     "dust_emission": (6, 20),
 }
 RARE_PER_DAY = 0.1  # an event rarer than this is "rare" in the figures
+# the zone or line an operator draws for an event that a track algorithm watches (runtime.tracking)
+EVENT_ZONES: dict[str, str] = {
+    "illegal_parking": "no_parking",
+    "wrong_way_driving": "lane",
+    "pedestrian_on_motorway": "no_pedestrian",
+    "crowd_gathering": "crowd",
+    "intrusion_after_hours": "intrusion",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +97,7 @@ class CityCamera:
     events: tuple[EventTruth, ...]
     hint_scene: str | None  # what the installer typed (may be wrong or missing)
     held_out: bool  # held-out cameras are discovered from frames alone
+    zones: tuple[str, ...] = ()  # kinds of the zones and lines an operator drew on it
 
     @property
     def event_ids(self) -> frozenset[str]:
@@ -146,9 +157,12 @@ def build_city(
     hint_wrong: float = 0.15,
     scenes: Sequence[str] | None = None,
     taxonomy: Taxonomy | None = None,
+    zone_share: float = 0.3,
 ) -> SyntheticCity:
     """``cameras_per_scene`` cameras of every scene (half held out unless
-    ``held_out_per_scene`` says otherwise); deterministic in ``seed``."""
+    ``held_out_per_scene`` says otherwise); deterministic in ``seed``. ``zone_share`` of the
+    cameras with events a track algorithm watches have zones drawn for those events (drawn
+    from a stream of their own, so the rest of the city does not change with it)."""
     tax = taxonomy or load_taxonomy()
     scene_list = tuple(scenes) if scenes is not None else tuple(tax.scenes)
     if cameras_per_scene < 1:
@@ -167,10 +181,12 @@ def build_city(
             truth = tuple(EventTruth(e, float(r), EVENT_HOURS.get(e)) for e, r in zip(evs, rates))
             u = rng.random()
             hint = scene if u < hint_right else (neighbour_scene(scene, tax, rng) if u < hint_right + hint_wrong else None)
+            zrng = np.random.default_rng([seed, 17, s_no, i])
+            zones = tuple(sorted({EVENT_ZONES[e] for e in evs if e in EVENT_ZONES})) if zrng.random() < zone_share else ()
             cams.append(CityCamera(
                 camera_id=f"{scene}-{i:02d}", scene=scene, region=region,
                 seed=int(10_000 * (seed + 1) + 100 * s_no + i), condition=CONDITIONS[int(rng.integers(len(CONDITIONS)))],
-                events=truth, hint_scene=hint, held_out=i >= cameras_per_scene - n_held,
+                events=truth, hint_scene=hint, held_out=i >= cameras_per_scene - n_held, zones=zones,
             ))
     return SyntheticCity(tuple(cams), scene_list, seed)
 

@@ -39,6 +39,7 @@ def hint_selector(graph: CityGraph, cams: Sequence[CityCamera]) -> Selector:
     """Registers each camera on ``graph`` (a fresh one) with its hint scene alone."""
     for c in cams:
         graph.add_camera(c.camera_id, region=c.region, scenes={c.hint_scene: 1.0} if c.hint_scene else {},
+                         hints={"zones": list(c.zones)} if c.zones else None,  # the camera's configuration, as the graph gets it
                          reason="scene from the registration hint only")
     return graph_selector(graph)
 

@@ -1,0 +1,160 @@
+"""Evidence readers as a cascade, and the track algorithms a camera's drawn zones ask for (issues 13 and 15)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from knowledge_graph import CityGraph, KnowledgeGraphError, evidence_cascades
+from knowledge_graph.evaluation import CostModel, Judge, build_city
+
+NOON = datetime(2024, 5, 1, 12, 30)  # a Wednesday
+ROAD_ZONES = ["lane", "no_parking", "no_pedestrian"]
+
+
+def _rel(graph: CityGraph, scene: str, zones=None, region: str = "suburbs"):
+    graph.add_camera("c", region=region, scenes={scene: 0.9}, hints={"zones": zones} if zones else None)
+    return graph.relevance("c", NOON)
+
+
+def test_plate_reading_runs_only_where_the_parking_head_fires(graph):
+    rel = _rel(graph, "road")
+    for reader in ("detector.plate_haar", "ocr.text_ppocr"):
+        ch = rel.get(reader)
+        assert ch is not None and ch.cascaded  # pulled in only as evidence: a cascade
+        assert "scene.road.illegal_parking" in ch.explanation.triggered_by
+        assert "runs only while" in ch.explanation.text
+    head = rel.get("scene.road.illegal_parking")
+    assert not head.cascaded and not [c for c in rel.choices if c.algorithm_id.startswith("track.")]  # no zones: no tracks
+
+
+def test_the_banner_reader_is_triggered_by_the_banner_head_alone(graph):
+    rel = _rel(graph, "market_street", region="old_town")
+    ocr = rel.get("ocr.text_ppocr")
+    assert "scene.market_street.illegal_banner" in ocr.explanation.triggered_by
+    # the plate detector is started by the vehicle heads, never by the banner head
+    plates = rel.get("detector.plate_haar").explanation.triggered_by
+    assert "scene.market_street.illegal_parking" in plates and "scene.market_street.illegal_banner" not in plates
+
+
+@pytest.mark.parametrize(
+    ("zone", "track", "head"),
+    [
+        ("no_parking", "track.illegal_parking", "scene.road.illegal_parking"),
+        ("lane", "track.wrong_way", "scene.road.wrong_way_driving"),
+        ("no_pedestrian", "track.pedestrian_on_road", "scene.road.pedestrian_on_motorway"),
+    ],
+)
+def test_a_drawn_zone_makes_the_graph_choose_the_track_algorithm_woken_by_the_head(graph, zone, track, head):
+    rel = _rel(graph, "road", [zone])
+    ch = rel.get(track)
+    assert ch is not None, rel.algorithm_ids()
+    assert ch.explanation.triggered_by == (head,)  # a wake-up cascade: the cheap head wakes the tracker
+    assert rel.get(head) is not None and "wakes " + track in rel.get(head).explanation.text
+    assert ("camera:c", f"zone:{zone}", f"algorithm:{track}") in ch.explanation.paths
+    g = graph.networkx(["c"])
+    for path in ch.explanation.paths:  # every path walks real edges of the graph
+        assert all(g.has_edge(u, v) or g.has_edge(v, u) for u, v in zip(path, path[1:])), path
+    assert ch.explanation.event_types == rel.get(head).explanation.event_types
+
+
+def test_vtest_like_road_camera_gets_every_track_algorithm_its_zones_ask_for(graph):
+    rel = _rel(graph, "road", [*ROAD_ZONES, "crowd"], region="university")
+    tracks = sorted(a for a in rel.algorithm_ids() if a.startswith("track."))
+    assert tracks == ["track.crowd_gathering", "track.illegal_parking", "track.pedestrian_on_road", "track.wrong_way"]
+    # crowd gathering is no road event: the drawn crowd zone is the request, and no head wakes it
+    crowd = rel.get("track.crowd_gathering")
+    assert not crowd.cascaded and crowd.explanation.paths == (("camera:c", "zone:crowd", "algorithm:track.crowd_gathering"),)
+    assert "detector.coco_nanodet" not in rel.algorithm_ids()  # the track hub runs it: not a second time
+
+
+def test_an_intrusion_zone_asks_for_intrusion_but_loitering_only_where_it_can_happen(graph):
+    park = _rel(graph, "park", ["intrusion"])  # intrusion is demand-only: no task at noon, the zone asks
+    assert park.get("track.zone_intrusion") is not None and park.get("track.loitering") is None
+    graph.remove_camera("c")
+    lobby = _rel(graph, "building_lobby", ["intrusion"], region="downtown")
+    assert lobby.get("track.loitering") is not None  # loitering can happen in a lobby: the zone serves it there
+
+
+def test_unknown_zone_kind_is_refused_with_the_valid_kinds(graph):
+    with pytest.raises(KnowledgeGraphError, match=r"zone kinds \['no_parkng'\].*'no_parking'"):
+        graph.add_camera("c", region="suburbs", scenes={"road": 0.9}, hints={"zones": ["no_parkng"]})
+
+
+def test_zones_survive_a_journal_reload(ontology, tmp_path):
+    path = tmp_path / "j.jsonl"
+    g = CityGraph(ontology, journal=path, fsync=False)
+    g.add_camera("c", region="suburbs", scenes={"road": 0.9}, hints={"zones": ["no_parking"]})
+    g.close()
+    again = CityGraph(ontology, journal=path, fsync=False)
+    assert again.camera("c").zones == frozenset({"no_parking"})
+    assert "track.illegal_parking" in again.relevance("c", NOON).algorithm_ids()
+    again.close()
+
+
+def test_the_runtime_cascade_rules_match_the_graphs_triggers(graph):
+    """The stage's rule (runtime.Cascade from evidence_cascades) starts each cascaded choice by
+    exactly the algorithms the graph names as its triggers."""
+    from runtime import Cascade
+
+    rules = {a: Cascade.of(r) for a, r in evidence_cascades().items()}
+    assert rules["ocr.text_ppocr"].triggers[0].crop_from == "detector.plate_haar"
+    assert rules["track.illegal_parking"].hold_s == graph.ontology.wake_hold_s == 300
+    for scene, zones in (("road", ROAD_ZONES), ("market_street", None), ("bus_stop", ["no_parking", "crowd"])):
+        rel = _rel(graph, scene, zones, region="old_town")
+        ids = rel.algorithm_ids()
+        for ch in rel.choices:
+            if ch.cascaded:
+                assert set(rules[ch.algorithm_id].triggers_on(ids)) == set(ch.explanation.triggered_by), ch.algorithm_id
+        graph.remove_camera("c")
+
+
+# -- the cost model the benchmark uses -----------------------------------------------------
+MS = {"ocr.text_ppocr": 1000.0, "detector.plate_haar": 100.0, "detector.coco_nanodet": 50.0, "detector.face_mtcnn": 60.0}
+
+
+@pytest.fixture(scope="module")
+def road_city():
+    return build_city(cameras_per_scene=2, scenes=["road"], zone_share=1.0)
+
+
+@pytest.mark.parametrize(
+    ("false_fire_share", "reader_runs_at_most"),
+    [
+        (0.0, 0.05),  # only real parking events start the readers
+        (0.01, 0.1),  # each trigger also fires falsely on 1% of frames
+    ],
+)
+def test_a_cascaded_reader_costs_its_cost_times_the_share_of_frames_its_triggers_fire(graph, road_city, false_fire_share,
+                                                                                       reader_runs_at_most):
+    cam = road_city.cameras[0]
+    graph.add_camera(cam.camera_id, region=cam.region, scenes={"road": 0.9})
+    costs = CostModel(MS, backbone_ms=5.0, false_fire_share=false_fire_share)
+    judge = Judge(graph.index, costs)
+    sel = graph.relevance(cam.camera_id, NOON).algorithm_ids()
+    share = judge.shares(cam, sel, NOON)
+    assert share["scene.road.fire"] == 1.0 and 0.0 < share["ocr.text_ppocr"] <= reader_runs_at_most
+    always_on = costs.of(sel, judge.kinds)
+    assert always_on >= 1100.0  # the former model: the readers on every frame
+    expected = always_on - 1000.0 * (1 - share["ocr.text_ppocr"]) - 100.0 * (1 - share["detector.plate_haar"])
+    assert judge.cost(cam, sel, NOON) == pytest.approx(expected)
+    # the every-algorithm set is costed by the same model, its readers a cascade too
+    every = judge.every_cost(cam, NOON)
+    assert every < costs.of(judge.production, judge.kinds) and judge.cost(cam, sel, NOON) < every
+
+
+def test_track_algorithms_share_one_nanodet_pass_and_are_woken_by_their_heads(graph, road_city):
+    cam = road_city.cameras[1]
+    assert set(ROAD_ZONES) <= set(cam.zones)
+    graph.add_camera(cam.camera_id, region=cam.region, scenes={"road": 0.9}, hints={"zones": list(cam.zones)})
+    judge = Judge(graph.index, CostModel(MS, backbone_ms=5.0, false_fire_share=0.0))
+    sel = graph.relevance(cam.camera_id, NOON).algorithm_ids()
+    tracks = [a for a in sel if a.startswith("track.")]
+    assert len(tracks) == 3
+    share = judge.shares(cam, sel, NOON)
+    assert all(0.0 < share[t] < 1.0 for t in tracks)  # awake only after their heads fired
+    base = judge.cost(cam, [a for a in sel if not a.startswith("track.")], NOON)
+    union = 1.0
+    for t in tracks:
+        union *= 1.0 - share[t]
+    assert judge.cost(cam, sel, NOON) == pytest.approx(base + 50.0 * (1.0 - union))  # NanoDet once, where any runs
