@@ -43,7 +43,8 @@ def _head(pool_x: np.ndarray, labeled: dict[int, int], rng: np.random.Generator,
 
 
 def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int = 5, k_factor: int = 2, k_min: int = 32, hop_queries: int = 128,
-        quotas: tuple = (("likely", 0.6), ("uncertain", 0.3), ("similar", 0.1)), centre: bool = True, ranker: bool = True) -> dict:
+        quotas: tuple = (("likely", 0.6), ("uncertain", 0.3), ("similar", 0.1)), centre: bool = True, ranker: bool = True,
+        contexts_per_camera: int = 1) -> dict:
     from warehouse.retraining.labeling import SimulatedLabeler
     from warehouse.retraining.mining import ArrayPool, MiningRegistry, MiningRequest
     from warehouse.retraining.simulation import rare_event_pool
@@ -52,8 +53,9 @@ def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int 
     sp = rare_event_pool(n, positive_rate=0.001, seed=seed)
     t_pool = time.perf_counter()
     # each context of the generator is one camera here (it draws no separate condition), and the
-    # pool knows every frame's camera, as the frame pool does
-    pool = ArrayPool(sp.frame_ids, sp.embeddings, cameras=[f"cam{c}" for c in sp.contexts] if centre else None)
+    # pool knows every frame's camera, as the frame pool does; --contexts-per-camera 2 makes each
+    # camera show two unrelated contexts (day and night), so its mean is the middle of both
+    pool = ArrayPool(sp.frame_ids, sp.embeddings, cameras=[f"cam{c // contexts_per_camera}" for c in sp.contexts] if centre else None)
     t_index = time.perf_counter()
     row = {f: i for i, f in enumerate(sp.frame_ids)}
     pos_ids = [f for f, y in zip(sp.frame_ids, sp.labels) if y]
@@ -97,6 +99,7 @@ def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int 
         "goal_met": bool(seals["recall"] >= 0.95 and seals["labeled_fraction"] <= 0.015),
         "baselines": out, "pool_model": "warehouse.retraining.simulation.rare_event_pool (generative, dim 96)",
         "index": "faiss IndexHNSWFlat M=32 (inner product on unit vectors" + (", centred by camera)" if centre else ")"),
+        "contexts_per_camera": contexts_per_camera,
         "ranker": "logistic regression refit on every label each round, index searched along it" if ranker else "none (the benchmark's head)",
         "timings_s": {"pool": round(t_pool - t0, 2), "index_build": round(t_index - t_pool, 2), "seals": seals["seconds"]},
     }
@@ -113,11 +116,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k-factor", type=int, default=2, help="neighbours per query = k_factor * budget / queries (>= --k-min)")
     ap.add_argument("--k-min", type=int, default=32)
     ap.add_argument("--no-centre", action="store_true", help="ablation: index raw embeddings (not centred by camera)")
+    ap.add_argument("--contexts-per-camera", type=int, default=1, help="sensitivity: cameras that each show this many contexts")
     ap.add_argument("--no-ranker", action="store_true", help="ablation: no per-round ranker (score with the benchmark's head, hop)")
     a = ap.parse_args(argv)
     n = a.n or (200_000 if a.full else 20_000)
     print(json.dumps(run(n, rounds=a.rounds, budget_fraction=a.budget_fraction, seed=a.seed, k_factor=a.k_factor, k_min=a.k_min,
-                         hop_queries=a.hop_queries, centre=not a.no_centre, ranker=not a.no_ranker)))
+                         hop_queries=a.hop_queries, centre=not a.no_centre, ranker=not a.no_ranker,
+                         contexts_per_camera=a.contexts_per_camera)))
 
 
 if __name__ == "__main__":

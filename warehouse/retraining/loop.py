@@ -61,6 +61,13 @@ def split_mined(sample_ids: list[str], *, seed: int, holdout_share: float) -> di
     return out
 
 
+def _reported_labels(misses: list[dict], frames: list[str]) -> dict[str, int]:
+    """What the reports say about the mistakes' frames (missed event -> 1, false alarm -> 0): mining's
+    ranker learns from them, so a round also reaches frames like the mistakes that are near none of them."""
+    return {m["frame_ref"]: int(m.get("kind") == "missed_event") for m in misses
+            if m.get("kind") in ("missed_event", "false_alarm") and m.get("frame_ref") in frames}
+
+
 def should_retrain(*, pending_misses: int, confirmed: int = 0, rejected: int = 0, min_misses: int = 1,
                    precision_floor: float | None = None, min_feedback: int = 20) -> tuple[bool, str]:
     """The trigger, pure: enough mistakes, or operators' precision below the floor."""
@@ -217,7 +224,8 @@ class RetrainingLoop:
         t_mine = fw.start_task("mining", A, total=self.budget, parent_id=parent)
         scorer, score_thr = self._mining_scorer(dataset, misses, prod_onnx, head, threshold)
         req = MiningRequest(queries=tuple(miss_frames), labeled=frozenset(dataset.sample_ids) | frozenset(miss_frames),
-                            score=scorer, threshold=score_thr, budget=self.budget, k_per_query=self.k_per_query, seed=self.seed)
+                            score=scorer, threshold=score_thr, budget=self.budget, k_per_query=self.k_per_query, seed=self.seed,
+                            labels=_reported_labels(misses, miss_frames))
         rnd = self.registry.get("seals").mine(self.pool, req)
         candidates = list(rnd.selected)
         job_id = self.catalog.record_mining_job(A, miss_event_ids=list(miss_ids), strategy="seals.ann", candidate_ids=candidates)

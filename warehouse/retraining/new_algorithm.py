@@ -171,7 +171,7 @@ def create_algorithm(req: NewAlgorithm, *, catalog, store, pool, labeler, flywhe
         t_mine = fw.start_task("mining", A, total=budget, parent_id=parent)
         rnd = registry.get("seals").mine(pool, MiningRequest(
             queries=tuple(f for f, v in labeled.items() if v), labeled=frozenset(labeled), score=lambda e: head.scores(e)[:, 0],
-            threshold=thr, budget=budget, seed=seed + r))
+            threshold=thr, budget=budget, seed=seed + r, labels=dict(labeled)))
         job_id = catalog.record_mining_job(A, miss_event_ids=[], strategy="seals.ann.onboarding", candidate_ids=list(rnd.selected))
         fw.update_task(t_mine, done=len(rnd.selected), state="done", detail={"mining_job_id": job_id, "scanned_fraction": rnd.scanned_fraction})
         t_lab = fw.start_task("labeling", A, total=len(rnd.selected), parent_id=parent, detail={"labeler": labeler.name})
