@@ -263,6 +263,25 @@ def decide_relevance(
                 return j, h, f, note
         return None
 
+    def add_waker(p: _Pick, slot, i: int, prio: int, fps: float, conf: float) -> bool:
+        """Select the scene head that wakes track algorithm ``p`` (a wake-up cascade) beside it."""
+        waker = wake_head(slot, i, p.alg)
+        if waker is None:
+            return False
+        j, h, hfactor, hnote = waker
+        hp = picks.get(h)
+        if hp is None:
+            hp = picks[h] = _Pick(h, prio, fps, conf * hfactor, conf)
+            hp.fb = hnote
+        else:
+            hp.merge(prio, fps, conf * hfactor, conf)
+        hp.events.append(slot.event)
+        hp.paths.append((cam_node,) + slot.paths[j])
+        hp.reasons.append(slot.reasons[j] + f"; it wakes {p.alg} (runs while it fired within the last {ont.wake_hold_s:g} s)")
+        if h not in p.woken:
+            p.woken.append(h)
+        return True
+
     by_event, alg_links = idx.active_tasks(cam.region, at.hour * 60 + at.minute, at.weekday())
     picks: dict[str, _Pick] = {}
     seen_events: set[str] = set()
@@ -333,21 +352,7 @@ def decide_relevance(
                 for kind in kinds:
                     p.paths.append((cam_node, node("zone", kind), node("algorithm", a)))
                     p.reasons.append(f"a {kind!r} zone or line is drawn on this camera and {a} uses it")
-                waker = wake_head(slot, i, a)
-                if waker is not None:  # the cheap scene head wakes the tracker (a wake-up cascade)
-                    j, h, hfactor, hnote = waker
-                    hp = picks.get(h)
-                    if hp is None:
-                        hp = picks[h] = _Pick(h, prio, fps, conf * hfactor, conf)
-                        hp.fb = hnote
-                    else:
-                        hp.merge(prio, fps, conf * hfactor, conf)
-                    hp.events.append(e)
-                    hp.paths.append((cam_node,) + slot.paths[j])
-                    hp.reasons.append(slot.reasons[j] + f"; it wakes {a} (runs while it fired within the last "
-                                      f"{ont.wake_hold_s:g} s)")
-                    if h not in p.woken:
-                        p.woken.append(h)
+                add_waker(p, slot, i, prio, fps, conf)
             else:
                 p.reasons.append(slot.reasons[i] + ("" if i == 0 else f" (stands in for paused {slot.candidates[0]})"))
             if links:
@@ -417,6 +422,12 @@ def decide_relevance(
             p.paths.append((cam_node, node("zone", kind), node("algorithm", a)))
             p.reasons.append(f"a {kind!r} zone or line is drawn on this camera: the operator asks for {a} "
                              f"({', '.join(node_a.event_types)}) there")
+        # a linked scene with a head for the event (watched only on demand, e.g. intrusion after hours): it wakes a
+        woken = False
+        for _scene, c in linked:
+            for slot in idx.scene_slots.get(_scene, ()):
+                if not woken and slot.event in node_a.event_types:
+                    woken = add_waker(p, slot, -1, prio, fps, c)
 
     overrides: set[str] = set()  # added after a miss: they and their needs beat negative knowledge
     if feedback is not None and feedback.added:

@@ -71,6 +71,9 @@ def test_vtest_like_road_camera_gets_every_track_algorithm_its_zones_ask_for(gra
 def test_an_intrusion_zone_asks_for_intrusion_but_loitering_only_where_it_can_happen(graph):
     park = _rel(graph, "park", ["intrusion"])  # intrusion is demand-only: no task at noon, the zone asks
     assert park.get("track.zone_intrusion") is not None and park.get("track.loitering") is None
+    # the park's intrusion head (watched only on demand) is selected all day to wake the tracker
+    assert park.get("track.zone_intrusion").explanation.triggered_by == ("scene.park.intrusion_after_hours",)
+    assert park.get("scene.park.intrusion_after_hours") is not None
     graph.remove_camera("c")
     lobby = _rel(graph, "building_lobby", ["intrusion"], region="downtown")
     assert lobby.get("track.loitering") is not None  # loitering can happen in a lobby: the zone serves it there

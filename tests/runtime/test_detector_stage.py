@@ -483,3 +483,24 @@ def test_the_worker_runs_a_reader_only_on_cameras_and_frames_where_a_head_fired(
     assert readers["fires"].seen_ms == [0]  # the head fires on every frame; read once (reread_s 10 s)
     assert readers["quiet"].seen_ms == []  # its head never reaches its threshold: the reader never runs
     assert w._stage.stats().of("ocr.text_ppocr").skipped_not_triggered == 4
+
+
+@pytest.mark.parametrize(
+    ("fired_at", "hold_s", "expected_runs_ms"),
+    [
+        ((), 1.0, []),  # never woken
+        ((200,), 1.0, [200, 400, 600, 800, 1000, 1200]),  # awake from the firing until 1 s after it, at its 5 fps
+        ((200, 1000), 0.5, [200, 400, 600, 1000, 1200, 1400]),  # woken again: awake until 0.5 s after the last firing
+    ],
+)
+def test_a_wake_up_cascade_runs_at_its_rate_while_a_trigger_fired_within_hold_s(fired_at, hold_s, expected_runs_ms):
+    from runtime import Cascade
+
+    tracker = Recorder()  # a tracker needs consecutive frames: it runs on the whole frame at its rate while awake
+    stage = DetectorStage({"track.illegal_parking": DetectorSpec(tracker, 5.0, "t@1")},
+                          cascades={"track.illegal_parking": Cascade.of({"scene.*.illegal_parking": None}, hold_s=hold_s)})
+    stage.assign("cam", ["track.illegal_parking"])
+    for ev in frames("cam", range(0, 2000, 100)):
+        tracker.current_ms = ev.ts_ms
+        stage.run(ev, fired={PARKING: HEAD_FIRED} if ev.ts_ms in fired_at else {}, assigned=[PARKING])
+    assert tracker.seen_ms == expected_runs_ms
