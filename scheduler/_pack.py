@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 
-from scheduler._model import Model
+from scheduler._model import NO_ROOM, Model, ladder_rows
 
 _EPS = 1e-9
 WINDOW = 3
@@ -110,11 +110,15 @@ class Packing:
                     failed.append(c)
         return failed
 
-    def grouped_fit(self, cams: np.ndarray, levels: np.ndarray, workers: np.ndarray) -> list[int]:
+    def grouped_fit(self, cams: np.ndarray, levels: np.ndarray, workers: np.ndarray, *,
+                    by_value: bool = False) -> list[int]:
         """Fill ``workers`` one at a time (in order) with ``cams`` at ``levels``, each time
         taking the camera that adds the least memory there (its algorithms the worker does
         not hold yet; ties: the best value per ms/s, then order), while one fits: cameras
         sharing algorithms end up together, so an algorithm's memory is paid on few workers.
+        ``by_value``: take instead the camera using the least of the worker's free memory and
+        compute (shares of what is left, summed) per unit of value: when memory is so short
+        that not every group fits, the groups worth most per MiB go first.
         Work is O(cameras) per placement. Returns the cameras that did not fit."""
         m = self.m
         n = len(cams)
@@ -126,7 +130,8 @@ class Packing:
         by_alg = np.argsort(flat, kind="stable")
         alg_ptr = np.searchsorted(flat[by_alg], np.arange(len(m.a_mem) + 1))
         kk = m.K[cams, levels]
-        dens = m.V[cams, levels] / np.maximum(kk, 1e-12)
+        value = np.maximum(m.V[cams, levels], 1e-12)
+        dens = value / np.maximum(kk, 1e-12)
         placed = np.zeros(n, dtype=bool)
         prev = -1
         for w in workers.tolist():
@@ -145,7 +150,11 @@ class Packing:
                 ok = np.nonzero(~placed & (kk <= self.free_c[w] + tol_c) & (need <= self.free_m[w] + tol_m))[0]
                 if len(ok) == 0:
                     break
-                i = int(ok[np.lexsort((ok, -dens[ok], key[ok]))[0]])
+                if by_value:
+                    score = (key[ok] / max(self.free_m[w], 1e-9) + kk[ok] / max(self.free_c[w], 1e-9)) / value[ok]
+                    i = int(ok[np.lexsort((ok, -dens[ok], score))[0]])
+                else:
+                    i = int(ok[np.lexsort((ok, -dens[ok], key[ok]))[0]])
                 key = need
                 c, lv = int(cams[i]), int(levels[i])
                 if not self.fits(c, lv, w, algs[i]):  # rounding: leave it to the repair phase
@@ -272,3 +281,29 @@ def similarity_order(m: Model, cams: np.ndarray) -> np.ndarray:
         keys[i, :len(r)] = r
     order = np.lexsort(tuple(keys[:, j] for j in range(n_keys - 1, -1, -1)))
     return cams[order]
+
+
+def keep_algorithms(m: Model, budget_mib: float) -> int:
+    """Memory is short everywhere: keep the algorithms worth most per MiB (the value of all
+    their demands at full rate, greedily, skipping one that does not fit) whose memory sums
+    to at most ``budget_mib``; the other algorithms' demands are left out (``NO_ROOM``,
+    reason ``memory``) and the ladders recomputed. Returns the number of demands left out."""
+    n = m.n_d
+    live = (m.d_min[:n] < NO_ROOM) & np.isfinite(m.d_min[:n])
+    A = len(m.a_mem)
+    value = np.bincount(m.d_alg[:n][live], weights=m.d_pri[:n][live], minlength=A)
+    used = np.nonzero(value > 0)[0]
+    if float(m.a_mem[used].sum()) <= budget_mib:
+        return 0
+    dens = value[used] / np.maximum(m.a_mem[used], 1e-12)
+    keep = np.zeros(A, dtype=bool)
+    left = budget_mib
+    for a in used[np.lexsort((used, -dens))].tolist():
+        if m.a_mem[a] <= left:
+            keep[a] = True
+            left -= m.a_mem[a]
+    out = live & ~keep[m.d_alg[:n]]
+    m.d_min[:n][out] = NO_ROOM
+    cams = np.arange(m.n_cams)
+    m.V[cams], m.K[cams], m.cam_fps[cams] = ladder_rows(m, cams)
+    return int(out.sum())

@@ -96,15 +96,20 @@ def _subproblems(m) -> _Sub:
                 m.c_frame[:C])
 
 
-def _best(sub: _Sub, lam: float, cams: np.ndarray | None = None):
-    """Per camera at compute price ``lam``: (net value, value, compute, rate) of its best
-    configuration; net <= 0 means not running it is best (value and compute then 0)."""
+def _best(sub: _Sub, lam: float, phi: np.ndarray | None = None, fixed: np.ndarray | None = None):
+    """Per camera at compute price ``lam``, with a fixed charge ``phi[d]`` per granted demand
+    and ``fixed[c]`` per running camera (the memory shares, priced): (net value, value,
+    compute, rate, selected pairs) of its best configuration; net <= 0 means not running
+    it is best (value and compute then 0)."""
     E = len(sub.e_cam)
-    coef = sub.a - lam * sub.head
-    w = coef[sub.q_d]
-    on = w > 0
-    net = np.bincount(sub.q_e[on], weights=w[on] * sub.q_f[on], minlength=E) - lam * sub.frame[sub.e_cam] * sub.e_rate
     C = len(sub.e_start) - 1
+    t = (sub.a - lam * sub.head)[sub.q_d] * sub.q_f
+    if phi is not None:
+        t = t - phi[sub.q_d]
+    on = t > 0
+    net = np.bincount(sub.q_e[on], weights=t[on], minlength=E) - lam * sub.frame[sub.e_cam] * sub.e_rate
+    if fixed is not None:
+        net = net - fixed[sub.e_cam]
     has = np.diff(sub.e_start) > 0
     best_net = np.zeros(C)
     arg = np.full(C, -1, dtype=np.int64)
@@ -116,14 +121,46 @@ def _best(sub: _Sub, lam: float, cams: np.ndarray | None = None):
         arg[has] = firsts
     run = best_net > 0
     pts = arg[run]
-    sel = on & np.isin(sub.q_e, pts)
+    chosen = np.zeros(E, dtype=bool)
+    chosen[pts] = True
+    sel = on & chosen[sub.q_e]
     val_e = np.bincount(sub.q_e[sel], weights=(sub.a[sub.q_d] * sub.q_f)[sel], minlength=E)
     cmp_e = np.bincount(sub.q_e[sel], weights=(sub.head[sub.q_d] * sub.q_f)[sel], minlength=E) + \
         sub.frame[sub.e_cam] * sub.e_rate
     value, compute, rate = np.zeros(C), np.zeros(C), np.zeros(C)
     value[run], compute[run], rate[run] = val_e[pts], cmp_e[pts], sub.e_rate[pts]
     best_net[~run] = 0.0
-    return best_net, value, compute, rate
+    return best_net, value, compute, rate, sel
+
+
+def _memory_shares(m, elig: np.ndarray, C_k: np.ndarray):
+    """Per class: each demand's share of its algorithm's memory (``mem_a / N_a``, ``N_a`` an
+    upper bound on how many cameras granted ``a`` fit one worker of the class) and each
+    camera's share of the backbone (``backbone / N``, ``N`` the most cameras one worker
+    holds). A worker's memory is at least the sum of its cameras' shares (module doc)."""
+    C, D = m.n_cams, m.n_d
+    d_cam, d_alg = m.d_cam[:D], m.d_alg[:D]
+    kmin = (m.c_frame[:C][d_cam] + m.d_head[:D]) * m.d_min[:D]  # compute of a camera granting d, at least
+    cam_min = np.full(C, np.inf)
+    np.minimum.at(cam_min, d_cam, kmin)
+    A = len(m.a_mem)
+    dm, cb = [], []
+    for k in range(len(C_k)):
+        cap = C_k[k] * (1 + 1e-6)  # check's tolerance
+        ok = elig[k]
+        low = cam_min[ok]
+        low = low[np.isfinite(low)]
+        n_cam = float(ok.sum())
+        per_worker = n_cam if not len(low) or low.min() <= 0 else min(n_cam, np.floor(cap / low.min() + 1e-9))
+        okd = ok[d_cam]
+        count = np.bincount(d_alg[okd], minlength=A).astype(float)  # cameras that may be granted a here
+        amin = np.full(A, np.inf)
+        np.minimum.at(amin, d_alg[okd], kmin[okd])
+        fit = np.where(amin > 0, np.floor(cap / np.where(amin > 0, amin, 1.0) + 1e-9), np.inf)
+        n_a = np.maximum(1.0, np.minimum(np.minimum(count, fit), max(per_worker, 1.0)))
+        dm.append(m.a_mem[d_alg] / n_a[d_alg])
+        cb.append(np.full(C, m.backbone_mib / max(per_worker, 1.0)))
+    return dm, cb
 
 
 def config_bound(instance: Instance, *, time_limit_s: float = 120.0, max_iters: int = 80) -> float:
@@ -131,15 +168,17 @@ def config_bound(instance: Instance, *, time_limit_s: float = 120.0, max_iters: 
     return config_bound_details(instance, time_limit_s=time_limit_s, max_iters=max_iters)["bound"]
 
 
-def config_bound_details(instance: Instance, *, time_limit_s: float = 120.0, max_iters: int = 80) -> dict:
+def config_bound_details(instance: Instance, *, time_limit_s: float = 120.0, max_iters: int = 80,
+                         memory: bool = True) -> dict:
     """``config_bound`` with how it was found: ``bound``, ``master`` (the last master LP,
-    a lower estimate of the Lagrangian dual), ``iterations``, ``prices`` (per class)."""
+    a lower estimate of the Lagrangian dual), ``iterations``, ``prices`` (compute, then
+    memory, per class). ``memory=False`` prices compute only (memory relaxed entirely)."""
     t0 = time.perf_counter()
     m = compile_instance(instance)
     C = m.n_cams
     if C == 0 or m.n_d == 0 or len(m.w_compute) == 0:
         return {"bound": 0.0, "master": 0.0, "iterations": 0, "prices": []}
-    # worker classes: same compute, same memory (jobs), same node when a camera is pinned to it
+    # worker classes: same compute, same memory, same node when a camera is pinned to it
     pins = m.c_pin[:C]
     pinned_nodes = set(pins[pins >= 0].tolist())
     keys = [(int(m.w_node[w]) if int(m.w_node[w]) in pinned_nodes else -1, float(m.w_compute[w]),
@@ -147,7 +186,8 @@ def config_bound_details(instance: Instance, *, time_limit_s: float = 120.0, max
     classes = sorted(set(keys))
     K = len(classes)
     n_k = np.array([keys.count(k) for k in classes], dtype=float)
-    cap_k = n_k * np.array([k[1] for k in classes])
+    C_k = np.array([k[1] for k in classes])
+    cap = np.concatenate([n_k * C_k, n_k * np.array([k[2] for k in classes])]) * (1 + 1e-6)
     node_k = np.array([k[0] for k in classes])
     elig = np.zeros((K, C), dtype=bool)  # class k may hold camera c
     for k in range(K):
@@ -155,61 +195,63 @@ def config_bound_details(instance: Instance, *, time_limit_s: float = 120.0, max
     elig &= (m.end[:C] > m.start[:C])[None, :]
     jobs = [j for j in m.jobs if j is not None]
     jc = np.array([j.compute_ms_per_s for j in jobs])
+    jm = np.array([j.memory_mib for j in jobs]) if memory else np.zeros(len(jobs))
     jk = np.array([[j.compute_ms_per_s <= k[1] and j.memory_mib <= k[2] for k in classes] for j in jobs],
                   dtype=bool).reshape(len(jobs), K)
     placeable = jk.any(axis=1) if len(jobs) else np.zeros(0, dtype=bool)
     sub = _subproblems(m)
+    dm, cb = _memory_shares(m, elig, C_k)
 
-    def lagrangian(lam: np.ndarray):
+    def lagrangian(price: np.ndarray):
+        lam, pi = price[:K], price[K:] if memory else np.zeros(K)
         best = np.zeros(C)
         per_class = []
         for k in range(K):
-            net, val, cmp_, _ = _best(sub, float(lam[k]))
+            net, val, cmp_, _, sel = _best(sub, float(lam[k]), pi[k] * dm[k], pi[k] * cb[k])
+            mem = np.bincount(sub.e_cam[sub.q_e[sel]], weights=dm[k][sub.q_d[sel]], minlength=C) + \
+                np.where(val > 0, cb[k], 0.0)
             net = np.where(elig[k], net, -np.inf)
-            per_class.append((net, val, cmp_))
+            per_class.append((net, val, cmp_, mem))
             best = np.maximum(best, net)
-        jobs_cost = sum(float(np.min(lam[jk[j]] * jc[j])) for j in np.nonzero(placeable)[0])
-        return float(best.sum() + lam @ cap_k - jobs_cost), per_class
+        jobs_cost = sum(float(np.min((lam * jc[j] + pi * jm[j])[jk[j]])) for j in np.nonzero(placeable)[0])
+        return float(best.sum() + lam @ cap[:K] + pi @ cap[K:] - jobs_cost), per_class
 
-    cols_c, cols_k, cols_v, cols_q = [], [], [], []
+    cols: list[tuple] = []
 
     def add_columns(per_class, duals_c):
         added = 0
-        for k, (net, val, cmp_) in enumerate(per_class):
+        for k, (net, val, cmp_, mem) in enumerate(per_class):
             new = np.nonzero((net > duals_c + 1e-9) & (val > 0))[0]
-            cols_c.append(new)
-            cols_k.append(np.full(len(new), k, dtype=np.int64))
-            cols_v.append(val[new])
-            cols_q.append(cmp_[new])
+            cols.append((new, np.full(len(new), k, dtype=np.int64), val[new], cmp_[new], mem[new]))
             added += len(new)
         return added
 
-    best_bound, best_lam = np.inf, np.zeros(K)
-    lam = np.zeros(K)
+    def n_cols():
+        return sum(len(x[0]) for x in cols)
+
+    price = np.zeros(2 * K)
+    best_bound, best_price = lagrangian(price)[0], price
     duals_c = np.zeros(C)
-    master = 0.0
-    it = 0
-    # seed columns at a few prices so the first master already rations compute
-    total, first_per_class = lagrangian(lam)
-    best_bound = total
-    add_columns(first_per_class, duals_c)
-    for scale in (0.25, 0.5, 1.0, 2.0) if sum(len(x) for x in cols_c) else ():
-        dens = np.concatenate(cols_v) / np.maximum(np.concatenate(cols_q), 1e-12)
-        seed = np.full(K, float(np.median(dens)) * scale)
+    add_columns(lagrangian(price)[1], duals_c)
+    master, it = 0.0, 0
+    # seed columns at a few compute prices so the first master already rations compute
+    for scale in (0.25, 0.5, 1.0, 2.0) if n_cols() else ():
+        dens = np.concatenate([x[2] for x in cols]) / np.maximum(np.concatenate([x[3] for x in cols]), 1e-12)
+        seed = np.r_[np.full(K, float(np.median(dens)) * scale), np.zeros(K)]
         val, pc = lagrangian(seed)
         if val < best_bound:
-            best_bound, best_lam = val, seed
+            best_bound, best_price = val, seed
         add_columns(pc, duals_c)
-    while it < max_iters and time.perf_counter() - t0 < time_limit_s and sum(len(x) for x in cols_c):
+    while it < max_iters and time.perf_counter() - t0 < time_limit_s and n_cols():
         it += 1
-        solved = _master(np.concatenate(cols_c), np.concatenate(cols_k), np.concatenate(cols_v),
-                         np.concatenate(cols_q), C, cap_k, jc, jk, placeable)
+        solved = _master([np.concatenate([x[i] for x in cols]) for i in range(5)], C, cap, jc, jm, jk,
+                         placeable, memory)
         if solved is None:
             break
-        master, lam, duals_c = solved
-        val, pc = lagrangian(lam)
+        master, price, duals_c = solved
+        val, pc = lagrangian(price)
         if val < best_bound:
-            best_bound, best_lam = val, lam
+            best_bound, best_price = val, price
         if best_bound - master <= TOLERANCE * max(1.0, abs(best_bound)):
             break
         if add_columns(pc, duals_c) == 0:
@@ -218,25 +260,28 @@ def config_bound_details(instance: Instance, *, time_limit_s: float = 120.0, max
               master, time.perf_counter() - t0)
     # rounding in the sums above: keep it an upper bound
     return {"bound": float(best_bound) * (1.0 + 1e-9) + 1e-9, "master": float(master), "iterations": it,
-            "prices": [float(x) for x in best_lam]}
+            "prices": [float(x) for x in best_price]}
 
 
-def _master(cc, ck, cv, cq, C, cap_k, jc, jk, placeable):
+def _master(columns, C, cap, jc, jm, jk, placeable, memory: bool):
     """The restricted master LP: max sum v x over the columns; each camera at most one unit,
-    each class's compute (with the jobs' shares) within its pooled capacity. Returns
-    (value, class prices, camera duals)."""
+    each class's compute and memory share (with the jobs') within its pooled capacity.
+    Returns (value, prices: compute then memory per class, camera duals), or None."""
     from scipy.optimize import linprog  # imported here: SciPy is heavy and only the bounds need it
     from scipy.sparse import coo_matrix
 
-    K = len(cap_k)
+    cc, ck, cv, cq, cm = columns
+    K = len(cap) // 2
     N = len(cc)
     jpairs = [(j, k) for j in np.nonzero(placeable)[0].tolist() for k in np.nonzero(jk[j])[0].tolist()]
     JP = len(jpairs)
-    rows = np.concatenate([cc, C + ck, C + np.array([k for _, k in jpairs], dtype=np.int64)])
-    cols = np.concatenate([np.arange(N), np.arange(N), N + np.arange(JP)])
-    vals = np.concatenate([np.ones(N), cq, np.array([jc[j] for j, _ in jpairs])])
-    A_ub = coo_matrix((vals, (rows, cols)), shape=(C + K, N + JP)).tocsr()
-    b_ub = np.concatenate([np.ones(C), cap_k])
+    jpk = np.array([k for _, k in jpairs], dtype=np.int64)
+    rows = np.concatenate([cc, C + ck, C + K + ck, C + jpk, C + K + jpk])
+    cols = np.concatenate([np.arange(N), np.arange(N), np.arange(N), N + np.arange(JP), N + np.arange(JP)])
+    vals = np.concatenate([np.ones(N), cq, cm if memory else np.zeros(N), np.array([jc[j] for j, _ in jpairs]),
+                           np.array([jm[j] for j, _ in jpairs])])
+    A_ub = coo_matrix((vals, (rows, cols)), shape=(C + 2 * K, N + JP)).tocsr()
+    b_ub = np.concatenate([np.ones(C), cap])
     A_eq = b_eq = None
     jobs = sorted({j for j, _ in jpairs})
     if jobs:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scheduler._model import NO_ROOM, Model, choose_levels, ladder_rows, price, screen
-from scheduler._pack import Packing, lowest_level, similarity_order
+from scheduler._pack import Packing, keep_algorithms, lowest_level, similarity_order
 from scheduler.result import CameraAssignment, Grant, JobPlacement, LazyRows, PlanResult, UnplacedJob, Unserved
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,23 @@ def priced_plan(m: Model, packer) -> PlanResult:
 def _priced(m: Model, packer) -> PlanResult:
     result, memory_short = _priced_once(m, packer)
     if memory_short and packer is pack_all and m.n_cameras <= PORTFOLIO_MAX_CAMERAS:
-        # memory ran out: also pack grouping cameras by the algorithms they share, keep the better
+        # memory ran out: also pack grouping cameras by the algorithms they share, with all
+        # algorithms or only those worth most per MiB fitting the pooled free memory (or 70 %
+        # of it); keep the best (ties: the first)
         from scheduler._model import compile_instance
 
-        other, _ = _priced_once(compile_instance(m.inst), pack_grouped)
-        if other.objective > result.objective + 1e-9 * max(1.0, abs(result.objective)):
-            log.debug("full plan: grouped packing %.4f > %.4f", other.objective, result.objective)
-            return other
+        free = float(m.w_memory.sum() - len(m.w_memory) * m.backbone_mib) - \
+            sum(j.memory_mib for j in m.jobs if j is not None)
+        for share in (None, 1.0, 0.7):
+            for packer in (pack_grouped, pack_grouped_by_value):
+                m2 = compile_instance(m.inst)
+                if share is not None and keep_algorithms(m2, share * free) == 0:
+                    continue
+                other, _ = _priced_once(m2, packer)
+                if other.objective > result.objective + 1e-9 * max(1.0, abs(result.objective)):
+                    log.debug("full plan: %s (share %s) %.4f > %.4f", packer.__name__, share, other.objective,
+                              result.objective)
+                    result = other
     return result
 
 
@@ -242,7 +252,7 @@ def pack_all(pk: Packing, chosen: np.ndarray) -> list[int]:
     return failed
 
 
-def pack_grouped(pk: Packing, chosen: np.ndarray) -> list[int]:
+def pack_grouped(pk: Packing, chosen: np.ndarray, *, by_value: bool = False) -> list[int]:
     """Like :func:`pack_all` (pinned cameras on their node first), but each worker is filled
     with the cameras adding the least memory to it (``Packing.grouped_fit``): for instances
     where the algorithms' memory, not compute, is what runs out."""
@@ -254,10 +264,16 @@ def pack_grouped(pk: Packing, chosen: np.ndarray) -> list[int]:
     pins = m.c_pin[order]
     for node in sorted(set(pins[pins >= 0].tolist())):
         cams = order[pins == node]
-        failed += pk.grouped_fit(cams, chosen[cams], workers[m.w_node[workers] == node])
+        failed += pk.grouped_fit(cams, chosen[cams], workers[m.w_node[workers] == node], by_value=by_value)
     free = order[pins == -1]
-    failed += pk.grouped_fit(free, chosen[free], workers)
+    failed += pk.grouped_fit(free, chosen[free], workers, by_value=by_value)
     return failed
+
+
+def pack_grouped_by_value(pk: Packing, chosen: np.ndarray) -> list[int]:
+    """:func:`pack_grouped` taking the camera that uses the least free memory and compute
+    per unit of value (when not every group of cameras can have its algorithms)."""
+    return pack_grouped(pk, chosen, by_value=True)
 
 
 def by_density(m: Model, cams: list[int], levels: np.ndarray) -> list[int]:

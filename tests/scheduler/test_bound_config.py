@@ -68,7 +68,7 @@ def test_camera_subproblem_is_solved_exactly(lam):
     does better, and the value found is reached by some grid point."""
     inst = generate("load200", n_cameras=25, seed=2)
     m = compile_instance(inst)
-    net, value, compute, rate = _best(_subproblems(m), lam)
+    net, value, compute, rate, _ = _best(_subproblems(m), lam)
     for c, cam in enumerate(inst.cameras):
         brute = _brute_best(inst, cam, lam)
         assert net[c] == pytest.approx(brute, rel=1e-9, abs=1e-9)
