@@ -35,6 +35,7 @@ from scheduler.instance import (
     WorkerSpec,
 )
 from scheduler.plan import Assignment, CameraPlacement, CostModel, Plan, Worker, simple_plan
+from scheduler.incremental import rebase
 from scheduler.planning import plan
 from scheduler.result import (
     PLAN_FORMAT,
@@ -88,6 +89,7 @@ __all__ = [
     "lp_bound",
     "needs_full_replan",
     "plan",
+    "rebase",
     "round_robin",
     "simple_plan",
     "tiny",

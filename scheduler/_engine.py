@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scheduler._model import NO_ROOM, Model, choose_levels, ladder_rows
+from scheduler._model import MAX_LEVELS, NO_ROOM, Model, choose_levels, ladder_rows
 from scheduler._pack import Packing, lowest_level
 from scheduler._slots import Slots
 from scheduler.instance import Delta, Instance
@@ -37,6 +37,12 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     if st is None or st.head.version != st.version or delta.base() is not st.model.inst or delta.backbone_changed:
         return None
     m, pk = st.model, st.packing
+    if len(delta.cameras_set) + len(delta.cameras_removed) > max(16.0, MAX_SHOCK * len(m.cam_slot)):
+        return None  # many cameras changed at once: re-price on the whole instance
+    if delta.cameras_set and len(m.levels) < MAX_LEVELS:
+        rates = [x for cid in delta.cameras_set for d in instance.camera(cid).demands for x in (d.fps, d.min_fps)]
+        if rates and not np.isin(rates, m.levels).all():
+            return None  # a rate the model's level grid lacks: recompile it (a full grid keeps its levels)
     gone: list[int] = []
     if delta.workers_removed or delta.workers_set:
         wslot = {wid: i for i, wid in enumerate(m.wids) if m.w_alive[i]}
@@ -492,7 +498,7 @@ def _fit_among(pk: Packing, c: int, cand: np.ndarray, fr: np.ndarray, lvls: list
     m = pk.m
     s, e = int(m.start[c]), int(m.end[c])
     dal = m.d_alg[s:e]
-    miss = (~pk.present[np.ix_(cand, dal)]) * m.a_mem[dal]  # memory each demand's algorithm adds, per worker
+    miss = (~pk.present[cand[:, None], dal[None, :]]) * m.a_mem[dal]  # memory each demand's algorithm adds, per worker
     grants = (m.d_min[s:e][None, :] <= m.levels[lvls][:, None]).astype(float)
     need = miss @ grants.T + np.where(pk.hosted[cand] == 0, m.backbone_mib, 0.0)[:, None]
     ok = (fr[:, None] >= m.K[c, lvls][None, :]) & (need <= (pk.free_m[cand] + tol_m[cand])[:, None])
@@ -503,7 +509,11 @@ def _fit_among(pk: Packing, c: int, cand: np.ndarray, fr: np.ndarray, lvls: list
     sel = np.flatnonzero(ok[:, j])
     if len(sel) > _TRIES:
         sel = sel[np.argpartition(-fr[sel], _TRIES - 1)[:_TRIES]]
-    i = sel[np.lexsort((cand[sel], -fr[sel], need[sel, j]))[0]]
+    ns = need[sel, j]
+    tied = sel[ns == ns.min()]  # least memory added; ties: most free compute, then the first worker
+    if len(tied) > 1:
+        tied = tied[fr[tied] == fr[tied].max()]
+    i = int(tied[np.argmin(cand[tied])])
     lv = lvls[j]
     pk.place(c, lv, int(cand[i]), m.algs_at(c, lv))
     return True

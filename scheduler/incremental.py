@@ -28,6 +28,31 @@ from scheduler.result import PlanResult
 log = logging.getLogger(__name__)
 
 
+def rebase(instance: Instance, previous: PlanResult) -> Instance:
+    """``instance`` (the same content) as a change of the instance ``previous`` was planned
+    for, made by ``Instance.replace`` so that ``plan(result, previous=previous)`` can take the
+    fast incremental path. For a caller that rebuilds the whole instance on every change
+    (from JSON, say): only the records that differ count as changed. ``instance`` itself when
+    ``previous`` carries no planner state or is not the newest plan of its chain.
+
+    >>> from scheduler import plan
+    >>> from scheduler.families import tiny
+    >>> p = plan(tiny())
+    >>> nxt = rebase(Instance.from_json(tiny().replace(jobs=()).to_json()), p)
+    >>> nxt == tiny().replace(jobs=()), plan(nxt, previous=p).migrations
+    (True, 0)
+    """
+    state = previous._state
+    if state is None or state.head.version != state.version:
+        return instance
+    base = state.model.inst
+    delta = instance._index.get("delta")
+    if base is instance or (delta is not None and delta.base() is base):
+        return instance
+    return base.replace(backbone=instance.backbone, workers=instance.workers, cameras=instance.cameras,
+                        algorithms=instance.algorithms, jobs=instance.jobs, declared_defaults=instance.declared_defaults)
+
+
 def replan(instance: Instance, previous: PlanResult) -> PlanResult:
     delta = instance._index.get("delta")
     if delta is not None and previous._state is not None:

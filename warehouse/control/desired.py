@@ -159,11 +159,24 @@ def _servable(alg: AlgorithmRuntime | None) -> bool:
 
 
 def plan_city(instance: Mapping[str, Any], previous: Any = None) -> tuple[dict[str, Any], Any]:
-    """Place ``instance`` with the scheduler (incremental from ``previous``); returns (plan JSON, plan object)."""
+    """Place ``instance`` with the scheduler (incremental from ``previous``); returns (plan JSON, plan object).
+
+    Against a previous plan made here, the new instance is derived from the one that plan was
+    made for (``scheduler.rebase``: only the records that differ count as changed), so the
+    re-plan takes the scheduler's fast incremental path. When the drift policy says the chain
+    of such re-plans has drifted (``scheduler.needs_full_replan``), the re-plan is made against
+    the whole instance instead (re-priced, cameras kept where they are), as every re-plan here
+    was before."""
     import scheduler
 
     inst = scheduler.Instance.from_json(dict(instance))
-    result = scheduler.plan(inst, previous=previous)
+    if previous is None:
+        result = scheduler.plan(inst)
+    else:
+        derived = scheduler.rebase(inst, previous)
+        result = scheduler.plan(derived, previous=previous)
+        if derived is not inst and scheduler.needs_full_replan(result, derived):
+            result = scheduler.plan(inst, previous=previous)
     return result.to_json(), result
 
 
