@@ -37,6 +37,18 @@ def test_cli_register_explain_feedback_undo(home_with_catalog):
     assert len(_cli(tmp_path, "changes", "--camera", "cam-7", "--json").stdout.strip().splitlines()) == 3
 
 
+def test_cli_zones_select_track_algorithms_and_cascades_are_shown(home_with_catalog):
+    r = _cli(home_with_catalog, "add-camera", "road-1", "--region", "suburbs", "--scene", "road=0.9", "--zone", "no_parking")
+    assert r.exit_code == 0, r.output
+    report = json.loads(_cli(home_with_catalog, "explain", "road-1", "--at", "2024-05-01T12:00", "--json").stdout)
+    by_id = {c["algorithm_id"]: c for c in report["choices"]}
+    assert report["camera"]["hints"]["zones"] == ["no_parking"]
+    assert by_id["track.illegal_parking"]["cascaded"] and by_id["ocr.text_ppocr"]["cascaded"]
+    assert by_id["track.illegal_parking"]["explanation"]["triggered_by"] == ["scene.road.illegal_parking"]
+    bad = _cli(home_with_catalog, "add-camera", "road-2", "--region", "suburbs", "--scene", "road=0.9", "--zone", "lawn")
+    assert bad.exit_code == 2 and "zone kinds ['lawn']" in bad.output
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [

@@ -96,6 +96,8 @@ def add_camera(
     region: Annotated[str, typer.Option("--region", help="Region id from the ontology.")],
     scene: Annotated[list[str], typer.Option("--scene", help="SCENE=CONFIDENCE, repeatable.")],
     exclude_event: Annotated[list[str] | None, typer.Option("--exclude-event", help="Event this camera never needs.")] = None,
+    zone: Annotated[list[str] | None, typer.Option("--zone", help="Kind of a zone or line drawn on the camera "
+                                                    "(no_parking, lane, crowd, ...), repeatable.")] = None,
     home: Home = None,
     ontology: Ontology = None,
     as_json: AsJson = False,
@@ -109,7 +111,8 @@ def add_camera(
         except ValueError:
             raise KnowledgeGraphError(f"--scene {item!r}: confidence {conf!r} is not a number; write SCENE=0.8") from None
     g = open_graph(home, ontology)
-    _print_change(g.add_camera(camera_id, region, scenes, {"exclude_events": exclude_event or []}), as_json)
+    hints = {"exclude_events": exclude_event or [], **({"zones": zone} if zone else {})}
+    _print_change(g.add_camera(camera_id, region, scenes, hints), as_json)
 
 
 @app.command("remove-camera")

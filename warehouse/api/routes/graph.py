@@ -45,6 +45,7 @@ class ExplanationPublic(BaseModel):
     required_by: list[str]
     feedback: list[str]
     scene_confidence: float
+    triggered_by: list[str] = []  # a cascade: runs only while these fire
 
 
 class AlgorithmChoicePublic(BaseModel):
@@ -52,6 +53,7 @@ class AlgorithmChoicePublic(BaseModel):
     priority: int
     fps: float
     score: float
+    cascaded: bool = False
     explanation: ExplanationPublic
 
 
