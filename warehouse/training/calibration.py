@@ -18,7 +18,10 @@ other real clips) each stream with at least ``min_stream_windows`` windows is fi
 own and the threshold is the highest of their tails: every quiet camera must meet the budget
 (pooling different cameras into one normal would fit their mixture, whose spread is mostly
 the gap between cameras). Shorter streams and stills join one pooled fit, used when no stream
-is long enough. All of it is pure numpy.
+is long enough. ``floor_streams`` (other cameras' quiet footage) only raise the floor: no
+alarm on any of their windows. :class:`CalibrationConfig` by default fits the tail on the
+camera's own footage (its first stream) and floors with the others (``other_streams``). All of
+it is pure numpy.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -162,6 +165,8 @@ def calibrate_threshold(
     min_sigma_logit: float = MIN_SIGMA_LOGIT,
     per_stream: bool = True,
     min_stream_windows: int = MIN_STREAM_WINDOWS,
+    shared_spread: bool = False,
+    floor_streams: Sequence[np.ndarray] = (),
 ) -> Calibration:
     """The threshold for one head: ``streams`` are its scores on real negative videos (frame
     order, at ``fps``), ``stills`` its scores on real negative pictures (each a window).
@@ -190,15 +195,19 @@ def calibrate_threshold(
             for lv in own:
                 zs = _logit(lv)
                 tails.append((float(zs.mean()), max(min_sigma_logit, float(zs.std())) * sigma_scale))
+            if shared_spread:  # the camera's own level (the first stream), the widest spread any quiet camera shows
+                tails = [(tails[0][0], max(sd for _, sd in tails))]
     mu, sigma = max(tails, key=lambda t: t[0] + t[1] * _norm_isf(p))  # the binding camera's fit is the one recorded
     t_tail = mu + sigma * _norm_isf(p)
-    t_seen = float(z.max()) + margin_logit
+    floor = [firing_levels(s, k=k, n=n)[k - 1 :] for s in floor_streams if len(s) >= k]  # other cameras: no alarm on them
+    t_seen = max([float(z.max())] + [float(_logit(lv).max()) for lv in floor if len(lv)]) + margin_logit
     t_logit = max(t_tail, t_seen, float(_logit(np.array([threshold_f1]))[0]))
     thr = max(min(_sigmoid(t_logit), 1.0 - 1e-6), float(threshold_f1))  # exact when the F1 threshold already meets the budget
     expected = max(windows_per_hour * _norm_sf((t_logit - m) / sd) for m, sd in tails)  # the worst camera
-    alarms = sum(count_alarms(s, thr, k=k, n=n, cooldown_s=cooldown_s, fps=fps) for s in streams)
+    alarms = sum(count_alarms(s, thr, k=k, n=n, cooldown_s=cooldown_s, fps=fps) for s in [*streams, *floor_streams])
     return Calibration(thr, float(threshold_f1), float(budget_per_hour), float(expected), int(alarms),
-                       int(sum(len(s) for s in streams) + len(still)), int(sum(len(s) for s in streams)), windows_per_hour,
+                       int(sum(len(s) for s in [*streams, *floor_streams]) + len(still)), int(sum(len(s) for s in [*streams, *floor_streams])),
+                       windows_per_hour,
                        mu, sigma, int(k), int(n), float(cooldown_s), float(fps))  # fmt: skip
 
 
@@ -215,6 +224,12 @@ class CalibrationConfig:
     min_sigma_logit: float = MIN_SIGMA_LOGIT
     per_stream: bool = True  # every quiet stream meets the budget on its own tail (False: one pooled tail)
     min_stream_windows: int = MIN_STREAM_WINDOWS
+    shared_spread: bool = False  # with per_stream: the first stream's level with the widest stream's spread
+    # the streams after the first (other quiet cameras, e.g. opencv-doc's indoor clips): "floor" = they only
+    # raise the floor (no alarm on any of their windows) while the tail is fitted on the camera's own footage;
+    # "tail" = each also fits its own tail and the highest binds (measured: 4-5 points of the heads' F1 share
+    # lost to cameras unlike the one served); "off" = not used
+    other_streams: str = "floor"
     # real pictures as extra windows: off by default -- a still photo of gravel *is* ambiguous
     # with "construction waste" and is not a camera-hour; they train and validate the heads instead
     include_stills: bool = False
@@ -223,11 +238,18 @@ class CalibrationConfig:
         _check_policy(self.k, self.n, self.cooldown_s, 1.0)
         if not (self.budget_per_hour > 0 and math.isfinite(self.budget_per_hour)):
             raise CalibrationError(f"budget_per_hour={self.budget_per_hour!r}; expected false alarms per camera-hour > 0, e.g. 0.03")
+        if self.other_streams not in ("tail", "floor", "off"):
+            raise CalibrationError(f"other_streams={self.other_streams!r}; expected 'tail', 'floor' or 'off'")
 
     def calibrate(self, streams: Sequence[np.ndarray], *, fps: float, threshold_f1: float, stills: np.ndarray | None = None) -> Calibration:
+        """``streams[0]``: the camera's own quiet footage; the rest: other quiet cameras (see ``other_streams``)."""
+        streams, floor = (list(streams), []) if self.other_streams == "tail" else (list(streams[:1]), list(streams[1:]))
+        if self.other_streams == "off":
+            floor = []
         use_stills = self.include_stills or not any(len(x) >= self.k for x in streams)  # no camera footage: pictures are all there is
         return calibrate_threshold(streams, fps=fps, threshold_f1=threshold_f1, stills=stills if use_stills else None,
                                    budget_per_hour=self.budget_per_hour,
                                    k=self.k, n=self.n, cooldown_s=self.cooldown_s, margin_logit=self.margin_logit,
                                    sigma_scale=self.sigma_scale, min_sigma_logit=self.min_sigma_logit,
-                                   per_stream=self.per_stream, min_stream_windows=self.min_stream_windows)  # fmt: skip
+                                   per_stream=self.per_stream, min_stream_windows=self.min_stream_windows,
+                                   shared_spread=self.shared_spread, floor_streams=floor)  # fmt: skip

@@ -96,6 +96,22 @@ def test_every_quiet_camera_meets_the_budget_not_their_mixture():
     assert with_spike.threshold > 0.97 and with_spike.alarms_on_frames == 0
 
 
+def test_other_cameras_set_the_floor_but_not_the_tail_by_default():
+    rng = np.random.default_rng(8)
+    own = 1 / (1 + np.exp(-rng.normal(-9, 0.6, 600)))
+    other = 1 / (1 + np.exp(-rng.normal(-5, 1.2, 300)))  # an unlike camera: higher and wider
+    floor = CalibrationConfig().calibrate([own, other], fps=10.0, threshold_f1=0.001)
+    tail = CalibrationConfig(other_streams="tail").calibrate([own, other], fps=10.0, threshold_f1=0.001)
+    alone = CalibrationConfig().calibrate([own], fps=10.0, threshold_f1=0.001)
+    assert floor.level_mu_logit == pytest.approx(alone.level_mu_logit)  # the tail is the camera's own
+    assert floor.threshold > firing_levels(other, k=2, n=3).max() and floor.alarms_on_frames == 0  # never fires on the other
+    assert tail.threshold > floor.threshold >= alone.threshold and floor.stream_frames == 900
+    off = CalibrationConfig(other_streams="off").calibrate([own, other], fps=10.0, threshold_f1=0.001)
+    assert off.threshold == pytest.approx(alone.threshold) and off.stream_frames == 600
+    with pytest.raises(CalibrationError, match="other_streams='both'"):
+        CalibrationConfig(other_streams="both")
+
+
 def test_pictures_alone_calibrate_when_there_is_no_footage():
     stills = _quiet(5, 50)
     cal = CalibrationConfig().calibrate([], fps=10.0, threshold_f1=0.2, stills=stills)
