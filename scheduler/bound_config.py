@@ -21,13 +21,26 @@ is an upper bound of every plan's objective: a plan's objective is at most its o
 terms, each at most its maximum (the class price is the same on every worker of a class, so
 ``sum_k lam_k n_k C_k`` is ``sum_w lam_w C_w``). Unlike the LP relaxation it keeps ``min_fps``
 (a demand cannot run at 0.3 fps when its minimum is 1) and one camera's rate shared by its
-demands. Memory is relaxed entirely (use the smaller of this and the LP bound, which keeps it).
+demands.
 
-``lam`` comes from column generation: a master LP (SciPy HiGHS) over columns (camera, class,
-rate, granted demands) with one convexity row per camera, one compute row per class and the
-jobs; its compute duals are the next prices, the exact subproblem prices out new columns,
-and every iterate's ``L(lam)`` is a valid bound, so the smallest one found is reported
-whether or not the generation converged. The value does not rely on the master's accuracy.
+Memory is priced the same way (``pi_k >= 0``) through a per-camera *share* that is a valid
+lower bound of what a worker uses: a worker holding algorithm ``a`` for ``n_a`` of its
+cameras pays ``mem_a = sum over those cameras of mem_a / n_a >= sum of mem_a / N_a``, where
+``N_a`` bounds how many cameras granted ``a`` one worker of the class can hold (cameras that
+demand ``a``, and its compute over the least compute of a camera granting ``a``: ``(frame +
+head_a) min_fps``); likewise the backbone is at least ``backbone / N`` per camera (``N`` the
+most cameras a worker holds). So each granted demand pays a fixed ``pi_k mem_a / N_a``, each
+running camera ``pi_k backbone / N``, jobs ``pi_k`` times their memory, and ``L`` gains
+``sum_k pi_k n_k M_k``. With a fixed charge per demand the best over ``r`` is still at the
+breakpoints (on each interval each demand's term ``max(0, coef f - charge)`` is convex in
+``r``). Where few cameras share an algorithm (memory really short) the shares bite; with many
+they vanish (the LP's memory rows are then the stronger, hence the minimum of the two).
+
+The prices come from column generation: a master LP (SciPy HiGHS) over columns (camera,
+class, rate, granted demands: value, compute, memory share) with one row per camera, one
+compute and one memory row per class, and the jobs; its duals are the next prices, the
+exact subproblem prices out new columns, and every iterate's ``L(lam, pi)`` is a valid
+bound, so the smallest one found is reported whether or not the generation converged. The value does not rely on the master's accuracy.
 
 >>> from scheduler.families import tiny
 >>> from scheduler import plan

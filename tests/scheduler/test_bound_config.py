@@ -41,7 +41,7 @@ def test_property_bounds_best_is_the_smaller_and_above_the_optimum(inst):
     assert report.best >= best - 1e-6 * max(1.0, best)
 
 
-def _brute_best(inst, cam, lam: float, steps: int = 240) -> float:
+def _brute_best(inst, cam, lam: float, phi, fixed: float, steps: int = 240) -> float:
     """The camera's Lagrangian subproblem by brute force: every rate on a fine grid (plus the
     demands' own values), each demand off or at any rate in its window on a grid."""
     algs = {a.id: a for a in inst.algorithms}
@@ -51,29 +51,38 @@ def _brute_best(inst, cam, lam: float, steps: int = 240) -> float:
                    {d.min_fps for d in cam.demands})
     best = 0.0
     for r in rates:
-        total = -lam * frame * r
-        for d in cam.demands:
+        total = -lam * frame * r - fixed
+        for d, charge in zip(cam.demands, phi):
             if d.min_fps > r:
                 continue
             hi = min(d.fps, r)
             fs = [d.min_fps + (hi - d.min_fps) * i / 16 for i in range(17)]
-            total += max([0.0] + [(d.priority / d.fps - lam * algs[d.algorithm].head_ms) * f for f in fs])
+            total += max([0.0] + [(d.priority / d.fps - lam * algs[d.algorithm].head_ms) * f - charge for f in fs])
         best = max(best, total)
     return best
 
 
-@pytest.mark.parametrize("lam", [0.0, 0.004, 0.02, 0.08])
-def test_camera_subproblem_is_solved_exactly(lam):
-    """The breakpoints (each demand's fps and min_fps) suffice: no rate or grant on a fine grid
-    does better, and the value found is reached by some grid point."""
+@pytest.mark.parametrize("lam, charge", [(0.0, 0.0), (0.004, 0.0), (0.02, 0.0), (0.08, 0.0), (0.0, 0.3),
+                                         (0.01, 0.1), (0.02, 0.6)])
+def test_camera_subproblem_is_solved_exactly(lam, charge):
+    """The breakpoints (each demand's fps and min_fps) suffice, also with a fixed charge per
+    granted demand and per running camera (the priced memory shares): no rate or grant on a
+    fine grid does better, and the value found is what its configuration earns."""
+    import numpy as np
+
     inst = generate("load200", n_cameras=25, seed=2)
     m = compile_instance(inst)
-    net, value, compute, rate, _ = _best(_subproblems(m), lam)
+    rng = np.random.default_rng(7)
+    phi = charge * rng.random(m.n_d)
+    fixed = 2 * charge * rng.random(m.n_cams)
+    net, value, compute, rate, _ = _best(_subproblems(m), lam, phi, fixed)
     for c, cam in enumerate(inst.cameras):
-        brute = _brute_best(inst, cam, lam)
+        s, e = int(m.start[c]), int(m.end[c])
+        brute = _brute_best(inst, cam, lam, phi[s:e], float(fixed[c]))
         assert net[c] == pytest.approx(brute, rel=1e-9, abs=1e-9)
-        assert net[c] == pytest.approx(value[c] - lam * compute[c], rel=1e-9, abs=1e-9)
         assert (net[c] == 0) == (rate[c] == 0)
+        if charge == 0:
+            assert net[c] == pytest.approx(value[c] - lam * compute[c], rel=1e-9, abs=1e-9)
 
 
 def test_config_bound_is_tighter_where_min_fps_binds():
@@ -102,3 +111,14 @@ def test_cli_bound_prints_both(tmp_path):
     res = CliRunner().invoke(app, ["schedule", "bound", str(path)])
     assert res.exit_code == 0 and "lp relaxation" in res.output and "configuration bound" in res.output
     assert res.output.startswith(f"bound {doc['bound']:.6f}")
+
+
+def test_memory_shares_tighten_the_bound_where_memory_is_short():
+    """memory_bound, 30 cameras on one worker: few cameras share an algorithm, so pricing the
+    memory shares cuts the bound far below the LP, and it stays above the exact optimum."""
+    inst = generate("memory_bound", n_cameras=30, seed=0)
+    with_memory = config_bound(inst)
+    without = config_bound_details(inst, memory=False)["bound"]
+    best = exact_optimum(inst)
+    assert best is not None and best <= with_memory + 1e-6 * best
+    assert with_memory <= 0.85 * without and with_memory <= 0.85 * bounds(inst).lp
