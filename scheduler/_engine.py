@@ -13,23 +13,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from scheduler._model import MAX_LEVELS, NO_ROOM, Model, choose_levels, ladder_rows
-from scheduler._pack import Packing, lowest_level
+from scheduler._model import MAX_LEVELS, Model, choose_levels, ladder_rows
+from scheduler._moves import (
+    EPS,
+    cameras_on,
+    fill_moved,
+    output,
+    place_job,
+    raise_rates,
+    repair,
+    stay,
+    unserved_candidates,
+)
+from scheduler._pack import Packing
 from scheduler._slots import Slots
 from scheduler.instance import Delta, Instance
-from scheduler.planner import _fit_by_dropping, _State, by_density, job_rows, rows_of
+from scheduler.planner import _State, job_rows, rows_of
 from scheduler.result import PlanResult
 
 MAX_SHOCK = 0.05
-_EPS = 1e-9
-_CANDIDATES = 16
-#: cameras a re-plan tries to raise to a higher rate where room appeared (best value density
-#: first); what is left over stays for later changes and the background full re-plan
-RAISE_TRIES = 64
-#: workers a camera that must move chooses among: the ones with the most free compute
-_TRIES = 24
-#: cameras per re-plan that may leave out demands to fit a worker's memory (each costs a few ms)
-_DROP_TRIES = 8
+_EPS = EPS
 
 
 def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanResult | None:
@@ -127,7 +130,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         else:
             to_place.append(c)
     for c, w, f in keep_on:
-        if not _stay(m, pk, c, w, f):
+        if not stay(m, pk, c, w, f):
             to_place.append(c)
     # jobs started or changed
     for jid in delta.jobs_set:
@@ -138,7 +141,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         m.jobs[j] = instance.job(jid)
         job_todo.append(j)
     for j in job_todo:
-        w, evicted = _place_job(m, pk, j)
+        w, evicted = place_job(m, pk, j)
         to_place += evicted
         if evicted:
             roomier.add(w)
@@ -152,14 +155,14 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
             # the cameras of the over-full workers, grouped by worker (repairs only take
             # cameras off their own worker)
             # their cameras grouped by worker, least value density first (one sort for all)
-            on = _cameras_on(m, pk, over)
+            on = cameras_on(m, pk, over)
             lv = pk.level[on]
             dens = m.V[on, lv] / np.maximum(m.K[on, lv], 1e-12)
             order = np.lexsort((-on, dens, pk.worker[on]))
             on, ws = on[order], pk.worker[on][order]
             lo, hi = np.searchsorted(ws, over, side="left").tolist(), np.searchsorted(ws, over, side="right").tolist()
             for w, a, b in zip(over, lo, hi):
-                to_place += _repair(m, pk, w, on[a:b].tolist())
+                to_place += repair(m, pk, w, on[a:b].tolist())
             roomier.update(over)
     # place what must move (and new cameras) in free room; then unserved cameras where room was freed
     todo = sorted(set(c for c in to_place if m.cams[c] is not None))
@@ -167,17 +170,17 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     if todo:
         t = np.asarray(todo)
         chosen = dict(zip(todo, choose_levels(m.V[t], m.K[t], st.lam).tolist()))
-    _fill(pk, todo, chosen)
+    fill_moved(pk, todo, chosen)
     if freed:
-        cand = _unserved_candidates(m, pk, set(todo))
+        cand = unserved_candidates(m, pk, set(todo))
         if cand:
             t = np.asarray(cand)
-            _fill(pk, cand, dict(zip(cand, choose_levels(m.V[t], m.K[t], st.lam).tolist())), try_only=True)
+            fill_moved(pk, cand, dict(zip(cand, choose_levels(m.V[t], m.K[t], st.lam).tolist())), try_only=True)
             roomier.update(int(pk.worker[c]) for c in cand if pk.worker[c] >= 0)
     for c in todo:
         if pk.worker[c] >= 0 and pk.dirty.get(c, -1) < 0:
             roomier.add(int(pk.worker[c]))  # a new camera's own worker: raise it where room is left
-    _raise(m, pk, roomier)
+    raise_rates(m, pk, roomier)
     # the plan's records: only the cameras that changed are rebuilt
     outputs = st.outputs.edit() if isinstance(st.outputs, Slots) else Slots.of(st.outputs)
     while len(outputs) < m.n_cams:
@@ -187,7 +190,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     redo = set(pk.dirty) | {m.cam_slot[c] for c in delta.cameras_set}
     for c in sorted(redo):
         old = outputs[c]
-        new = _output(m, pk, c, old)
+        new = output(m, pk, c, old)
         outputs[c] = new
         objective += (new[2] if new is not None else 0.0) - (old[2] if old is not None else 0.0)
         before = pk.dirty.get(c, -1)
@@ -203,13 +206,6 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     else:  # no job and no worker changed: the job rows are the previous plan's
         jobs_out, unplaced = previous.jobs, previous.unplaced_jobs
     return PlanResult(cams, jobs_out, unserved, objective, migrations, unplaced, _state=state)
-
-
-def _cameras_on(m: Model, pk: Packing, workers) -> np.ndarray:
-    """Camera slots placed on any of ``workers`` (one pass over the cameras, no sort)."""
-    mask = np.zeros(len(pk.free_c) + 1, dtype=bool)  # the extra last entry: worker -1 (unplaced)
-    mask[np.fromiter(workers, dtype=np.int64)] = True
-    return np.flatnonzero(mask[pk.worker[:m.n_cams]])
 
 
 def _add_worker(m: Model, pk: Packing, spec) -> None:
@@ -316,226 +312,3 @@ def _write_camera(m: Model, c: int, spec) -> None:
     m.cams[c] = spec
     V, K, F = ladder_rows(m, np.array([c]))
     m.V[c], m.K[c], m.cam_fps[c] = V[0], K[0], F[0]
-
-
-def _stay(m: Model, pk: Packing, c: int, w: int, fps: float) -> bool:
-    """Keep camera ``c`` on worker ``w`` at the highest level not above ``fps`` that fits."""
-    if m.c_pin[c] != -1 and m.c_pin[c] != m.w_node[w]:
-        return False
-    ok = np.nonzero((m.cam_fps[c] <= fps + _EPS) & (m.V[c] > 1e-12))[0]
-    for lv in ok[::-1].tolist():
-        algs = m.algs_at(c, lv)
-        if pk.fits(c, lv, w, algs):
-            pk.place(c, lv, w, algs)
-            return True
-    return False
-
-
-def _place_job(m: Model, pk: Packing, j: int) -> tuple[int, list[int]]:
-    """A job must run: on the worker with the most free compute that holds it, or else on the
-    alive worker with the most capacity for it, moving its least valuable cameras off."""
-    job = m.jobs[j]
-    alive = m.w_alive
-    ok = np.nonzero((pk.free_c >= job.compute_ms_per_s) & (pk.free_m >= job.memory_mib) & alive)[0]
-    if len(ok):
-        w = int(ok[np.argmax(pk.free_c[ok])])
-    else:
-        # room left once every camera is gone: capacity minus the other jobs there
-        jc = np.zeros(len(alive))
-        jm = np.zeros(len(alive))
-        for jj, ww in pk.jobs.items():
-            jc[ww] += m.jobs[jj].compute_ms_per_s
-            jm[ww] += m.jobs[jj].memory_mib
-        room = np.nonzero(alive & (m.w_compute - jc >= job.compute_ms_per_s) & (m.w_memory - jm >= job.memory_mib))[0]
-        if len(room) == 0:
-            return -1, []
-        w = int(room[np.argmax(pk.free_c[room])])
-    evicted = []
-    cams = by_density(m, np.nonzero(pk.worker[:m.n_cams] == w)[0].tolist(), pk.level)[::-1]
-    for c in cams:
-        if pk.free_c[w] >= job.compute_ms_per_s and pk.free_m[w] >= job.memory_mib:
-            break
-        pk.remove(c)
-        evicted.append(c)
-    pk.free_c[w] -= job.compute_ms_per_s
-    pk.free_m[w] -= job.memory_mib
-    pk.jobs[j] = w
-    return w, evicted
-
-
-def _repair(m: Model, pk: Packing, w: int, cams: list[int]) -> list[int]:
-    """Worker ``w`` over its limits (a cost grew): take its least valuable cameras off (``cams``,
-    its cameras least value density first), each put back at a lower rate when that fits,
-    until the worker fits. Returns those moved off."""
-    tol_c = _EPS * max(1.0, m.w_compute[w])
-    tol_m = _EPS * max(1.0, m.w_memory[w])
-    evicted = []
-    if pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m:
-        return evicted
-    for c in cams:
-        if pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m:
-            break
-        lv = int(pk.level[c])
-        pk.remove(c)
-        for down in range(lv - 1, lowest_level(m, c) - 1, -1):
-            algs = m.algs_at(c, down)
-            if m.V[c, down] > 1e-12 and pk.fits(c, down, w, algs):
-                pk.place(c, down, w, algs)
-                break
-        else:
-            evicted.append(c)
-    return evicted
-
-
-def _unserved_candidates(m: Model, pk: Packing, skip: set[int]) -> list[int]:
-    """The most valuable unplaced cameras (by value per ms at their top level)."""
-    n = m.n_cams
-    top = m.V.shape[1] - 1
-    mask = (pk.worker[:n] < 0) & (m.V[:n, top] > 1e-12)
-    idx = np.nonzero(mask)[0]
-    if len(idx) == 0:
-        return []
-    dens = m.V[idx, top] / np.maximum(m.K[idx, top], 1e-12)
-    pick = idx[np.argsort(-dens, kind="stable")[:_CANDIDATES]]
-    return [c for c in pick.tolist() if c not in skip]
-
-
-def _raise(m: Model, pk: Packing, workers: set[int], tries: int = RAISE_TRIES) -> None:
-    """Raise cameras on ``workers`` (those whose free room grew) to higher rates where their
-    worker has room: candidates found in numpy (the next level's extra compute fits), then at
-    most ``tries`` of them, best value density first, each to the highest level that fits.
-    A camera is only moved in the packing when its raise fits (no spurious rebuilds)."""
-    if not workers or m.V.shape[1] < 2:
-        return
-    cs = _cameras_on(m, pk, workers)
-    if len(cs) == 0:
-        return
-    top = m.V.shape[1] - 1
-    ws, lvs = pk.worker[cs], pk.level[cs]
-    nxt = np.minimum(lvs + 1, top)
-    room = pk.free_c[ws] + _EPS * np.maximum(1.0, m.w_compute[ws])
-    # V and K grow with the level: a higher level is worth trying only if the top is worth
-    # more and the next level's extra compute fits
-    ok = (lvs < top) & (m.V[cs, top] > m.V[cs, lvs] + 1e-12) & (m.K[cs, nxt] - m.K[cs, lvs] <= room)
-    cand = cs[ok]
-    if len(cand) == 0:
-        return
-    for c in by_density(m, cand.tolist(), pk.level)[:tries]:
-        w, lv = int(pk.worker[c]), int(pk.level[c])
-        free_c = pk.free_c[w] + _EPS * max(1.0, m.w_compute[w])
-        free_m = pk.free_m[w] + _EPS * max(1.0, m.w_memory[w])
-        v, k = m.V[c], m.K[c]
-        for up in range(top, lv, -1):
-            if v[up] <= v[lv] + 1e-12 or k[up] - k[lv] > free_c:
-                continue
-            algs_up = m.algs_at(c, up)
-            if pk.new_memory(w, algs_up) <= free_m:  # c's own algorithms at lv are already held
-                pk.remove(c)
-                pk.place(c, up, w, algs_up)
-                break
-
-
-def _fill(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only: bool = False) -> None:
-    """Place ``cams`` (best value density first) at the highest level that fits some worker,
-    from their chosen level down to their lowest. The workers that have the compute and the
-    memory at each level are found in one numpy pass per camera (its algorithms' missing
-    memory on every eligible worker, times which demands each level grants); among them, of
-    the ``_TRIES`` with most free compute, the one adding least memory (ties: most free
-    compute). Those that fit nowhere get a reason and, when memory ran out, their most
-    memory-costly demands are left out as in a full plan (for at most ``_DROP_TRIES``
-    cameras per re-plan, the rest stay unserved with the reason), unless ``try_only``."""
-    if not cams:
-        return
-    m = pk.m
-    top = m.V.shape[1] - 1
-    tol_c = _EPS * np.maximum(1.0, m.w_compute)
-    tol_m = _EPS * np.maximum(1.0, m.w_memory)
-    elig_of: dict[int, np.ndarray] = {}
-    levels = np.full(len(m.c_frame), -1, dtype=np.int64)
-    idx = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
-    levels[idx] = np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen))
-    drops = 0
-    for c in by_density(m, cams, levels):
-        v, k = m.V[c], m.K[c]
-        low = lowest_level(m, c)
-        pin = int(m.c_pin[c])
-        elig = elig_of.get(pin)
-        if elig is None:
-            elig = elig_of[pin] = pk.eligible(c)
-        if low >= 0 and len(elig) and _best_fit(pk, c, elig, low, top if chosen.get(c, -1) < 0 else chosen[c],
-                                                tol_c, tol_m):
-            continue
-        if not try_only:
-            pk.reason[c] = pk.diagnose(c)
-            if pk.reason[c].startswith("memory") and drops < _DROP_TRIES:
-                drops += 1
-                _fit_by_dropping(pk, c)
-
-
-def _best_fit(pk: Packing, c: int, elig: np.ndarray, low: int, start: int, tol_c: np.ndarray,
-              tol_m: np.ndarray) -> bool:
-    """Place camera ``c`` at the highest of its levels ``start..low`` that fits: first among
-    the ``_TRIES`` eligible workers with most free compute (the full planner's choice), then,
-    if none of them has the memory at any level, among every worker with the compute."""
-    m = pk.m
-    v, k = m.V[c], m.K[c]
-    lvls = [lv for lv in range(start, low - 1, -1)
-            if v[lv] > 1e-12 and (lv == start or k[lv] < k[lv + 1] - 1e-12)]
-    free = pk.free_c[elig] + tol_c[elig]
-    feas = np.flatnonzero(free >= k[lvls[-1]])  # the compute for the lowest level tried
-    if len(feas) == 0:
-        return False
-    if len(feas) > _TRIES:
-        most = feas[np.argpartition(-free[feas], _TRIES - 1)[:_TRIES]]
-        if _fit_among(pk, c, elig[most], free[most], lvls, tol_m):
-            return True
-    return _fit_among(pk, c, elig[feas], free[feas], lvls, tol_m)
-
-
-def _fit_among(pk: Packing, c: int, cand: np.ndarray, fr: np.ndarray, lvls: list[int], tol_m: np.ndarray) -> bool:
-    """The first of ``lvls`` at which some of ``cand`` (free compute ``fr``) has the compute
-    and the memory; there, the candidate adding least memory (ties: most free compute)."""
-    m = pk.m
-    s, e = int(m.start[c]), int(m.end[c])
-    dal = m.d_alg[s:e]
-    miss = (~pk.present[cand[:, None], dal[None, :]]) * m.a_mem[dal]  # memory each demand's algorithm adds, per worker
-    grants = (m.d_min[s:e][None, :] <= m.levels[lvls][:, None]).astype(float)
-    need = miss @ grants.T + np.where(pk.hosted[cand] == 0, m.backbone_mib, 0.0)[:, None]
-    ok = (fr[:, None] >= m.K[c, lvls][None, :]) & (need <= (pk.free_m[cand] + tol_m[cand])[:, None])
-    anyok = ok.any(axis=0)
-    if not anyok.any():
-        return False
-    j = int(np.argmax(anyok))
-    sel = np.flatnonzero(ok[:, j])
-    if len(sel) > _TRIES:
-        sel = sel[np.argpartition(-fr[sel], _TRIES - 1)[:_TRIES]]
-    ns = need[sel, j]
-    tied = sel[ns == ns.min()]  # least memory added; ties: most free compute, then the first worker
-    if len(tied) > 1:
-        tied = tied[fr[tied] == fr[tied].max()]
-    i = int(tied[np.argmin(cand[tied])])
-    lv = lvls[j]
-    pk.place(c, lv, int(cand[i]), m.algs_at(c, lv))
-    return True
-
-
-def _output(m: Model, pk: Packing, c: int, prev: tuple | None) -> tuple | None:
-    """Camera slot ``c``'s compact outcome, as ``planner.camera_output`` builds it (key, one
-    int8 code per demand, value, price), its value read from the ladder (``V`` at its level is
-    the sum of its granted demands' values) instead of a loop over its demands."""
-    cam = m.cams[c]
-    if cam is None:
-        return None
-    lv, w = int(pk.level[c]), int(pk.worker[c])
-    if w < 0:
-        if not cam.demands:
-            return None
-        key = (cam, -1.0, None, pk.reason.get(c) or pk.diagnose(c))
-        return prev if prev is not None and prev[0] == key else (key, None, 0.0, m.lam)
-    f = float(m.levels[lv])
-    key = (cam, f, m.wids[w], None)
-    dmin = m.d_min[int(m.start[c]):int(m.end[c])]
-    codes = np.where(dmin <= f, 0, np.where(dmin == NO_ROOM, 3, np.where(dmin == np.inf, 2, 1))).astype(np.int8)
-    if prev is not None and prev[0] == key and prev[1] is not None and np.array_equal(prev[1], codes):
-        return prev
-    return key, codes, float(m.V[c, lv]), m.lam

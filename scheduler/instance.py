@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scheduler._diff import changes as _changes
 from scheduler.errors import InstanceError
 
 INSTANCE_FORMAT = "warehouse.schedule/1"
@@ -365,88 +366,6 @@ class Delta:
     jobs_set: tuple[str, ...] = ()
     jobs_removed: tuple[str, ...] = ()
     backbone_changed: bool = False
-
-
-class _Table:
-    """id -> record of an instance made by ``replace``: its base's table plus what changed
-    (``None``: removed), so a change to one record of 100,000 builds no 100,000-entry dict.
-    Flattened into a plain dict once the changes pile up."""
-
-    __slots__ = ("root", "over")
-
-    def __init__(self, root: dict, over: dict) -> None:
-        self.root, self.over = root, over
-
-    def get(self, key, default=None):
-        if key in self.over:
-            r = self.over[key]
-            return default if r is None else r
-        return self.root.get(key, default)
-
-    def __getitem__(self, key):
-        r = self.get(key)
-        if r is None:
-            raise KeyError(key)
-        return r
-
-    def __contains__(self, key) -> bool:
-        return self.get(key) is not None
-
-
-def _same_prefix(a: tuple, b: tuple, limit: int) -> int:
-    """How many leading records ``a`` and ``b`` share (identical or equal), compared in C
-    a chunk at a time."""
-    i = 0
-    while i < limit:
-        j = min(limit, i + 1024)
-        if a[i:j] == b[i:j]:
-            i = j
-            continue
-        while a[i] is b[i] or a[i] == b[i]:
-            i += 1
-        return i
-    return limit
-
-
-def _same_suffix(a: tuple, b: tuple, limit: int) -> int:
-    na, nb, i = len(a), len(b), 0
-    while i < limit:
-        j = min(limit, i + 1024)
-        if a[na - j:na - i] == b[nb - j:nb - i]:
-            i = j
-            continue
-        while a[na - 1 - i] is b[nb - 1 - i] or a[na - 1 - i] == b[nb - 1 - i]:
-            i += 1
-        return i
-    return limit
-
-
-def _changes(noun: str, cls: type, old: tuple, old_table, new: tuple) -> tuple[object, tuple, tuple]:
-    """(the new records' id table, ids added or changed, ids removed) from ``old`` to ``new``,
-    with work proportional to the span that differs: the records both share at the start and
-    at the end are skipped in C, only the middle is compared by id (and validated)."""
-    n = min(len(old), len(new))
-    p = _same_prefix(old, new, n)
-    q = _same_suffix(old, new, n - p)
-    old_mid, new_mid = old[p:len(old) - q], new[p:len(new) - q]
-    old_ids = {r.id: r for r in old_mid}
-    mid: dict = {}
-    for r in new_mid:
-        if not isinstance(r, cls):
-            raise InstanceError(f"replace(): {noun}s holds {r!r}; expected {cls.__name__} records")
-        if r.id in mid or (r.id in old_table and r.id not in old_ids):
-            raise InstanceError(f"duplicate {noun} id {r.id!r}; each {noun} must appear once (rename or merge them)")
-        mid[r.id] = r
-    changed = tuple(k for k, v in mid.items() if (o := old_ids.get(k)) is not v and o != v)
-    removed = tuple(k for k in old_ids if k not in mid)
-    if isinstance(old_table, _Table):
-        root, over = old_table.root, dict(old_table.over)
-    else:
-        root, over = old_table, {}
-    over.update((k, mid[k]) for k in changed)
-    over.update((k, None) for k in removed)
-    table = _Table(root, over) if len(over) <= max(1024, len(root) // 16) else {r.id: r for r in new}
-    return table, changed, removed
 
 
 def _derived(base: Instance, fields: dict, changed: set[str]) -> Instance:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 MODULES = ["scheduler", "scheduler.instance", "scheduler.result", "scheduler.check", "scheduler.planner", "scheduler.planning",
-           "scheduler.drift", "scheduler.bound", "scheduler.baselines", "scheduler.families", "scheduler.plan", "scheduler.incremental", "scheduler._slots"]
+           "scheduler.drift", "scheduler.bound", "scheduler.baselines", "scheduler.families", "scheduler.plan", "scheduler.incremental", "scheduler._slots", "scheduler._diff"]
 
 
 @pytest.mark.parametrize("name", MODULES)

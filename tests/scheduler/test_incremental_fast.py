@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler import CameraSpec, Demand, Instance, check, generate, plan, rebase
-from scheduler._model import compile_instance, ladder_rows
+from scheduler._model import ladder_rows
 from tests.scheduler.strategies import instances
 from tests.scheduler.test_incremental import valid
 
