@@ -158,22 +158,27 @@ def _memory_shares(m, elig: np.ndarray, C_k: np.ndarray):
     np.minimum.at(cam_min, d_cam, kmin)
     A = len(m.a_mem)
     dm, cb = [], []
-    for k in range(len(C_k)):
-        cap = C_k[k] * (1 + 1e-6)  # check's tolerance
-        ok = elig[k]
-        low = cam_min[ok]
-        low = low[np.isfinite(low)]
-        n_cam = float(ok.sum())
-        per_worker = n_cam if not len(low) or low.min() <= 0 else min(n_cam, np.floor(cap / low.min() + 1e-9))
-        okd = ok[d_cam]
-        count = np.bincount(d_alg[okd], minlength=A).astype(float)  # cameras that may be granted a here
-        amin = np.full(A, np.inf)
-        np.minimum.at(amin, d_alg[okd], kmin[okd])
-        fit = np.where(amin > 0, np.floor(cap / np.where(amin > 0, amin, 1.0) + 1e-9), np.inf)
-        n_a = np.maximum(1.0, np.minimum(np.minimum(count, fit), max(per_worker, 1.0)))
-        dm.append(m.a_mem[d_alg] / n_a[d_alg])
-        cb.append(np.full(C, m.backbone_mib / max(per_worker, 1.0)))
+    with np.errstate(over="ignore", divide="ignore"):  # a tiny least compute: no cap (inf)
+        for k in range(len(C_k)):
+            _share(m, elig[k], C_k[k], kmin, cam_min, A, d_cam, d_alg, dm, cb)
     return dm, cb
+
+
+def _share(m, ok, C, kmin, cam_min, A, d_cam, d_alg, dm, cb) -> None:
+    """One class (compute ``C``, cameras ``ok``): append its demand shares and camera shares."""
+    cap = C * (1 + 1e-6)  # check's tolerance
+    low = cam_min[ok]
+    low = low[np.isfinite(low)]
+    n_cam = float(ok.sum())
+    per_worker = n_cam if not len(low) or low.min() <= 0 else min(n_cam, np.floor(cap / low.min() + 1e-9))
+    okd = ok[d_cam]
+    count = np.bincount(d_alg[okd], minlength=A).astype(float)  # cameras that may be granted a here
+    amin = np.full(A, np.inf)
+    np.minimum.at(amin, d_alg[okd], kmin[okd])
+    fit = np.where(amin > 0, np.floor(cap / np.where(amin > 0, amin, 1.0) + 1e-9), np.inf)
+    n_a = np.maximum(1.0, np.minimum(np.minimum(count, fit), max(per_worker, 1.0)))
+    dm.append(m.a_mem[d_alg] / n_a[d_alg])
+    cb.append(np.full(m.n_cams, m.backbone_mib / max(per_worker, 1.0)))
 
 
 def config_bound(instance: Instance, *, time_limit_s: float = 120.0, max_iters: int = 80) -> float:
