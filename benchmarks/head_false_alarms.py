@@ -17,7 +17,7 @@ production head then runs over frames 398-794 through the runtime's backbone, he
 
     .venv/bin/python -m benchmarks.head_false_alarms              # discovered scene + 2 more scenes
     .venv/bin/python -m benchmarks.head_false_alarms --full       # all 308 heads
-    .venv/bin/python -m benchmarks.head_false_alarms --flywheel   # + rejected alerts -> hard negatives, per cycle
+    .venv/bin/python -m benchmarks.head_false_alarms --flywheel   # + rejected alerts -> RetrainingLoop.handle, per cycle
 
 ``synthetic_only`` in the output is the same build without real frames (the heads as they
 were before issue 15). Prints one JSON object as its last line.
@@ -121,7 +121,8 @@ def _variant(name: str, *, home: Path, pairs, backbone, sha: str, cache_dir: Pat
     }, heads, sel, report
 
 
-def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int, baseline: bool, flywheel: int) -> dict:
+def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int, baseline: bool, flywheel: int,
+        flywheel_direct: bool = False) -> dict:
     from catalog import load_taxonomy
     from runtime import Backbone
     from warehouse.training import EmbeddingCache, PoolConfig
@@ -163,13 +164,16 @@ def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int
         out["synthetic_only"] = base
         if flywheel:
             out["flywheel"] = _flywheel(base_heads, base_sel, base_report, cache=cache, bb=bb, sha=sha, config=config, emb_tr=emb_tr,
-                                        emb_held=emb_held, cycles=flywheel)  # fmt: skip
+                                        emb_held=emb_held, cycles=flywheel, direct=flywheel_direct)  # fmt: skip
     out["embed_vtest_seconds"] = round(embed_s, 2)
     return out
 
 
-def _flywheel(heads, selected, report, *, cache, bb, sha, config, emb_tr, emb_held, cycles: int) -> dict:
+def _flywheel(heads, selected, report, *, cache, bb, sha, config, emb_tr, emb_held, cycles: int, direct: bool = False) -> dict:
+    """The flywheel on the camera through ``RetrainingLoop.handle`` (``direct``: mining, labeler and
+    trainer called directly, the issue-15 first version)."""
     from warehouse.training.camera_flywheel import run_camera_flywheel
+    from warehouse.training.camera_loop import run_camera_flywheel_loop
     from warehouse.training.real_frames import VTEST_FPS, VTEST_HELDOUT, VTEST_TRAIN
     from warehouse.training.synthetic_pool import build_scene_pool
 
@@ -177,10 +181,12 @@ def _flywheel(heads, selected, report, *, cache, bb, sha, config, emb_tr, emb_he
     scenes = sorted({r.scene for r in report.results})
     pools = {s: build_scene_pool(s, bb, cache, config, backbone_sha=sha) for s in scenes}
     f1 = {r.algorithm_id: float(r.test_metrics["f1"]) for r in report.results}
-    cyc = run_camera_flywheel(heads, pools, train_embeddings=emb_tr, train_frame_indices=list(VTEST_TRAIN), heldout_embeddings=emb_held,
+    run_fw = run_camera_flywheel if direct else run_camera_flywheel_loop
+    cyc = run_fw(heads, pools, train_embeddings=emb_tr, train_frame_indices=list(VTEST_TRAIN), heldout_embeddings=emb_held,
                               heldout_frame_indices=list(VTEST_HELDOUT), selected=selected, fps=VTEST_FPS, cycles=cycles,
                               initial_f1={a: f1[a] for a in heads}, camera_id=CAMERA_ID)  # fmt: skip
-    return {"start": "synthetic_only heads", "camera_frames": f"vtest {VTEST_TRAIN.start}-{VTEST_TRAIN.stop - 1}",
+    return {"start": "synthetic_only heads", "path": "direct (mining + labeler + train_heads)" if direct else "RetrainingLoop.handle",
+            "camera_frames": f"vtest {VTEST_TRAIN.start}-{VTEST_TRAIN.stop - 1}",
             "measured_on": f"vtest {VTEST_HELDOUT.start}-{VTEST_HELDOUT.stop - 1}", "cycles": [c.as_dict() for c in cyc],
             "seconds": round(time.perf_counter() - t, 1)}  # fmt: skip
 
@@ -190,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--full", action="store_true", help="all 308 (scene, event) heads")
     ap.add_argument("--flywheel", type=int, nargs="?", const=4, default=0, metavar="CYCLES",
                     help="also run the flywheel on the vtest camera from the synthetic-only heads (default 4 cycles)")
+    ap.add_argument("--flywheel-direct", action="store_true",
+                    help="the flywheel without RetrainingLoop.handle (mining, labeler and trainer called directly)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the synthetic-only build (the heads before issue 15)")
     ap.add_argument("--home", type=Path, default=None, help="where the catalogs go (default: a temp dir)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="backbone + embedding cache (default: $WAREHOUSE_CACHE_DIR or var/cache)")
@@ -202,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         home = args.home or Path(td)
         t0 = time.perf_counter()
         out = run(full=args.full, home=home, cache_dir=cache_dir, per_event=args.per_event, n_empty=args.n_empty,
-                  baseline=not args.no_baseline, flywheel=args.flywheel)  # fmt: skip
+                  baseline=not args.no_baseline, flywheel=args.flywheel, flywheel_direct=args.flywheel_direct)  # fmt: skip
         out["total_seconds"] = round(time.perf_counter() - t0, 1)
         out["cpu_count"], out["loadavg_1m_end"] = os.cpu_count(), round(os.getloadavg()[0], 2)
     print(json.dumps(out))

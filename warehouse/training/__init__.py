@@ -10,11 +10,13 @@ True
 The catalog build (all 308 scene heads) is :func:`warehouse.training.scene_heads.build_catalog`:
 synthetic pools plus real negatives and composites on real backgrounds (:mod:`.real_pool`),
 thresholds calibrated for a false-alarm budget per camera-hour (:mod:`.calibration`). False
-alarms on a real camera: :mod:`.false_alarms`; the flywheel on it: :mod:`.camera_flywheel`.
+alarms on a real camera: :mod:`.false_alarms`; the flywheel on it: :mod:`.camera_flywheel`
+(mining, labeler, trainer called directly) and :mod:`.camera_loop` (through ``RetrainingLoop.handle``).
 The backbone export is :mod:`warehouse.training.backbone_export`.
 """
 from warehouse.training.calibration import Calibration, CalibrationConfig, CalibrationError, calibrate_threshold, count_alarms, firing_levels
 from warehouse.training.camera_flywheel import CycleReport, retrain_with_negatives, run_camera_flywheel
+from warehouse.training.camera_loop import enroll_head, run_camera_flywheel_loop
 from warehouse.training.embedding_cache import EmbeddingCache
 from warehouse.training.false_alarms import FalseAlarmReport, HeadUnderTest, measure_false_alarms
 from warehouse.training.real_frames import (
@@ -93,6 +95,8 @@ __all__ = [
     "register_heads",
     "retrain_with_negatives",
     "run_camera_flywheel",
+    "run_camera_flywheel_loop",
+    "enroll_head",
     "train_head",
     "train_heads",
     "train_scene_heads",

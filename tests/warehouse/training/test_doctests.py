@@ -8,7 +8,7 @@ import pytest
 
 
 @pytest.mark.parametrize("module", ["warehouse.training.calibration", "warehouse.training.false_alarms", "warehouse.training.real_frames",
-                                    "warehouse.training.real_pool", "warehouse.training.camera_flywheel",
+                                    "warehouse.training.real_pool", "warehouse.training.camera_flywheel", "warehouse.training.camera_loop",
                                     "catalog.synthetic.composite"])  # fmt: skip
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

@@ -96,3 +96,20 @@ def test_flywheel_on_the_camera_lowers_false_alarms_cycle_by_cycle(setup):
     assert rates[0] > 0 and all(b <= a for a, b in zip(rates, rates[1:])) and rates[-1] < rates[0]
     assert cycles[1].as_dict()["rejected_alerts"] > 0 and cycles[-1].as_dict()["hard_negatives"] > 0
     assert set(load_taxonomy().scene_event_pairs()) >= {("road", e) for e in EVENTS}
+
+
+def test_flywheel_through_the_retraining_loop_lowers_false_alarms(setup):
+    """The same camera, each alerting head retrained by ``RetrainingLoop.handle`` (enrolled on a
+    dataset artifact of its synthetic pool, mined, labelled, gated, promoted)."""
+    from warehouse.training.camera_loop import run_camera_flywheel_loop
+
+    _, plain, pool, train, held = setup
+    heads = _heads(plain)
+    cycles = run_camera_flywheel_loop(heads, {"road": pool}, train_embeddings=train, train_frame_indices=list(VTEST_TRAIN),
+                                      heldout_embeddings=held, heldout_frame_indices=list(VTEST_HELDOUT), selected=sorted(heads),
+                                      fps=VTEST_FPS, cycles=2)  # fmt: skip
+    rates = [c.false_alarms_per_hour_all for c in cycles]
+    assert rates[0] > 0 and all(b <= a for a, b in zip(rates, rates[1:])), rates
+    c1 = cycles[1].as_dict()
+    assert c1["rejected_alerts"] > 0 and c1["retrained"] > 0 and c1["hard_negatives"] > 0
+    assert c1["retrained"] - c1["kept_old"] > 0  # at least one new version passed the gate and was promoted
