@@ -59,7 +59,7 @@ class _Runtime:
         backbone = ensure_backbone_onnx(Settings().resolved_cache_dir)
         art = str((root / "artifacts").resolve())  # the FlyWorld's artifact store: the plane fetches heads from it
         if not ray.is_initialized():
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         factories = WorkerFactories(scorer_factory=inference_core_scorer_factory(str(backbone), {}), put_evidence=EvidenceWriter(art),
                                     fetch_artifact=ArtifactFetcher(art), batch_wait_ms=5.0)
         self.ops = OpsStore(f"sqlite:///{(root / 'ops.db').resolve()}")
@@ -121,7 +121,7 @@ def run(trials: int, *, kafka: str | None, use_ray: bool, seed: int = 0, n: int 
     if use_ray:
         import ray
 
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     rt, startup_s = None, None
     if runtime:  # not timed: the camera starts and serves v1 before the first miss
         t_rt = time.perf_counter()
