@@ -94,3 +94,18 @@ def test_rebuild_after_removals_centres_by_the_mean_of_what_is_left():
     ix.remove([f"f{i}" for i in range(10)])  # half dead: rebuilt
     assert len(ix) == 10 and "f3" not in ix
     np.testing.assert_allclose(ix.vectors(["f12"])[0], _unit(x[12] - x[10:].mean(0)), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "misses, expect",
+    [
+        ([{"frame_ref": "c:1", "kind": "missed_event"}], {"c:1": 1}),  # a missed event: the ranker's positive
+        ([{"frame_ref": "c:2", "kind": "false_alarm"}], {"c:2": 0}),  # a false alarm: its negative
+        ([{"frame_ref": "c:3", "kind": "other"}], {}),  # a kind that says nothing about the label
+        ([{"frame_ref": "gone:9", "kind": "missed_event"}], {}),  # a frame the pool no longer holds
+    ],
+)
+def test_the_loop_passes_the_reported_labels_to_mining(misses, expect):
+    from warehouse.retraining.loop import _reported_labels
+
+    assert _reported_labels(misses, ["c:1", "c:2", "c:3"]) == expect
