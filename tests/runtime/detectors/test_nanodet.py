@@ -215,3 +215,32 @@ def test_converter_reproduces_the_stored_onnx(tmp_path, monkeypatch):
         (tmp_path / "real" / cv.TARBALL).symlink_to(cached)  # 144 MB: no copy
     path = cv.ensure_onnx(force=True)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == ONNX_SHA256 == cv.ONNX_SHA256
+
+
+def test_dynamic_spatial_refuses_a_graph_that_pins_the_size():
+    """The converter makes H and W symbolic only when no Reshape or Resize pins them."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tools.convert_nanodet import ConvertError, dynamic_spatial
+
+    def graph(shape: list[int]) -> onnx.ModelProto:
+        x = helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, 416, 416])
+        y = helper.make_tensor_value_info("cls_pred_stride8", TensorProto.FLOAT, ["N", 2704, 80])
+        init = numpy_helper.from_array(np.array(shape, np.int64), "shape")
+        node = helper.make_node("Reshape", ["data", "shape"], ["cls_pred_stride8"], name="r")
+        return helper.make_model(helper.make_graph([node], "g", [x], [y], [init]))
+
+    ok = graph([0, 80, -1])
+    dynamic_spatial(ok)
+    assert [d.dim_param for d in ok.graph.input[0].type.tensor_type.shape.dim[2:]] == ["H", "W"]
+    assert ok.graph.output[0].type.tensor_type.shape.dim[1].dim_param == "anchors_8"
+    with pytest.raises(ConvertError, match=r"Reshape r has target \[1, 80, 2704\]"):
+        dynamic_spatial(graph([1, 80, 2704]))
+
+
+def test_the_graph_runs_at_other_sizes(det, vtest_frames):
+    """Fully convolutional: each stride's anchors follow the input (512x384, 640x480, 416x416)."""
+    for w, h in ((512, 384), (640, 480), (416, 416)):
+        maps = det.raw([vtest_frames[397]], (w, h))
+        assert [m.shape[1] for m in maps[:3]] == [(w // s) * (h // s) for s in STRIDES]
