@@ -19,6 +19,7 @@ def main() -> None:
     home, address = Path(sys.argv[1]), sys.argv[2]
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("warehouse.control").setLevel(logging.INFO)  # its actions land in the caller's log
     import ray
 
     from catalog import ArtifactStore, Catalog

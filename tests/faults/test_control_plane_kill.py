@@ -31,8 +31,14 @@ def _head(bias: float) -> bytes:
 
 def _start(home: Path, address: str, cache: Path) -> subprocess.Popen:
     env = {**os.environ, "WAREHOUSE_CACHE_DIR": str(cache), "RAY_AUTH_MODE": "disabled"}
+    log = open(home / "plane.log", "ab")  # kept for the failure message
     return subprocess.Popen([sys.executable, "-m", "benchmarks._plane_proc", str(home), address], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _log_tail(home: Path, n: int = 80) -> str:
+    path = home / "plane.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else "(no log)"
 
 
 def test_a_killed_control_plane_is_replaced_without_losing_or_repeating(tmp_path, backbone_cache):
@@ -76,7 +82,7 @@ def test_a_killed_control_plane_is_replaced_without_losing_or_repeating(tmp_path
     cluster.wait_for_nodes()
     proc = _start(home, cluster.address, backbone_cache)
     try:
-        assert alerts_until(lambda: {a.camera_id for a in seen} == set(cams), 120), "cameras never alerted"
+        assert alerts_until(lambda: {a.camera_id for a in seen} == set(cams), 120), f"cameras never alerted\n{_log_tail(home)}"
         os.killpg(proc.pid, signal.SIGKILL)  # the plane, mid-stream
         proc.wait(timeout=10)
         v2 = catalog.add_version(spec.id, artifact_sha256=store.put_bytes(_head(7.0)), metrics={"threshold": 0.5},
@@ -85,7 +91,7 @@ def test_a_killed_control_plane_is_replaced_without_losing_or_repeating(tmp_path
         before = len(seen)
         proc = _start(home, cluster.address, backbone_cache)
         assert alerts_until(lambda: {a.camera_id for a in seen[before:] if a.model_version == str(v2.number)} == set(cams), 120), \
-            "the promotion made during the outage never reached the restarted plane's workers"
+            f"the promotion made during the outage never reached the restarted plane's workers\n{_log_tail(home)}"
         sink = AlertSink(bus, ops)
         for _ in range(5):
             sink.run_once(timeout_s=0.5)

@@ -41,7 +41,8 @@ from warehouse.control.desired import (
     plan_city,
 )
 from warehouse.control.discovery import DiscoveredScenes, scenes_from_hints
-from warehouse.control.reconcile import changed_cameras, reconcile
+from warehouse.control.reconcile import READER_FAILED, changed_cameras, reconcile
+from warehouse.control.status import StatusInputs, render_status
 from warehouse.control.state import (
     ActualState,
     ConfigureCamera,
@@ -98,6 +99,7 @@ class ControlPlane:
         self._cameras: dict[str, CameraInput] = {}
         self._records: dict[str, Any] = {}
         self._discovered: dict[str, DiscoveredScenes] = {}
+        self._reader_strikes: dict[str, int] = {}  # camera -> readers failed in a row (their restart backs off)
         self._graph_rev: dict[str, tuple] = {}
         self._choices: dict[str, list[Choice]] = {}
         self._choices_at = 0.0
@@ -163,13 +165,18 @@ class ControlPlane:
             self._refresh_choices(now)
             self._nodes = self.cluster.nodes()
             self._replan(report)
-            self._collect(now, report)
+            settled = self._collect(now, report)
             self._actual = self.cluster.observe()
+            for cam in [c for c in self._reader_strikes if _healthy(self._actual.readers.get(c))]:
+                del self._reader_strikes[cam]
             t1 = time.perf_counter()
             only = None
             if self._prev is not None:
                 only = changed_cameras(self._prev[0], self._desired, self._prev[1], self._actual)
                 only |= {k.split(":", 1)[1] for k in self.failures if k.startswith("camera:")}
+                # an action that finished since the last pass: its camera was skipped as busy then, and
+                # what it changed may already have been observed on that pass (nothing differs now)
+                only |= settled
             busy = {k: Failure(k, 0, 1 << 62, "in flight") for k in self.cluster.busy()}
             actions = reconcile(self._desired, self._actual, {**self.failures, **busy}, now_ms=report.at_ms,
                                 only=only if only is not None and len(only) < len(self._desired.cameras) else None)
@@ -178,7 +185,9 @@ class ControlPlane:
                 try:
                     self.cluster.apply(a)
                     report.actions.append(str(a))
-                    if isinstance(a, (StartWorker, StartReader, StopReader, StopWorker)):
+                    if isinstance(a, StopReader) and a.reason.startswith(READER_FAILED):
+                        self._reader_failed(a, now, report)  # restarted after its backoff, growing while it keeps failing
+                    elif isinstance(a, (StartWorker, StartReader, StopReader, StopWorker)):
                         self._record_ok(a)
                     self._announce(a)
                 except Exception as exc:
@@ -257,12 +266,18 @@ class ControlPlane:
 
     def _link_camera(self, rec, found: DiscoveredScenes) -> None:
         graph_hints = {k: v for k, v in (rec.hints or {}).items() if k in ("exclude_events", "exclude_algorithms")}
+        zs = _zones_of(rec)  # the kinds of the zones and lines drawn on the camera ask for track algorithms (knowledge graph)
+        kinds = sorted({z.get("kind") for z in [*zs.get("items", ()), *zs.get("zones", ()), *zs.get("lines", ())]
+                        if isinstance(z, Mapping) and z.get("kind")})
+        if kinds:
+            graph_hints["zones"] = kinds
         self.graph.add_camera(rec.camera_id, region=rec.region, scenes=dict(found.scenes), hints=graph_hints or None,
                               reason=f"scenes from {found.source}")
         self._discovered[rec.camera_id] = found
 
     def _forget(self, cam: str) -> None:
-        for d in (self._cameras, self._records, self._discovered, self._graph_rev, self._choices, self.camera_errors):
+        for d in (self._cameras, self._records, self._discovered, self._graph_rev, self._choices, self.camera_errors,
+                  self._reader_strikes):
             d.pop(cam, None)
         try:
             self.graph.remove_camera(cam, reason="camera removed")
@@ -346,19 +361,29 @@ class ControlPlane:
         self._digest = digest
 
     # -- results --------------------------------------------------------------------------------
-    def _collect(self, now: float, report: TickReport) -> None:
+    def _collect(self, now: float, report: TickReport) -> set[str]:
+        """Record the asynchronous actions that finished; the cameras they were about."""
+        settled = set()
         for action, error in self.cluster.collect():
+            if action.key.startswith("camera:"):
+                settled.add(action.key.split(":", 1)[1])
             if error is None:
                 self._record_ok(action)
             else:
                 self._record_failure(action, error, now, report)
+        return settled
 
     def _record_ok(self, action) -> None:
         self.failures.pop(action.key, None)
 
-    def _record_failure(self, action, error: str, now: float, report: TickReport) -> None:
+    def _reader_failed(self, action: StopReader, now: float, report: TickReport) -> None:
+        strikes = self._reader_strikes.get(action.camera_id, 0) + 1
+        self._reader_strikes[action.camera_id] = strikes
+        self._record_failure(action, action.reason, now, report, attempts=strikes)
+
+    def _record_failure(self, action, error: str, now: float, report: TickReport, *, attempts: int | None = None) -> None:
         prev = self.failures.get(action.key)
-        n = (prev.attempts if prev else 0) + 1
+        n = attempts if attempts is not None else (prev.attempts if prev else 0) + 1
         self.failures[action.key] = Failure(action.key, n, int(now * 1000) + backoff_ms(n), error)
         report.failed.append(f"{action}: {error}")
         log.warning("control: %s failed (attempt %d, retry in %d ms): %s", action, n, backoff_ms(n), error)
@@ -401,58 +426,24 @@ class ControlPlane:
     def status(self, *, cameras: list[str] | None = None, detail: bool = True) -> dict[str, Any]:
         """Cameras, workers, the plan's age and the last reconcile (for ``warehouse status`` and ``/status``)."""
         with self._lock:
-            desired, actual = self._desired, self._actual
             # what this tick's observe() already read: no second round of calls to every worker
-            wstatus = self.cluster.worker_status(fresh=False) if detail else {}
-            rstats = self.cluster.reader_stats(fresh=False) if detail else {}
-            now_ms = int(self.clock() * 1000)
-            cams = {}
-            for cam in (cameras if cameras is not None else sorted(set(self._records) | set(desired.cameras))):
-                spec = desired.cameras.get(cam)
-                r = actual.readers.get(cam)
-                w = wstatus.get(spec.worker_id, {}) if spec else {}
-                found = self._discovered.get(cam)
-                cams[cam] = {
-                    "worker": spec.worker_id if spec else None,
-                    "fps": spec.fps if spec else 0.0,
-                    "health": (r.health if r and r.alive else ("stopped" if r is None else "dead")),
-                    "running": bool(r and r.alive and not r.finished),
-                    "algorithms": {h.algorithm_id: h.version + (" (canary)" if h.canary else "") for h in spec.work.heads} if spec else {},
-                    "detectors": dict(spec.work.detectors) if spec else {},
-                    "last_frame_ms": w.get("last_frame_ms", {}).get(cam),
-                    "frames_read": rstats.get(cam, {}).get("frames_read"),
-                    "scenes": found.to_dict() if found else None,
-                    "unplaced": desired.unplaced.get(cam) or (
-                        "the graph chose no servable algorithm for this camera's scenes (is the catalog built and promoted?)"
-                        if cam in self._cameras and not self._choices.get(cam) and spec is None else None),
-                    "error": self.camera_errors.get(cam) or (self.failures[f"camera:{cam}"].error if f"camera:{cam}" in self.failures else None),
-                }
-            workers = {}
-            for n in self._nodes:
-                wid = n.worker_id
-                st = wstatus.get(wid, {})
-                load = sum(c.fps for c in desired.cameras.values() if c.worker_id == wid)
-                view = actual.workers.get(wid)
-                state = "running" if view is not None and view.alive else ("dead" if view is not None else "idle")
-                workers[wid] = {"node": n.node_id, "alive": bool(view is not None and view.alive), "state": state,
-                                "cameras": sorted(c for c, s in desired.cameras.items() if s.worker_id == wid),
-                                "planned_fps": load, "capacity_cpus": n.num_cpus, "gpus": n.num_gpus,
-                                "memory_used_mib": st.get("memory_used_mib"), "memory_budget_mib": st.get("memory_budget_mib"),
-                                "models_resident": len(st.get("resident", [])), "serving": st.get("serving", {}),
-                                "frames_scored": st.get("stats", {}).get("frames_scored")}
-            last = self.last
-            return {
-                "cameras": cams, "workers": workers,
-                "plan": {"age_s": None if self._plan_at_ms is None else round((now_ms - self._plan_at_ms) / 1000, 3),
-                         "objective": self._plan_json.get("objective"), "unserved": len(self._plan_json.get("unserved", ())),
-                         "migrations": self._plan_json.get("migrations")},
-                "last_reconcile": None if last is None else {"at_ms": last.at_ms, "actions": last.actions[:50],
-                                                             "failed": last.failed[:50], "reconcile_ms": round(last.reconcile_ms, 3),
-                                                             "tick_ms": round(last.tick_ms, 1)},
-                "ticks": self.ticks,
-                "consumer_lag": self._lag() if detail else {},
-                "failures": {k: {"attempts": f.attempts, "error": f.error} for k, f in self.failures.items()},
-            }
+            inputs = StatusInputs(
+                desired=self._desired, actual=self._actual, nodes=tuple(self._nodes),
+                records=frozenset(self._records), cameras=frozenset(self._cameras),
+                chose={c: bool(v) for c, v in self._choices.items()},
+                discovered={c: f.to_dict() for c, f in self._discovered.items()},
+                camera_errors=dict(self.camera_errors),
+                failures={k: (f.attempts, f.error) for k, f in self.failures.items()},
+                plan_json=self._plan_json, plan_at_ms=self._plan_at_ms, last=self.last, ticks=self.ticks,
+                worker_status=self.cluster.worker_status(fresh=False) if detail else {},
+                reader_stats=self.cluster.reader_stats(fresh=False) if detail else {},
+            )
+            lag = self._lag() if detail else {}
+        return render_status(inputs, now_ms=int(self.clock() * 1000), lag=lag, cameras=cameras)
+
+
+def _healthy(reader) -> bool:
+    return reader is not None and reader.alive and not reader.finished and reader.health == "healthy"
 
 
 def _no_lag(bus) -> bool:

@@ -11,8 +11,10 @@ Rules, per item:
 - a worker actor that is dead is stopped (its handle released); a desired worker that is
   missing or dead is started; a worker no longer desired is stopped once nothing runs on it;
 - a camera is configured on its worker when the revision the worker runs differs; its
-  reader is (re)started once the worker runs that revision, and restarted when it died,
-  failed, or must move; a finite source that ended stays ended;
+  reader is (re)started once the worker runs that revision, and restarted when it must move;
+  a reader that died or failed is stopped, and started again on a later pass (the loop
+  records the failure, so the restart waits for its backoff); a finite source that ended
+  stays ended;
 - what runs but is no longer desired (a reader, a camera on a worker) is stopped or removed.
 
 ``only``: restrict the pass to these camera ids (the loop passes the cameras whose desired
@@ -43,6 +45,8 @@ from warehouse.control.state import (
     StopReader,
     StopWorker,
 )
+
+READER_FAILED = "reader failed"  # the reason of a StopReader for a reader that died or failed
 
 _RANK = {cls: i for i, cls in enumerate(ACTION_ORDER)}
 
@@ -85,8 +89,9 @@ def reconcile(desired: DesiredState, actual: ActualState, failures: Mapping[str,
         elif reader is not None and abs(reader.fps - spec.fps) > 1e-9:
             rerate = True  # same worker, same stream: re-rate in place, no gap
         elif reader is not None and (not reader.alive or (reader.finished and reader.error is not None)):
-            out.append(StopReader(cam, f"reader failed: {reader.error or 'dead'}"))
-            reader = None
+            # stopped now, restarted on a later pass once its backoff (the loop records the failure) has passed
+            out.append(StopReader(cam, f"{READER_FAILED}: {reader.error or 'dead'}"))
+            continue
         if wv is None or not wv.alive:
             continue  # its worker starts first; the camera follows on a later tick
         if wv.cameras.get(cam) != spec.work.revision:
@@ -141,4 +146,4 @@ def changed_cameras(before: DesiredState | None, after: DesiredState, actual_bef
     return dirty
 
 
-__all__ = ["changed_cameras", "reconcile"]
+__all__ = ["READER_FAILED", "changed_cameras", "reconcile"]

@@ -110,7 +110,14 @@ def test_a_finished_file_stays_ended_but_a_failed_reader_restarts():
     readers["c1"] = ReaderView("c1", "w1", True, URL, 2.0, "ended", finished=True)
     readers["c2"] = ReaderView("c2", "w1", False, URL, 2.0, "failed", finished=True, error="StreamError: gone")
     acts = reconcile(d, ActualState(a.workers, readers), {}, now_ms=0)
-    assert [(type(x).__name__, getattr(x, "camera_id", None)) for x in acts] == [("StopReader", "c2"), ("StartReader", "c2")]
+    assert [(type(x).__name__, getattr(x, "camera_id", None)) for x in acts] == [("StopReader", "c2")]
+    assert acts[0].reason.startswith("reader failed: StreamError")
+    # stopped: the next pass starts it again, unless its failure's backoff has not passed yet
+    del readers["c2"]
+    fail = {"camera:c2": Failure("camera:c2", 1, retry_at_ms=1_000, error=acts[0].reason)}
+    assert reconcile(d, ActualState(a.workers, readers), fail, now_ms=500) == []
+    acts = reconcile(d, ActualState(a.workers, readers), fail, now_ms=1_000)
+    assert [(type(x).__name__, getattr(x, "camera_id", None)) for x in acts] == [("StartReader", "c2")]
 
 
 def test_only_limits_the_pass_to_the_changed_cameras():
