@@ -71,7 +71,9 @@ def detector_from_bundle(data: bytes | dict, fetch: Callable[[str], bytes], *, i
     elif kind == "nanodet":
         from runtime.detectors.nanodet import NanoDetConfig, NanoDetDetector
 
-        nd_cfg = NanoDetConfig(**{**cfg, "labels": None if cfg.get("labels") is None else tuple(cfg["labels"])})
+        # bundles of the first version (416-only graph) carry no input keys: they keep its 416x416 square input
+        old = {"input_size": 416, "keep_aspect": False}
+        nd_cfg = NanoDetConfig(**{**old, **cfg, "labels": None if cfg.get("labels") is None else tuple(cfg["labels"])})
         det = NanoDetDetector(blob("model.onnx"), nd_cfg, intra_op_threads=intra_op_threads)
     elif kind == "city":  # a rule over tracks: shares the stage's TrackHub (detector + tracker per camera)
         from runtime.tracking import CityAlgorithm

@@ -244,3 +244,18 @@ def test_the_graph_runs_at_other_sizes(det, vtest_frames):
     for w, h in ((512, 384), (640, 480), (416, 416)):
         maps = det.raw([vtest_frames[397]], (w, h))
         assert [m.shape[1] for m in maps[:3]] == [(w // s) * (h // s) for s in STRIDES]
+
+
+def test_a_first_version_bundle_keeps_its_square_input():
+    """Catalog bundles written before the input size was configurable name no input keys: they
+    rebuild with the 416x416 square input their graph was made for; new bundles carry theirs."""
+    from runtime.detectors.bundle import make_bundle
+
+    files = {"model.onnx": "sha-of-the-onnx"}
+    blobs = {"sha-of-the-onnx": nanodet_model_path().read_bytes()}
+    old = make_bundle("nanodet", files=files, config={"min_score": 0.44, "nms_iou": 0.6, "max_detections": 100, "labels": None})
+    new = make_bundle("nanodet", files=files, config={"min_score": 0.44, "nms_iou": 0.5, "max_detections": 100, "labels": None,
+                                                       "input_size": 512, "keep_aspect": True})
+    a, b = (detector_from_bundle(x, blobs.__getitem__, name="detector.coco_nanodet") for x in (old, new))
+    assert (a.config.input_size, a.config.keep_aspect, a.config.nms_iou) == (416, False, 0.6)
+    assert (b.config.input_size, b.config.keep_aspect, b.config.nms_iou) == (512, True, 0.5)
