@@ -11,9 +11,14 @@ labeler reading the exact labels answers, and every answer is counted. Between r
 head (logistic regression on what is labeled so far; unlabeled frames sampled at random
 stand in as provisional negatives, and are never counted as labels) is retrained.
 
-- ``seals`` (the project's mining): nearest neighbours of the misses and of the positives
-  found so far in the FAISS HNSW index, scored by the head, picked by likely / uncertain /
-  similar quotas with a diversity filter; only that candidate set is scanned.
+- ``seals`` (the project's mining, :class:`warehouse.retraining.mining.SealsMining`): the FAISS
+  HNSW index centred by camera (each generator context is one camera here), nearest
+  neighbours of the misses and of every positive found so far, plus the frames along the
+  direction of a ranker refit on every answer (and 256 background frames), scored by that
+  ranker, picked by likely / uncertain / similar quotas with a diversity filter; only the
+  candidate set and the background are read (``scanned_fraction``). ``--no-centre`` and
+  ``--no-ranker`` are the ablations; ``--contexts-per-camera 2`` lets a camera show two
+  unrelated contexts (day and night), so its mean is the middle of both.
 - ``uncertainty``: the head scores the whole pool, the frames nearest its threshold are labeled.
 - ``random``: a uniform sample.
 
