@@ -55,6 +55,9 @@ def run(n: int, *, rounds: int, budget_fraction: float, seed: int, n_seeds: int 
     from warehouse.retraining.simulation import rare_event_pool
 
     t0 = time.perf_counter()
+    if round(n * 0.001) <= n_seeds:
+        raise SystemExit(f"--n {n} holds {round(n * 0.001)} positives (0.1%), not more than the {n_seeds} reported misses; "
+                         f"use --n >= {(n_seeds + 1) * 1000}")
     sp = rare_event_pool(n, positive_rate=0.001, seed=seed)
     t_pool = time.perf_counter()
     # each context of the generator is one camera here (it draws no separate condition), and the
