@@ -46,14 +46,15 @@ from warehouse.retraining.promotion import (
     stop_canary,
 )
 from warehouse.retraining.queue import LabelingQueue, LabelTask, QueueLabeler
+from warehouse.retraining.ranker import Ranker, fit_ranker
 from warehouse.retraining.store import FlywheelStore, TaskRecord, UnknownTaskError
 
 __all__ = [
     "ArrayPool", "CanaryObservation", "CanaryPolicy", "CanaryVerdict", "Flywheel", "FlywheelStore", "GroundTruthLabeler",
     "HELDOUT", "LabelTask", "LabeledDataset", "Labeler", "LabelingQueue", "MISTAKE_HELDOUT", "MiningRegistry", "MiningRequest",
     "MiningRound", "NewAlgorithm", "NewAlgorithmResult", "PromotionError", "PromotionVerdict", "QueueLabeler", "RetrainResult",
-    "RetrainingJob", "RetrainingLoop", "SeedFrame", "SimulatedLabeler", "TRAIN", "TaskRecord", "UnknownTaskError",
-    "canary_cameras", "choose_canary_cameras", "create_algorithm", "decide_canary", "diff_datasets", "list_datasets",
+    "Ranker", "RetrainingJob", "RetrainingLoop", "SeedFrame", "SimulatedLabeler", "TRAIN", "TaskRecord", "UnknownTaskError",
+    "canary_cameras", "choose_canary_cameras", "create_algorithm", "decide_canary", "diff_datasets", "fit_ranker", "list_datasets",
     "mistake_like_score", "promote", "promotion_verdict", "publish_registered", "retraining_jobs", "rollback", "select_batch",
     "should_retrain", "should_roll_back", "show_dataset", "split_mined", "start_canary", "stop_canary", "version_lineage",
 ]
