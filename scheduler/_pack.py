@@ -4,6 +4,10 @@
 memory and how many of its cameras use each algorithm (an algorithm's memory is paid once
 per worker, the backbone once per worker with any camera). Every move keeps each worker
 within its limits, so any state is a valid plan.
+
+Also here: the packing orders and fills (``worker_order``, ``similarity_order``, the grouped
+packing for memory-short instances, ``keep_algorithms``) and ``balance`` (spreading for
+headroom at the same levels).
 """
 from __future__ import annotations
 
@@ -307,3 +311,77 @@ def keep_algorithms(m: Model, budget_mib: float) -> int:
     cams = np.arange(m.n_cams)
     m.V[cams], m.K[cams], m.cam_fps[cams] = ladder_rows(m, cams)
     return int(out.sum())
+
+
+def worker_order(m: Model) -> np.ndarray:
+    """Largest workers first (stable: instance order among equals)."""
+    return np.lexsort((np.arange(len(m.w_compute)), -m.w_memory, -m.w_compute))
+
+
+def pack_grouped(pk: Packing, chosen: np.ndarray, *, by_value: bool = False) -> list[int]:
+    """Like :func:`pack_all` (pinned cameras on their node first), but each worker is filled
+    with the cameras adding the least memory to it (``Packing.grouped_fit``): for instances
+    where the algorithms' memory, not compute, is what runs out."""
+    m = pk.m
+    sel = np.nonzero(chosen >= 0)[0]
+    order = similarity_order(m, sel)
+    workers = worker_order(m)
+    failed: list[int] = []
+    pins = m.c_pin[order]
+    for node in sorted(set(pins[pins >= 0].tolist())):
+        cams = order[pins == node]
+        failed += pk.grouped_fit(cams, chosen[cams], workers[m.w_node[workers] == node], by_value=by_value)
+    free = order[pins == -1]
+    failed += pk.grouped_fit(free, chosen[free], workers, by_value=by_value)
+    return failed
+
+
+def pack_grouped_by_value(pk: Packing, chosen: np.ndarray) -> list[int]:
+    """:func:`pack_grouped` taking the camera that uses the least free memory and compute
+    per unit of value (when not every group of cameras can have its algorithms)."""
+    return pack_grouped(pk, chosen, by_value=True)
+
+
+def balance(pk: Packing, *, max_moves: int | None = None) -> int:
+    """Spread placed cameras for headroom where the packing left room: move a camera from the
+    most loaded worker (share of its compute) to the least loaded one that holds it, at the same
+    level, while that lowers the larger of the two loads. Levels do not change, so the objective
+    does not either; but a worker filled to the brim has no headroom for a burst, and a lost node
+    takes every camera it holds with it. Returns the number of moves (deterministic)."""
+    m = pk.m
+    alive = np.nonzero(m.w_alive)[0]
+    if len(alive) < 2:
+        return 0
+    cap = np.maximum(m.w_compute, 1e-9)
+    moves, limit = 0, m.n_cameras if max_moves is None else max_moves
+    while moves < limit:
+        load = (m.w_compute - pk.free_c) / cap
+        hi = int(alive[np.argmax(load[alive])])
+        order = alive[np.argsort(load[alive], kind="stable")]
+        cams = np.nonzero(pk.worker[:m.n_cameras] == hi)[0]
+        if len(cams) < 2:  # one camera (or none) on the busiest worker: nothing to spread
+            break
+        ks = np.array([m.K[c, pk.level[c]] for c in cams])
+        moved = False
+        for lo in order.tolist():
+            if lo == hi:
+                break
+            for c in cams[np.argsort(ks, kind="stable")].tolist():
+                pin = m.c_pin[c]
+                if pin != -1 and m.w_node[lo] != pin:
+                    continue
+                lv = int(pk.level[c])
+                k = m.K[c, lv]
+                if max(load[hi] - k / cap[hi], load[lo] + k / cap[lo]) >= load[hi] - 1e-9:
+                    continue
+                algs = m.algs_at(c, lv)
+                if pk.fits(c, lv, lo, algs):
+                    pk.remove(c)
+                    pk.place(c, lv, lo, algs)
+                    moves, moved = moves + 1, True
+                    break
+            if moved:
+                break
+        if not moved:
+            break
+    return moves

@@ -40,7 +40,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from scheduler._model import NO_ROOM, Model, choose_levels, ladder_rows, price, screen
-from scheduler._pack import Packing, keep_algorithms, lowest_level, similarity_order
+from scheduler._pack import (
+    Packing,
+    balance,
+    keep_algorithms,
+    lowest_level,
+    pack_grouped,
+    pack_grouped_by_value,
+    similarity_order,
+    worker_order,
+)
 from scheduler.result import CameraAssignment, Grant, JobPlacement, LazyRows, PlanResult, UnplacedJob, Unserved
 
 log = logging.getLogger(__name__)
@@ -115,59 +124,14 @@ def _priced_once(m: Model, packer) -> tuple[PlanResult, bool]:
     _price_pinned(pk, chosen, lam)
     failed = packer(pk, chosen)
     rest = [c for c in range(m.n_cameras) if pk.worker[c] < 0 and lowest_level(m, c) >= 0]
-    fill(pk, rest, chosen)
+    held = fill(pk, rest, chosen, drop_for_memory=True)
     pk.upgrade(by_density(m, [c for c in range(m.n_cameras) if pk.worker[c] >= 0], pk.level))
     if m.n_cameras <= PORTFOLIO_MAX_CAMERAS:
         balance(pk)
     log.debug("full plan: %d cameras, lam=%.4g, %d failed first fit", m.n_cameras, lam, len(failed))
-    memory_short = any(r.startswith("memory") for r in pk.reason.values()) or \
+    memory_short = held > 0 or any(r.startswith("memory") for r in pk.reason.values()) or \
         bool((m.d_min[:m.n_d] == NO_ROOM).any())
     return build_result(pk, lam=lam, migrations=0, base_gap=None, changes=0), memory_short
-
-
-def balance(pk: Packing, *, max_moves: int | None = None) -> int:
-    """Spread placed cameras for headroom where the packing left room: move a camera from the
-    most loaded worker (share of its compute) to the least loaded one that holds it, at the same
-    level, while that lowers the larger of the two loads. Levels do not change, so the objective
-    does not either; but a worker filled to the brim has no headroom for a burst, and a lost node
-    takes every camera it holds with it. Returns the number of moves (deterministic)."""
-    m = pk.m
-    alive = np.nonzero(m.w_alive)[0]
-    if len(alive) < 2:
-        return 0
-    cap = np.maximum(m.w_compute, 1e-9)
-    moves, limit = 0, m.n_cameras if max_moves is None else max_moves
-    while moves < limit:
-        load = (m.w_compute - pk.free_c) / cap
-        hi = int(alive[np.argmax(load[alive])])
-        order = alive[np.argsort(load[alive], kind="stable")]
-        cams = np.nonzero(pk.worker[:m.n_cameras] == hi)[0]
-        if len(cams) < 2:  # one camera (or none) on the busiest worker: nothing to spread
-            break
-        ks = np.array([m.K[c, pk.level[c]] for c in cams])
-        moved = False
-        for lo in order.tolist():
-            if lo == hi:
-                break
-            for c in cams[np.argsort(ks, kind="stable")].tolist():
-                pin = m.c_pin[c]
-                if pin != -1 and m.w_node[lo] != pin:
-                    continue
-                lv = int(pk.level[c])
-                k = m.K[c, lv]
-                if max(load[hi] - k / cap[hi], load[lo] + k / cap[lo]) >= load[hi] - 1e-9:
-                    continue
-                algs = m.algs_at(c, lv)
-                if pk.fits(c, lv, lo, algs):
-                    pk.remove(c)
-                    pk.place(c, lv, lo, algs)
-                    moves, moved = moves + 1, True
-                    break
-            if moved:
-                break
-        if not moved:
-            break
-    return moves
 
 
 def _price_pinned(pk: Packing, chosen: np.ndarray, lam: float) -> None:
@@ -232,11 +196,6 @@ def _take_job(pk: Packing, j: int, w: int) -> None:
     pk.jobs[j] = w
 
 
-def worker_order(m: Model) -> np.ndarray:
-    """Largest workers first (stable: instance order among equals)."""
-    return np.lexsort((np.arange(len(m.w_compute)), -m.w_memory, -m.w_compute))
-
-
 def pack_all(pk: Packing, chosen: np.ndarray) -> list[int]:
     m = pk.m
     sel = np.nonzero(chosen >= 0)[0]
@@ -252,30 +211,6 @@ def pack_all(pk: Packing, chosen: np.ndarray) -> list[int]:
     return failed
 
 
-def pack_grouped(pk: Packing, chosen: np.ndarray, *, by_value: bool = False) -> list[int]:
-    """Like :func:`pack_all` (pinned cameras on their node first), but each worker is filled
-    with the cameras adding the least memory to it (``Packing.grouped_fit``): for instances
-    where the algorithms' memory, not compute, is what runs out."""
-    m = pk.m
-    sel = np.nonzero(chosen >= 0)[0]
-    order = similarity_order(m, sel)
-    workers = worker_order(m)
-    failed: list[int] = []
-    pins = m.c_pin[order]
-    for node in sorted(set(pins[pins >= 0].tolist())):
-        cams = order[pins == node]
-        failed += pk.grouped_fit(cams, chosen[cams], workers[m.w_node[workers] == node], by_value=by_value)
-    free = order[pins == -1]
-    failed += pk.grouped_fit(free, chosen[free], workers, by_value=by_value)
-    return failed
-
-
-def pack_grouped_by_value(pk: Packing, chosen: np.ndarray) -> list[int]:
-    """:func:`pack_grouped` taking the camera that uses the least free memory and compute
-    per unit of value (when not every group of cameras can have its algorithms)."""
-    return pack_grouped(pk, chosen, by_value=True)
-
-
 def by_density(m: Model, cams: list[int], levels: np.ndarray) -> list[int]:
     """Cameras by value per ms/s at ``levels`` (their top level where < 0), best first."""
     if not cams:
@@ -286,11 +221,16 @@ def by_density(m: Model, cams: list[int], levels: np.ndarray) -> list[int]:
     return c[np.lexsort((c, -dens))].tolist()
 
 
-def fill(pk: Packing, cams: list[int], chosen: np.ndarray) -> None:
+def fill(pk: Packing, cams: list[int], chosen: np.ndarray, *, drop_for_memory: bool = False) -> int:
     """Place ``cams`` (best value density first) at the highest level that fits anywhere,
-    from their chosen level down to their lowest; record why for those that fit nowhere."""
+    from their chosen level down to their lowest; record why for those that fit nowhere.
+    ``drop_for_memory``: a camera that fitted only at a lower level while some worker had
+    the compute for its chosen one (memory was short) also tries its chosen rates with its
+    most memory-costly demands left out, and keeps whichever is worth more. Returns how
+    many cameras memory held back."""
     m = pk.m
     top = m.V.shape[1] - 1
+    held = 0
     for c in by_density(m, cams, chosen):
         low = lowest_level(m, c)
         start = int(chosen[c]) if chosen[c] >= 0 else top
@@ -299,7 +239,31 @@ def fill(pk: Packing, cams: list[int], chosen: np.ndarray) -> None:
         if low < 0 or pk.free_c.max(initial=0.0) + 1e-9 < m.K[c, low] or not pk.best_fit(c, levels):
             pk.reason[c] = pk.diagnose(c)
             if pk.reason[c].startswith("memory"):
+                held += 1
                 _fit_by_dropping(pk, c)
+        elif drop_for_memory and pk.level[c] < levels[0] and \
+                (pk.free_c[pk.eligible(c)] + 1e-9 >= m.K[c, levels[0]]).any():
+            held += 1
+            _drop_if_better(pk, c)
+    return held
+
+
+def _drop_if_better(pk: Packing, c: int) -> None:
+    """Camera ``c`` sits at a level lowered for memory: try leaving demands out instead
+    (``_fit_by_dropping``); keep that when it is worth more, else put ``c`` back."""
+    m = pk.m
+    s, e = int(m.start[c]), int(m.end[c])
+    lv, w = int(pk.level[c]), int(pk.worker[c])
+    before = float(m.V[c, lv])
+    saved = (m.d_min[s:e].copy(), m.V[c].copy(), m.K[c].copy(), m.cam_fps[c].copy())
+    pk.remove(c)
+    _fit_by_dropping(pk, c)
+    if pk.worker[c] >= 0 and m.V[c, pk.level[c]] > before + 1e-12:
+        return
+    pk.remove(c)
+    m.d_min[s:e], m.V[c], m.K[c], m.cam_fps[c] = saved
+    pk.place(c, lv, w, m.algs_at(c, lv))
+    pk.reason.pop(c, None)
 
 
 #: how many of a camera's demands may be left out to make it fit a worker's memory

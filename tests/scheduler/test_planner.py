@@ -163,3 +163,24 @@ def test_property_exact_optimum_between_plan_and_bound(inst):
     assert plan(inst).objective <= best + 1e-6 * max(1.0, best)
     assert lp_bound(inst) >= best - 1e-6 * max(1.0, best)
     assert lp_bound(inst, pooled_pins=True) >= best - 1e-6 * max(1.0, best)
+
+
+def test_memory_short_camera_leaves_out_demands_rather_than_its_rate():
+    """One camera whose demands together exceed every worker's memory: its valuable demand
+    (priority 5 at 10 fps) runs at its full rate with the cheap ones it fits, instead of the
+    whole camera dropping to 0.5 fps where only two small demands are open."""
+    from scheduler import AlgorithmSpec, Backbone, CameraSpec, Demand, Instance, WorkerSpec
+
+    algs = (AlgorithmSpec("a0", 2.65, 21.4), AlgorithmSpec("a1", 3.13, 84.9), AlgorithmSpec("a2", 4.44, 143.9),
+            AlgorithmSpec("a3", 4.46, 135.5), AlgorithmSpec("a4", 2.58, 0.0))
+    spec = [("a2", 5.0, 10.0, 1.0), ("a0", 0.1, 2.0, 2.0), ("a1", 0.1, 1.0, 1.0), ("a4", 0.1, 1.0, 0.1),
+            ("a3", 0.1, 1.0, 0.5)]
+    cam = CameraSpec("c0", 0.0, 0.0, None, tuple(Demand("c0", a, p, f, mn) for a, p, f, mn in spec))
+    workers = (WorkerSpec("w0", "n0", 521.0, 120.8), WorkerSpec("w1", "n0", 160.0, 192.0),
+               WorkerSpec("w2", "n0", 257.0, 349.7))
+    inst = Instance(Backbone(0.0), workers, (cam,), algs, ())
+    p = plan(inst)
+    assert check(inst, p).ok
+    grants = {g.algorithm: g.fps for a in p.cameras for g in a.demands}
+    assert grants.get("a2") == 10.0 and p.objective >= 5.0
+    assert any(u.reason.startswith("memory") for u in p.unserved)
