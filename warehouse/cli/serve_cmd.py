@@ -55,16 +55,17 @@ def register(app: typer.Typer) -> None:
         stop = threading.Event()
         control = status_writer = None
         if not no_cameras:
-            from warehouse.control.wiring import StatusWriter, build_control_plane
+            from warehouse.control.wiring import FlywheelJobs, JobPlacement, StatusWriter, build_control_plane
 
+            jobs = FlywheelJobs(flywheel.store)  # training and inference share one pool: the plan reserves each job's share
             with fail_on_domain_errors():
                 control = build_control_plane(s, ops=ops, catalog=catalog, graph=graph, bus=open_bus(s.resolved_bus_url),
-                                              ray_address=ray_address or s.ray_address)
+                                              ray_address=ray_address or s.ray_address, jobs=jobs)
             services.control = control
             control.start()
             status_writer = StatusWriter(control, s.home).start()
-            threading.Thread(target=_retrain_forever, args=(s, catalog, bus, flywheel, stop), name="retraining",
-                             daemon=True).start()
+            threading.Thread(target=_retrain_forever, args=(s, catalog, bus, flywheel, stop),
+                             kwargs={"job_node": JobPlacement(control, jobs)}, name="retraining", daemon=True).start()
         services.outbox.start()  # the outbox relay: feedback/miss events reach the bus, retried while it is down
 
         def consume() -> None:
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
                 control.stop(shutdown=True)
 
 
-def _retrain_forever(settings, catalog, bus, flywheel, stop: threading.Event) -> None:
+def _retrain_forever(settings, catalog, bus, flywheel, stop: threading.Event, *, job_node=None) -> None:
     """``miss-events`` -> each head algorithm's retraining loop, through the durable retraining worker
     (each miss counted once by its event id before its offset is committed; a crash mid-job frees
     its claim on restart). Frames are labeled by people through the labeling queue."""
@@ -111,7 +112,8 @@ def _retrain_forever(settings, catalog, bus, flywheel, stop: threading.Event) ->
                 return None
             loops[algorithm_id] = RetrainingLoop(algorithm_id=algorithm_id, event_type=spec.event_types[0], catalog=catalog,
                                                  store=store, pool=flywheel.pool, bus=bus, flywheel=flywheel.store,
-                                                 labeler=QueueLabeler(flywheel.queue, algorithm_id=algorithm_id))
+                                                 labeler=QueueLabeler(flywheel.queue, algorithm_id=algorithm_id),
+                                                 job_node=job_node)
         return loops[algorithm_id]
 
     worker = RetrainingWorker(bus, flywheel.store, loop_for=loop_for, catalog=catalog)

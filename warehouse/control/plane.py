@@ -420,6 +420,11 @@ class ControlPlane:
                 log.debug("control: lag of %s unavailable", group, exc_info=True)
         return out
 
+    def placement(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The current plan (``warehouse.plan/1``) and each planned worker's node id."""
+        with self._lock:
+            return self._plan_json, {n.worker_id: n.node_id for n in self._nodes}
+
     def camera_status(self, camera_id: str) -> dict[str, Any]:
         return self.status(cameras=[camera_id])["cameras"].get(camera_id, {})
 

@@ -27,10 +27,56 @@ def pool_url(settings) -> str:
     return url
 
 
+class FlywheelJobs:
+    """The retraining jobs running now (the flywheel's training tasks) as the scheduler's ``jobs``:
+    training and inference share one pool, so the plan reserves each job's share of a worker.
+    Read at most every ``every_s`` (the loop asks each tick)."""
+
+    def __init__(self, store, *, every_s: float = 1.0) -> None:
+        self.store, self.every_s = store, every_s
+        self._at, self._jobs = -1e18, []
+
+    def __call__(self) -> list[dict]:
+        now = time.monotonic()
+        if now - self._at >= self.every_s:
+            from warehouse.retraining import retraining_jobs
+
+            try:
+                self._jobs = [{"id": j.job_id, "compute_ms_per_s": j.compute_ms_per_s, "memory_mib": j.memory_mib}
+                              for j in retraining_jobs(self.store)]
+            except Exception:  # the store is unreachable now: plan with the last known jobs
+                log.warning("control: reading the running training jobs failed", exc_info=True)
+            self._at = now
+        return list(self._jobs)
+
+
+class JobPlacement:
+    """Where the plan put a training job: ``placement(job_id, timeout_s)`` -> the Ray node id of
+    its worker, waiting up to ``timeout_s`` for the loop to plan it (None if it did not)."""
+
+    def __init__(self, plane, jobs: FlywheelJobs | None = None) -> None:
+        self.plane, self.jobs = plane, jobs
+
+    def __call__(self, job_id: str, timeout_s: float = 5.0) -> str | None:
+        if self.jobs is not None:
+            self.jobs._at = -1e18  # a job just started: read the tasks again on the next tick
+        self.plane.wake()
+        end = time.monotonic() + timeout_s
+        while True:
+            plan, nodes = self.plane.placement()
+            worker = next((j["worker"] for j in plan.get("jobs", ()) if j.get("job") == job_id), None)
+            if worker is not None and worker in nodes:
+                return nodes[worker]
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.05)
+
+
 def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str | None = None, num_cpus: int = 2,
-                        detectors: bool = True):
+                        detectors: bool = True, jobs: FlywheelJobs | None = None):
     """A :class:`~warehouse.control.ControlPlane` over Ray (joined at ``ray_address``, else local).
-    ``detectors``: workers carry a detector stage (real detectors and the city algorithms on tracks)."""
+    ``detectors``: workers carry a detector stage (real detectors and the city algorithms on tracks);
+    ``jobs``: the running retraining jobs the plan reserves worker capacity for."""
     from runtime import ensure_ray, inference_core_scorer_factory
     from warehouse.control.cluster import RayCluster, WorkerFactories
     from warehouse.control.discovery import CameraDiscovery
@@ -50,7 +96,7 @@ def build_control_plane(settings, *, ops, catalog, graph, bus, ray_address: str 
 
     profile = RuntimeProfile.measure(backbone)  # the planner reads measured costs
     return ControlPlane(ops=ops, catalog=catalog, graph=graph, cluster=RayCluster(factories), profile=profile,
-                        discovery=CameraDiscovery(backbone, settings.resolved_cache_dir), bus=bus)
+                        discovery=CameraDiscovery(backbone, settings.resolved_cache_dir), bus=bus, jobs=jobs)
 
 
 def _stream_policy(ops):

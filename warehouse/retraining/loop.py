@@ -115,8 +115,9 @@ def run_training(job: TrainingInput) -> tuple[bytes, float, dict]:
 _REMOTE: Any = None
 
 
-def train(job: TrainingInput, *, use_ray: bool | None = None) -> tuple[bytes, float, dict]:
-    """Run :func:`run_training` as a Ray task when Ray is initialised (or ``use_ray``), else inline."""
+def train(job: TrainingInput, *, use_ray: bool | None = None, node_id: str | None = None) -> tuple[bytes, float, dict]:
+    """Run :func:`run_training` as a Ray task when Ray is initialised (or ``use_ray``), else inline.
+    ``node_id``: the node the scheduler reserved the job's share on (the task prefers it)."""
     global _REMOTE
     import importlib.util
 
@@ -128,7 +129,12 @@ def train(job: TrainingInput, *, use_ray: bool | None = None) -> tuple[bytes, fl
 
     if _REMOTE is None:
         _REMOTE = ray.remote(num_cpus=1)(run_training)
-    return ray.get(_REMOTE.remote(job))
+    remote = _REMOTE
+    if node_id is not None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        remote = _REMOTE.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=True))
+    return ray.get(remote.remote(job))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +182,7 @@ class RetrainingLoop:
     on_pass: str = "candidate"
     canary_cameras_for: Callable[[str], list[str]] | None = None  # the control plane's choice
     use_ray: bool | None = None
+    job_node: Callable[[str, float], str | None] | None = None  # the control plane's placement of a training job
     mining_plan: dict | None = None  # accepted for compatibility: its values' sum is the budget
 
     def __post_init__(self) -> None:
@@ -255,7 +262,9 @@ class RetrainingLoop:
         t_train = fw.start_task("training", A, total=1, parent_id=parent,
                                 detail={"dataset_version_id": new_ds_id, "seed": self.seed,
                                         "job": asdict(RetrainingJob.estimate(parent, n_samples=len(Xtr), dim=Xtr.shape[1]))})
-        onnx, thr, train_metrics = train(TrainingInput(Xtr, ytr, prod_onnx, self.seed, self.event_type, self.epochs), use_ray=self.use_ray)
+        node = self.job_node(parent, 5.0) if self.job_node is not None else None  # the plan reserves its share first
+        onnx, thr, train_metrics = train(TrainingInput(Xtr, ytr, prod_onnx, self.seed, self.event_type, self.epochs),
+                                         use_ray=self.use_ray, node_id=node)
         fw.update_task(t_train, done=1, state="done", detail={"val_f1": train_metrics["val_f1"]})
 
         # evaluation: the fixed held-out set and the mistake-like held-out frames, both versions

@@ -9,6 +9,8 @@ alerting; a node added takes the next camera. Timings are not asserted here: the
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -36,8 +38,10 @@ def test_control_plane_joins_the_cluster_named_by_the_settings(tmp_path, backbon
     from catalog import ArtifactStore, Catalog
     from knowledge_graph import CityGraph
     from warehouse.bus import open_bus
-    from warehouse.control.wiring import build_control_plane
+    from warehouse.control.wiring import FlywheelJobs, JobPlacement, build_control_plane
     from warehouse.ops import OpsStore
+    from warehouse.retraining import RetrainingJob
+    from warehouse.retraining.store import FlywheelStore
     from warehouse.settings import Settings
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
@@ -49,15 +53,29 @@ def test_control_plane_joins_the_cluster_named_by_the_settings(tmp_path, backbon
     s = Settings()
     s.home.mkdir(parents=True)
     catalog = Catalog.open(s.resolved_catalog_url, store=ArtifactStore(s.resolved_artifact_root))
+    flywheel = FlywheelStore(s.resolved_catalog_url)
+    jobs = FlywheelJobs(flywheel, every_s=0.0)
     plane = None
     try:
         plane = build_control_plane(s, ops=OpsStore(s.resolved_catalog_url), catalog=catalog,
                                     graph=CityGraph.from_catalog(catalog), bus=open_bus(s.resolved_bus_url),
-                                    ray_address=s.ray_address)
+                                    ray_address=s.ray_address, jobs=jobs)
         assert ray.get_runtime_context().gcs_address == cluster.address
         assert len(plane.cluster.nodes()) == 2  # both nodes of that cluster, not a fresh local Ray
         plane.tick()  # no camera: nothing to run, and nothing fails
         assert plane.status()["cameras"] == {} and not plane.last.failed
+        assert plane.placement()[0].get("jobs", []) == []
+
+        # a retraining job starts: the next plan reserves its share of one worker, and the job's
+        # Ray task is told that worker's node
+        job = RetrainingJob("task-retrain-1", compute_ms_per_s=300.0, memory_mib=400.0)  # fits a 1-CPU node
+        flywheel.start_task("training", "scene.road.smoke", total=1, detail={"job": asdict(job)})
+        plane.tick()
+        planned = {j["job"]: j["worker"] for j in plane.placement()[0]["jobs"]}
+        assert set(planned) == {"task-retrain-1"}
+        node = JobPlacement(plane, jobs)("task-retrain-1", timeout_s=0.0)
+        assert node in {n.node_id for n in plane.cluster.nodes()}
+        assert JobPlacement(plane)("no-such-job", timeout_s=0.0) is None
     finally:
         if plane is not None:
             plane.stop(shutdown=True)
