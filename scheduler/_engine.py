@@ -56,6 +56,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     touched_w: set[int] = set()  # workers whose load changed (checked for over-full)
     roomier: set[int] = set()  # workers whose free room grew (their cameras may be raised)
     to_place: list[int] = []
+    raise_too: list[np.ndarray] = []  # cameras whose own compute fell (their rates may rise)
     job_todo: list[int] = []
     freed = False
     jslot = {j.id: i for i, j in enumerate(m.jobs) if j is not None} if delta.jobs_set or delta.jobs_removed else {}
@@ -72,9 +73,16 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         m.jobs[j] = None
     # workers lost or changed: their cameras and jobs must go elsewhere
     for w in gone:
-        for c in np.flatnonzero(pk.worker[:m.n_cams] == w).tolist():
-            pk.remove(c)
-            to_place.append(c)
+        # the worker goes away whole: its cameras come off in one pass (no per-camera release
+        # of algorithm and backbone memory on a worker that is about to be dropped)
+        on = np.flatnonzero(pk.worker[:m.n_cams] == w)
+        for c in on.tolist():
+            pk.dirty.setdefault(c, w)
+        pk.worker[on] = pk.level[on] = -1
+        pk.algs[w] = {}
+        pk.present[w] = False
+        pk.hosted[w] = 0
+        to_place += on.tolist()
         for j, jw in sorted(pk.jobs.items()):
             if jw == w:
                 del pk.jobs[j]
@@ -95,10 +103,11 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
             m.a_head = np.append(m.a_head, spec.head_ms)
             pk.present = np.hstack([pk.present, np.zeros((len(pk.present), 1), dtype=bool)])
             continue
-        grew, shrank = _recost(m, pk, a, spec.head_ms, spec.memory_mib)
+        grew, shrank, faster = _recost(m, pk, a, spec.head_ms, spec.memory_mib)
         touched_w |= grew
         roomier |= shrank
-        freed = freed or bool(shrank)
+        raise_too.append(faster)
+        freed = freed or bool(shrank) or len(faster) > 0
     # cameras removed
     for cid in delta.cameras_removed:
         c = m.cam_slot.pop(cid)
@@ -180,7 +189,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     for c in todo:
         if pk.worker[c] >= 0 and pk.dirty.get(c, -1) < 0:
             roomier.add(int(pk.worker[c]))  # a new camera's own worker: raise it where room is left
-    raise_rates(m, pk, roomier)
+    raise_rates(m, pk, roomier, np.concatenate(raise_too) if raise_too else None)
     # the plan's records: only the cameras that changed are rebuilt
     outputs = st.outputs.edit() if isinstance(st.outputs, Slots) else Slots.of(st.outputs)
     while len(outputs) < m.n_cams:
@@ -224,12 +233,13 @@ def _add_worker(m: Model, pk: Packing, spec) -> None:
     pk.present = np.vstack([pk.present, np.zeros((1, pk.present.shape[1]), dtype=bool)])
 
 
-def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float) -> tuple[set[int], set[int]]:
+def _recost(m: Model, pk: Packing, a: int, head_ms: float,
+            memory_mib: float) -> tuple[set[int], set[int], np.ndarray]:
     """Algorithm ``a`` now costs ``head_ms`` and ``memory_mib``: patch its demands, the compute
     ladders of the cameras using it (by the difference: a head's compute is ``head_ms`` times
     its granted fps at each level; values and rates do not change) and the free room of the
     workers running it, in a few numpy passes. Returns (workers whose load grew, workers
-    whose load shrank)."""
+    whose memory load shrank, placed cameras whose compute fell: the candidates for a raise)."""
     grew: set[int] = set()
     shrank: set[int] = set()
     d_mem = memory_mib - m.a_mem[a]
@@ -240,25 +250,30 @@ def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float) ->
         (grew if d_mem > 0 else shrank).update(holders.tolist())
     dh = head_ms - m.a_head[a]
     m.a_head[a] = head_ms
+    none = np.zeros(0, dtype=np.int64)
     if not dh:
-        return grew, shrank
+        return grew, shrank, none
     dm = np.flatnonzero(m.d_alg[:m.n_d] == a)
     m.d_head[dm] = head_ms
     cams = m.d_cam[dm]
     live = (dm >= m.start[cams]) & (dm < m.end[cams])  # a camera's current segment (not a replaced or removed one)
     dm, cams = dm[live], cams[live]
     if len(dm) == 0:
-        return grew, shrank
+        return grew, shrank, none
     f = m.levels[None, :]
     fd = np.where(m.d_min[dm, None] <= f, np.minimum(m.d_fps[dm, None], f), 0.0)  # granted fps per level
     m.K[cams] += dh * fd  # one demand per (camera, algorithm): cams are distinct
     placed = np.flatnonzero(pk.worker[cams] >= 0)
-    if len(placed):
-        ws = pk.worker[cams[placed]]
-        step = dh * fd[placed, pk.level[cams[placed]]]
-        pk.free_c -= np.bincount(ws, weights=step, minlength=len(pk.free_c))
-        (grew if dh > 0 else shrank).update(np.unique(ws[step != 0]).tolist())
-    return grew, shrank
+    if len(placed) == 0:
+        return grew, shrank, none
+    ws = pk.worker[cams[placed]]
+    step = dh * fd[placed, pk.level[cams[placed]]]
+    pk.free_c -= np.bincount(ws, weights=step, minlength=len(pk.free_c))
+    if dh > 0:
+        grew.update(np.unique(ws[step != 0]).tolist())
+        return grew, shrank, none
+    # cheaper: the freed room is theirs, and their own next levels cost less
+    return grew, shrank, cams[placed]
 
 
 def _new_camera_slot(m: Model, pk: Packing) -> int:

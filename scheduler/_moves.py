@@ -118,14 +118,18 @@ def unserved_candidates(m: Model, pk: Packing, skip: set[int]) -> list[int]:
     return [c for c in pick.tolist() if c not in skip]
 
 
-def raise_rates(m: Model, pk: Packing, workers: set[int], tries: int = RAISE_TRIES) -> None:
-    """Raise cameras on ``workers`` (those whose free room grew) to higher rates where their
-    worker has room: candidates found in numpy (the next level's extra compute fits), then at
+def raise_rates(m: Model, pk: Packing, workers: set[int], extra: np.ndarray | None = None,
+                tries: int = RAISE_TRIES) -> None:
+    """Raise cameras on ``workers`` (those whose free room grew) and the cameras ``extra``
+    (whose own compute fell) to higher rates where their worker has room: candidates found in numpy (the next level's extra compute fits), then at
     most ``tries`` of them, best value density first, each to the highest level that fits.
     A camera is only moved in the packing when its raise fits (no spurious rebuilds)."""
-    if not workers or m.V.shape[1] < 2:
+    if (not workers and (extra is None or not len(extra))) or m.V.shape[1] < 2:
         return
-    cs = cameras_on(m, pk, workers)
+    cs = cameras_on(m, pk, workers) if workers else np.zeros(0, dtype=np.int64)
+    if extra is not None and len(extra):
+        extra = extra[pk.worker[extra] >= 0]
+        cs = np.union1d(cs, extra) if len(cs) else np.unique(extra)
     if len(cs) == 0:
         return
     top = m.V.shape[1] - 1
@@ -215,10 +219,12 @@ def _fit_among(pk: Packing, c: int, cand: np.ndarray, fr: np.ndarray, lvls: list
     m = pk.m
     s, e = int(m.start[c]), int(m.end[c])
     dal = m.d_alg[s:e]
-    miss = (~pk.present[cand[:, None], dal[None, :]]) * m.a_mem[dal]  # memory each demand's algorithm adds, per worker
-    grants = (m.d_min[s:e][None, :] <= m.levels[lvls][:, None]).astype(float)
-    need = miss @ grants.T + np.where(pk.hosted[cand] == 0, m.backbone_mib, 0.0)[:, None]
-    ok = (fr[:, None] >= m.K[c, lvls][None, :]) & (need <= (pk.free_m[cand] + tol_m[cand])[:, None])
+    miss = (~pk.present[cand[:, None], dal]) * m.a_mem[dal]  # memory each demand's algorithm adds, per worker
+    lv_arr = np.array(lvls)
+    grants = np.less_equal.outer(m.d_min[s:e], m.levels[lv_arr]).astype(float)  # (demand, level) granted
+    need = miss @ grants
+    need[pk.hosted[cand] == 0] += m.backbone_mib
+    ok = np.greater_equal.outer(fr, m.K[c, lv_arr]) & (need <= (pk.free_m[cand] + tol_m[cand])[:, None])
     anyok = ok.any(axis=0)
     if not anyok.any():
         return False
@@ -252,7 +258,10 @@ def output(m: Model, pk: Packing, c: int, prev: tuple | None) -> tuple | None:
     f = float(m.levels[lv])
     key = (cam, f, m.wids[w], None)
     dmin = m.d_min[int(m.start[c]):int(m.end[c])]
-    codes = np.where(dmin <= f, 0, np.where(dmin == NO_ROOM, 3, np.where(dmin == np.inf, 2, 1))).astype(np.int8)
+    codes = (dmin > f).astype(np.int8)  # 1: below its min_fps at this rate
+    if codes.any():
+        codes[dmin == np.inf] = 2  # screened out by the compute price
+        codes[dmin == NO_ROOM] = 3  # left out for memory
     if prev is not None and prev[0] == key and prev[1] is not None and np.array_equal(prev[1], codes):
         return prev
     return key, codes, float(m.V[c, lv]), m.lam
