@@ -11,6 +11,7 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -177,6 +178,21 @@ class CityGraph:
                   + (f"; with the scenes of {n} neighbouring cameras in {region}: {est.primary} {est.primary_confidence:.2f}" if est is not estimate else "")
                   + ("; flagged for review" if est.needs_review else ""))
         return self.add_camera(camera_id, region, est.links(self.ontology.defaults.uncertain_floor), hints, reason=reason)
+
+    def set_camera_zones(self, camera_id: str, kinds: Iterable[str], *, reason: str = "zones edited by operator") -> GraphChange | None:
+        """The kinds of the zones and lines now drawn on a registered camera (the operations
+        record changed): its track algorithms follow, its scene links and learned feedback stay
+        (unlike a re-registration). Journaled and undoable; ``None`` when nothing changed.
+
+        >>> g.set_camera_zones("cam-7", ["no_parking", "lane"])   # doctest: +SKIP
+        """
+        cam = self.camera(camera_id)
+        new = frozenset([kinds] if isinstance(kinds, str) else kinds)
+        self._validate_camera(camera_id, cam.region, dict(cam.scenes), {"zones": sorted(new)})
+        if new == cam.zones:
+            return None
+        return self._learner.register_camera(dataclasses.replace(cam, zones=new),
+                                             f"{reason}: zones {sorted(cam.zones)} -> {sorted(new)}")
 
     def remove_camera(self, camera_id: str, *, reason: str = "removed by operator") -> GraphChange:
         """Forget a camera (journaled; :meth:`undo` restores it). Its learned feedback is kept,

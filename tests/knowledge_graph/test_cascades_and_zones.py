@@ -95,6 +95,19 @@ def test_zones_survive_a_journal_reload(ontology, tmp_path):
     again.close()
 
 
+def test_zones_edited_in_place_keep_the_scene_links_and_feedback_and_undo(graph):
+    graph.add_camera("c", region="suburbs", scenes={"road": 0.9})
+    graph.record_rejection("c", "scene.road.pothole", alert_id="a-1")
+    assert graph.set_camera_zones("c", []) is None  # nothing changed: no change recorded
+    change = graph.set_camera_zones("c", ["no_parking"])
+    rel = graph.relevance("c", NOON)
+    assert "track.illegal_parking" in rel.algorithm_ids() and graph.camera("c").scenes == (("road", 0.9),)
+    assert "1 rejected" in rel.get("scene.road.pothole").explanation.text  # learned feedback kept
+    assert "zones [] -> ['no_parking']" in change.reason
+    graph.undo(change.change_id)
+    assert graph.camera("c").zones == frozenset() and "track.illegal_parking" not in graph.relevance("c", NOON).algorithm_ids()
+
+
 def test_the_runtime_cascade_rules_match_the_graphs_triggers(graph):
     """The stage's rule (runtime.Cascade from evidence_cascades) starts each cascaded choice by
     exactly the algorithms the graph names as its triggers."""

@@ -45,6 +45,11 @@ def test_cli_zones_select_track_algorithms_and_cascades_are_shown(home_with_cata
     assert report["camera"]["hints"]["zones"] == ["no_parking"]
     assert by_id["track.illegal_parking"]["cascaded"] and by_id["ocr.text_ppocr"]["cascaded"]
     assert by_id["track.illegal_parking"]["explanation"]["triggered_by"] == ["scene.road.illegal_parking"]
+    r = _cli(home_with_catalog, "set-zones", "road-1", "--zone", "lane", "--json")  # edited in place, journaled
+    assert r.exit_code == 0 and json.loads(r.stdout)["kind"] == "camera_registered", r.output
+    after = json.loads(_cli(home_with_catalog, "explain", "road-1", "--at", "2024-05-01T12:00", "--json").stdout)
+    ids = {c["algorithm_id"] for c in after["choices"]}
+    assert "track.wrong_way" in ids and "track.illegal_parking" not in ids
     bad = _cli(home_with_catalog, "add-camera", "road-2", "--region", "suburbs", "--scene", "road=0.9", "--zone", "lawn")
     assert bad.exit_code == 2 and "zone kinds ['lawn']" in bad.output
 

@@ -122,6 +122,23 @@ def remove_camera(camera_id: str, home: Home = None, as_json: AsJson = False) ->
     _print_change(open_graph(home).remove_camera(camera_id), as_json)
 
 
+@app.command("set-zones")
+@errors_exit_2
+def set_zones(
+    camera_id: str,
+    zone: Annotated[list[str] | None, typer.Option("--zone", help="Kind of a zone or line now drawn, repeatable; none: no zones.")] = None,
+    home: Home = None,
+    ontology: Ontology = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set the kinds of the zones and lines drawn on a camera (keeps its scenes and feedback; `undo` reverts)."""
+    change = open_graph(home, ontology).set_camera_zones(camera_id, zone or [])
+    if change is None:
+        typer.echo("{}" if as_json else f"camera {camera_id}: zones unchanged")
+        return
+    _print_change(change, as_json)
+
+
 @app.command()
 @errors_exit_2
 def explain(
