@@ -43,9 +43,9 @@ from warehouse.control.desired import (
 from warehouse.control.discovery import DiscoveredScenes, scenes_from_hints
 from warehouse.control.reconcile import READER_FAILED, changed_cameras, reconcile
 from warehouse.control.status import StatusInputs, render_status
+from warehouse.control.bus_link import UpdateWatcher, consumer_lag, control_event
 from warehouse.control.state import (
     ActualState,
-    ConfigureCamera,
     DesiredState,
     Failure,
     StartReader,
@@ -93,7 +93,8 @@ class ControlPlane:
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
-        self._updates = bus.consumer("model-updates", group="control-plane", from_beginning=False) if bus is not None else None
+        self._updates = UpdateWatcher(bus.consumer("model-updates", group="control-plane", from_beginning=False),
+                                      lambda _ids: self.wake(versions=True)) if bus is not None else None
         # cached world view
         self._cams_version: int | None = None
         self._cameras: dict[str, CameraInput] = {}
@@ -125,6 +126,8 @@ class ControlPlane:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="control-plane", daemon=True)
             self._thread.start()
+            if self._updates is not None:
+                self._updates.start()  # from now on it, not the tick, reads model-updates
         return self
 
     def _run(self) -> None:
@@ -150,7 +153,7 @@ class ControlPlane:
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self._updates is not None:
-            self._updates.close()
+            self._updates.stop()
         if shutdown:
             self.cluster.shutdown()
 
@@ -202,17 +205,13 @@ class ControlPlane:
 
     # -- desired inputs -------------------------------------------------------------------------
     def _poll_updates(self) -> None:
-        if self._updates is None:
+        """Ticks driven by hand (no loop thread) read model-updates here; a started loop has its watcher."""
+        if self._updates is None or self._thread is not None:
             return
         try:
-            records = self._updates.poll(timeout_s=0.0)
+            self._updates.poll_once(0.0)
         except Exception:
             log.warning("control: model-updates poll failed", exc_info=True)
-            return
-        if records:
-            self._algorithms_at = -1e18
-            self._updates.commit()
-            log.info("control: %d model update(s): %s", len(records), [r.value.get("algorithm_id") for r in records][:5])
 
     def _refresh_cameras(self) -> None:
         version = self.ops.cameras_version() if hasattr(self.ops, "cameras_version") else None
@@ -391,34 +390,19 @@ class ControlPlane:
     def _announce(self, action) -> None:
         if self.bus is None:
             return
-        from warehouse.bus.events import ControlEvent, to_wire
+        from warehouse.bus.events import to_wire
 
-        kind = {StartReader: "camera_placed", StopReader: "camera_stopped", StartWorker: "worker_started",
-                StopWorker: "worker_lost" if "dead" in getattr(action, "reason", "") else None,
-                ConfigureCamera: "plan_applied"}.get(type(action))
-        if kind is None:
-            return
-        cam = getattr(action, "camera_id", None) or getattr(getattr(action, "work", None), "camera_id", None)
-        wid = getattr(action, "worker_id", None) or getattr(getattr(action, "spec", None), "worker_id", None)
         try:
-            ev = ControlEvent(event_id=f"ctl-{int(self.clock() * 1e6)}-{abs(hash(str(action))) % 10**8}", action=kind,
-                              camera_id=cam, worker_id=wid, detail={"action": str(action)[:500]})
-            self.bus.publish("control", to_wire(ev), key=cam or wid)
+            ev = control_event(action, self.clock())
+            if ev is not None:
+                self.bus.publish("control", to_wire(ev), key=ev.camera_id or ev.worker_id)
         except Exception:
             log.debug("control: announcing %s failed", action, exc_info=True)
 
     # -- reading --------------------------------------------------------------------------------
     def _lag(self) -> dict[str, int]:
         """Records each consumer group still has to process (the bus's end offsets minus its commits)."""
-        if _no_lag(self.bus):
-            return {}
-        out = {}
-        for group, topic in self.consumer_groups.items():
-            try:
-                out[group] = int(self.bus.lag(group, topic))
-            except Exception:  # a bus that cannot answer now: the metric is absent, not wrong
-                log.debug("control: lag of %s unavailable", group, exc_info=True)
-        return out
+        return consumer_lag(self.bus, self.consumer_groups)
 
     def placement(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The current plan (``warehouse.plan/1``) and each planned worker's node id."""
@@ -449,10 +433,6 @@ class ControlPlane:
 
 def _healthy(reader) -> bool:
     return reader is not None and reader.alive and not reader.finished and reader.health == "healthy"
-
-
-def _no_lag(bus) -> bool:
-    return bus is None or not callable(getattr(bus, "lag", None))
 
 
 def _zones_of(rec) -> Mapping[str, Any]:
