@@ -504,3 +504,15 @@ def test_a_wake_up_cascade_runs_at_its_rate_while_a_trigger_fired_within_hold_s(
         tracker.current_ms = ev.ts_ms
         stage.run(ev, fired={PARKING: HEAD_FIRED} if ev.ts_ms in fired_at else {}, assigned=[PARKING])
     assert tracker.seen_ms == expected_runs_ms
+
+
+def test_the_control_planes_stage_runs_the_citys_readers_as_cascades():
+    from warehouse.control.hooks import CityStageFactory
+
+    stage = CityStageFactory()()  # what every serving worker builds (detectors load on first use)
+    assert stage.cascade("ocr.text_ppocr").triggers_on(["scene.road.illegal_parking"]) == ("scene.road.illegal_parking",)
+    assert stage.cascade("track.illegal_parking").hold_s == 300
+    assert stage.cascade("detector.face_mtcnn") is None  # asked for by a task: runs at its rate
+    stage.assign("road", ["ocr.text_ppocr", "detector.plate_haar"])
+    assert stage.cascaded("road", ["scene.road.illegal_parking"]) == {
+        "ocr.text_ppocr": ("scene.road.illegal_parking",), "detector.plate_haar": ("scene.road.illegal_parking",)}
