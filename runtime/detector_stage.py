@@ -430,6 +430,8 @@ class DetectorStage:
                     if slot is None:
                         continue
                     if rule.hold_s > 0:  # wake-up: the whole frame, at its rate, while awake
+                        if now < slot.awake_until_ms - rule.hold_s * 1000.0:
+                            slot.awake_until_ms = -math.inf  # time went back before the last firing (a looped file)
                         if regions is not None:
                             slot.awake_until_ms = now + rule.hold_s * 1000.0
                         regions = ((0.0, 0.0, float(w), float(h)),) if slot.awake_until_ms >= now else None

@@ -491,6 +491,7 @@ def test_the_worker_runs_a_reader_only_on_cameras_and_frames_where_a_head_fired(
         ((), 1.0, []),  # never woken
         ((200,), 1.0, [200, 400, 600, 800, 1000, 1200]),  # awake from the firing until 1 s after it, at its 5 fps
         ((200, 1000), 0.5, [200, 400, 600, 1000, 1200, 1400]),  # woken again: awake until 0.5 s after the last firing
+        ((1900,), 60.0, [1900]),  # the file loops back to 0 right after: not awake in the new pass
     ],
 )
 def test_a_wake_up_cascade_runs_at_its_rate_while_a_trigger_fired_within_hold_s(fired_at, hold_s, expected_runs_ms):
@@ -503,6 +504,10 @@ def test_a_wake_up_cascade_runs_at_its_rate_while_a_trigger_fired_within_hold_s(
     for ev in frames("cam", range(0, 2000, 100)):
         tracker.current_ms = ev.ts_ms
         stage.run(ev, fired={PARKING: HEAD_FIRED} if ev.ts_ms in fired_at else {}, assigned=[PARKING])
+    if fired_at == (1900,):
+        for ev in frames("cam", range(0, 500, 100)):  # the looped file, nothing fires
+            tracker.current_ms = ev.ts_ms
+            stage.run(ev, fired={}, assigned=[PARKING])
     assert tracker.seen_ms == expected_runs_ms
 
 
