@@ -103,7 +103,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
             m.a_head = np.append(m.a_head, spec.head_ms)
             pk.present = np.hstack([pk.present, np.zeros((len(pk.present), 1), dtype=bool)])
             continue
-        grew, shrank, faster = _recost(m, pk, a, spec.head_ms, spec.memory_mib)
+        grew, shrank, faster = _recost(m, pk, a, spec.head_ms, spec.memory_mib, st.head.cache)
         touched_w |= grew
         roomier |= shrank
         raise_too.append(faster)
@@ -233,8 +233,8 @@ def _add_worker(m: Model, pk: Packing, spec) -> None:
     pk.present = np.vstack([pk.present, np.zeros((1, pk.present.shape[1]), dtype=bool)])
 
 
-def _recost(m: Model, pk: Packing, a: int, head_ms: float,
-            memory_mib: float) -> tuple[set[int], set[int], np.ndarray]:
+def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float,
+            cache: dict) -> tuple[set[int], set[int], np.ndarray]:
     """Algorithm ``a`` now costs ``head_ms`` and ``memory_mib``: patch its demands, the compute
     ladders of the cameras using it (by the difference: a head's compute is ``head_ms`` times
     its granted fps at each level; values and rates do not change) and the free room of the
@@ -253,7 +253,7 @@ def _recost(m: Model, pk: Packing, a: int, head_ms: float,
     none = np.zeros(0, dtype=np.int64)
     if not dh:
         return grew, shrank, none
-    dm = np.flatnonzero(m.d_alg[:m.n_d] == a)
+    dm = np.flatnonzero(_small_algs(m, cache) == a)
     m.d_head[dm] = head_ms
     cams = m.d_cam[dm]
     live = (dm >= m.start[cams]) & (dm < m.end[cams])  # a camera's current segment (not a replaced or removed one)
@@ -261,19 +261,40 @@ def _recost(m: Model, pk: Packing, a: int, head_ms: float,
     if len(dm) == 0:
         return grew, shrank, none
     f = m.levels[None, :]
-    fd = np.where(m.d_min[dm, None] <= f, np.minimum(m.d_fps[dm, None], f), 0.0)  # granted fps per level
-    m.K[cams] += dh * fd  # one demand per (camera, algorithm): cams are distinct
+    fd = np.minimum(m.d_fps[dm, None], f)  # granted fps per level ...
+    fd[m.d_min[dm, None] > f] = 0.0  # ... where the level grants the demand
+    fd *= dh
+    m.K[cams] += fd  # one demand per (camera, algorithm): cams are distinct
     placed = np.flatnonzero(pk.worker[cams] >= 0)
     if len(placed) == 0:
         return grew, shrank, none
     ws = pk.worker[cams[placed]]
-    step = dh * fd[placed, pk.level[cams[placed]]]
+    step = fd[placed, pk.level[cams[placed]]]
     pk.free_c -= np.bincount(ws, weights=step, minlength=len(pk.free_c))
     if dh > 0:
         grew.update(np.unique(ws[step != 0]).tolist())
         return grew, shrank, none
     # cheaper: the freed room is theirs, and their own next levels cost less
     return grew, shrank, cams[placed]
+
+
+def _small_algs(m: Model, cache: dict) -> np.ndarray:
+    """The demands' algorithm slots in the narrowest integer type (a quarter of the bytes to
+    scan for a cost change), kept per chain and extended as demands are appended (the demand
+    store only grows at its end)."""
+    dtype = np.int16 if len(m.a_mem) < 2 ** 15 else np.int32
+    small, n = cache.get("d_alg"), cache.get("d_alg_n", 0)
+    if small is None or small.dtype != dtype or len(small) < m.n_d:
+        grown = np.zeros(len(m.d_alg), dtype=dtype)
+        if small is not None and small.dtype == dtype:
+            grown[:n] = small[:n]
+        else:
+            n = 0
+        small = grown
+    if n < m.n_d:
+        small[n:m.n_d] = m.d_alg[n:m.n_d]
+    cache["d_alg"], cache["d_alg_n"] = small, m.n_d
+    return small[:m.n_d]
 
 
 def _new_camera_slot(m: Model, pk: Packing) -> int:

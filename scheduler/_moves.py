@@ -172,7 +172,7 @@ def fill_moved(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only
     top = m.V.shape[1] - 1
     tol_c = _EPS * np.maximum(1.0, m.w_compute)
     tol_m = _EPS * np.maximum(1.0, m.w_memory)
-    elig_of: dict[int, np.ndarray] = {}
+    elig_of: dict[int, _Roomiest] = {}
     levels = np.full(len(m.c_frame), -1, dtype=np.int64)
     idx = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
     levels[idx] = np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen))
@@ -180,11 +180,11 @@ def fill_moved(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only
     for c in by_density(m, cams, levels):
         low = lowest_level(m, c)
         pin = int(m.c_pin[c])
-        elig = elig_of.get(pin)
-        if elig is None:
-            elig = elig_of[pin] = pk.eligible(c)
-        if low >= 0 and len(elig) and _best_fit(pk, c, elig, low, top if chosen.get(c, -1) < 0 else chosen[c],
-                                                tol_c, tol_m):
+        room = elig_of.get(pin)
+        if room is None:
+            room = elig_of[pin] = _Roomiest(pk.eligible(c))
+        if low >= 0 and len(room.elig) and _best_fit(pk, c, room, low, top if chosen.get(c, -1) < 0 else chosen[c],
+                                                     tol_c, tol_m):
             continue
         if not try_only:
             pk.reason[c] = pk.diagnose(c)
@@ -193,7 +193,43 @@ def fill_moved(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only
                 _fit_by_dropping(pk, c)
 
 
-def _best_fit(pk: Packing, c: int, elig: np.ndarray, low: int, start: int, tol_c: np.ndarray,
+class _Roomiest:
+    """The eligible workers with the most free compute, during one ``fill_moved``: free
+    compute only falls while it places cameras, so leaders cached once stay the true leaders
+    as long as ``_TRIES`` of them still have at least what the best worker left out had."""
+
+    __slots__ = ("elig", "lead", "floor")
+
+    def __init__(self, elig: np.ndarray) -> None:
+        self.elig = elig
+        self.lead: np.ndarray | None = None
+        self.floor = -np.inf
+
+    def top(self, pk: Packing, tol_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the ``_TRIES`` workers with most free compute, their free compute)."""
+        if self.lead is not None:
+            fr = pk.free_c[self.lead] + tol_c[self.lead]
+            ok = fr >= self.floor
+            if int(ok.sum()) >= min(_TRIES, len(self.lead)):
+                return _most(self.lead[ok], fr[ok])
+        elig = self.elig
+        free = pk.free_c[elig] + tol_c[elig]
+        if len(elig) <= 2 * _TRIES:
+            self.lead, self.floor = elig, -np.inf
+        else:
+            part = np.argpartition(-free, 2 * _TRIES)
+            self.lead, self.floor = elig[part[:2 * _TRIES]], float(free[part[2 * _TRIES]])
+        return _most(elig, free)
+
+
+def _most(cand: np.ndarray, fr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(cand) <= _TRIES:
+        return cand, fr
+    pick = np.argpartition(-fr, _TRIES - 1)[:_TRIES]
+    return cand[pick], fr[pick]
+
+
+def _best_fit(pk: Packing, c: int, room: _Roomiest, low: int, start: int, tol_c: np.ndarray,
               tol_m: np.ndarray) -> bool:
     """Place camera ``c`` at the highest of its levels ``start..low`` that fits: first among
     the ``_TRIES`` eligible workers with most free compute (the full planner's choice), then,
@@ -202,14 +238,14 @@ def _best_fit(pk: Packing, c: int, elig: np.ndarray, low: int, start: int, tol_c
     v, k = m.V[c], m.K[c]
     lvls = [lv for lv in range(start, low - 1, -1)
             if v[lv] > 1e-12 and (lv == start or k[lv] < k[lv + 1] - 1e-12)]
+    cand, fr = room.top(pk, tol_c)
+    if _fit_among(pk, c, cand, fr, lvls, tol_m):
+        return True
+    elig = room.elig
     free = pk.free_c[elig] + tol_c[elig]
     feas = np.flatnonzero(free >= k[lvls[-1]])  # the compute for the lowest level tried
-    if len(feas) == 0:
-        return False
-    if len(feas) > _TRIES:
-        most = feas[np.argpartition(-free[feas], _TRIES - 1)[:_TRIES]]
-        if _fit_among(pk, c, elig[most], free[most], lvls, tol_m):
-            return True
+    if len(feas) <= len(cand) and np.isin(elig[feas], cand).all():
+        return False  # every worker with the compute was among those tried
     return _fit_among(pk, c, elig[feas], free[feas], lvls, tol_m)
 
 

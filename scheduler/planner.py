@@ -80,10 +80,11 @@ class _State:
 class _Head:
     """The newest version of a chain of plans sharing (and patching) one model."""
 
-    __slots__ = ("version",)
+    __slots__ = ("version", "cache")
 
     def __init__(self) -> None:
         self.version = 0
+        self.cache: dict = {}  # the incremental engine's per-chain caches (scheduler._engine)
 
 
 def priced_plan(m: Model, packer) -> PlanResult:
