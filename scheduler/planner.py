@@ -118,9 +118,12 @@ def _priced(m: Model, packer) -> PlanResult:
 def _priced_once(m: Model, packer) -> tuple[PlanResult, bool]:
     pk = Packing(m)
     place_jobs(pk)
-    lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
+    # cameras pinned to a node without a worker compete for nothing: they do not set the price
+    pins = m.c_pin[:m.n_cams]
+    ok = np.nonzero(~((pins >= 0) & ~np.isin(pins, m.w_node[m.w_alive])))[0]
+    lam = price(m.V[ok], m.K[ok], float(pk.free_c.sum()) * TARGET_FILL)
     if screen(m, lam):  # demands not worth their own head at this price are left out, then re-priced
-        lam = price(m.V, m.K, float(pk.free_c.sum()) * TARGET_FILL)
+        lam = price(m.V[ok], m.K[ok], float(pk.free_c.sum()) * TARGET_FILL)
     chosen = choose_levels(m.V, m.K, lam)
     _price_pinned(pk, chosen, lam)
     failed = packer(pk, chosen)

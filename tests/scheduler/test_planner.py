@@ -184,3 +184,17 @@ def test_memory_short_camera_leaves_out_demands_rather_than_its_rate():
     grants = {g.algorithm: g.fps for a in p.cameras for g in a.demands}
     assert grants.get("a2") == 10.0 and p.objective >= 5.0
     assert any(u.reason.startswith("memory") for u in p.unserved)
+
+
+def test_a_camera_pinned_to_a_missing_node_does_not_set_the_price():
+    """A valuable camera pinned to a node without workers can never run; it must not raise the
+    compute price so far that the placeable camera's demands are screened out."""
+    from scheduler import AlgorithmSpec, Backbone, CameraSpec, Demand, Instance, WorkerSpec
+
+    algs = (AlgorithmSpec("a0", 1.1, 151.9), AlgorithmSpec("a1", 4.71, 16.0), AlgorithmSpec("a3", 0.5, 56.3))
+    c1 = CameraSpec("c1", 9.8, 0.0, None, (Demand("c1", "a1", 2.17, 15.0, 1.5), Demand("c1", "a0", 0.19, 10.0, 5.0)))
+    c4 = CameraSpec("c4", 1.9, 6.8, "n2", (Demand("c4", "a0", 8.35, 15.0, 7.5), Demand("c4", "a3", 8.47, 5.0, 2.5)))
+    inst = Instance(Backbone(1.9), (WorkerSpec("w0", "n1", 64.0, 1200.0),), (c1, c4), algs, ())
+    p = plan(inst)
+    assert check(inst, p).ok and p.worker_of("c1") == "w0" and p.objective > 0.3
+    assert all(u.reason.startswith("node pin") for u in p.unserved if u.camera == "c4")
