@@ -161,17 +161,17 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
             (pk.free_m[tw] < -_EPS * np.maximum(1.0, m.w_memory[tw]))
         over = tw[bad].tolist()
         if over:
-            # the cameras of the over-full workers, grouped by worker (repairs only take
-            # cameras off their own worker)
-            # their cameras grouped by worker, least value density first (one sort for all)
+            # the cameras of the over-full workers, grouped by worker (a radix sort of narrow
+            # worker ids): repairs only take cameras off their own worker
             on = cameras_on(m, pk, over)
+            narrow = pk.worker[on].astype(np.int16 if len(m.wids) < 2 ** 15 else np.int32)
+            on = on[np.argsort(narrow, kind="stable")]
+            ws = pk.worker[on]
             lv = pk.level[on]
             dens = m.V[on, lv] / np.maximum(m.K[on, lv], 1e-12)
-            order = np.lexsort((-on, dens, pk.worker[on]))
-            on, ws = on[order], pk.worker[on][order]
             lo, hi = np.searchsorted(ws, over, side="left").tolist(), np.searchsorted(ws, over, side="right").tolist()
             for w, a, b in zip(over, lo, hi):
-                to_place += repair(m, pk, w, on[a:b].tolist())
+                to_place += repair(m, pk, w, on[a:b], dens[a:b])
             roomier.update(over)
     # place what must move (and new cameras) in free room; then unserved cameras where room was freed
     todo = sorted(set(c for c in to_place if m.cams[c] is not None))

@@ -81,28 +81,51 @@ def place_job(m: Model, pk: Packing, j: int) -> tuple[int, list[int]]:
     return w, evicted
 
 
-def repair(m: Model, pk: Packing, w: int, cams: list[int]) -> list[int]:
-    """Worker ``w`` over its limits (a cost grew): take its least valuable cameras off (``cams``,
-    its cameras least value density first), each put back at a lower rate when that fits,
-    until the worker fits. Returns those moved off."""
+def repair(m: Model, pk: Packing, w: int, cams: np.ndarray, dens: np.ndarray) -> list[int]:
+    """Worker ``w`` over its limits (a cost grew): lower the rates of its least valuable
+    cameras (of ``cams``, its cameras, by value density ``dens``), each as far as needed, down
+    to its lowest level; only if the worker is still over with all of them lowered, take
+    cameras off, least valuable first (they must move). Returns those taken off. The order is
+    sorted only when lowering the least valuable camera is not enough (the common case)."""
     tol_c = _EPS * max(1.0, m.w_compute[w])
     tol_m = _EPS * max(1.0, m.w_memory[w])
+
+    def fits() -> bool:
+        return pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m
+
+    if fits() or len(cams) == 0:
+        return []
+    worst = cams[dens == dens.min()].max()  # least valuable (ties: the last slot, as the full order has it)
+    if _lower(m, pk, w, int(worst)) and fits():
+        return []
+    order = cams[np.lexsort((-cams, dens))].tolist()
+    for c in order:
+        if fits():
+            return []
+        _lower(m, pk, w, c)
     evicted = []
-    if pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m:
-        return evicted
-    for c in cams:
-        if pk.free_c[w] >= -tol_c and pk.free_m[w] >= -tol_m:
+    for c in order:
+        if fits():
             break
-        lv = int(pk.level[c])
         pk.remove(c)
-        for down in range(lv - 1, lowest_level(m, c) - 1, -1):
-            algs = m.algs_at(c, down)
-            if m.V[c, down] > 1e-12 and pk.fits(c, down, w, algs):
-                pk.place(c, down, w, algs)
-                break
-        else:
-            evicted.append(c)
+        evicted.append(c)
     return evicted
+
+
+def _lower(m: Model, pk: Packing, w: int, c: int) -> bool:
+    """Lower camera ``c`` on ``w`` to the highest lower level that lets ``w`` fit, else to its
+    lowest level. False when it already runs at its lowest."""
+    lv, low = int(pk.level[c]), lowest_level(m, c)
+    if lv <= low:
+        return False
+    pk.remove(c)
+    for down in range(lv - 1, low - 1, -1):
+        algs = m.algs_at(c, down)
+        if m.V[c, down] > 1e-12 and pk.fits(c, down, w, algs):
+            pk.place(c, down, w, algs)
+            return True
+    pk.place(c, low, w, m.algs_at(c, low))  # even its lowest level leaves the worker over
+    return True
 
 
 def unserved_candidates(m: Model, pk: Packing, skip: set[int]) -> list[int]:
