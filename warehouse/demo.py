@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog import scene_head_id
+from warehouse.demo_operator import RETRAIN_ALGORITHM, report_miss, review_alerts
 from warehouse.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,6 @@ SCENES = {
     "construction_site": ("industrial", ("no_helmet_worker", "fire", "smoke")),
 }
 LOOKALIKE = "ice_on_road"
-RETRAIN_ALGORITHM = scene_head_id("road", "standing_water")
 CAMERA_FPS = 4.0
 MARKER = ".warehouse-demo"
 
@@ -286,9 +285,9 @@ def _run(opts, run: Path, run_id: str, bus_url: str, prefix: str, backbone_path:
         timings["streaming_s"] = time.perf_counter() - t
         alerts = client.get("/alerts", params={"limit": 1000}, headers={"X-API-Key": operator}).json()
         alerts = alerts["items"] if isinstance(alerts, dict) else alerts
-        verdicts = _operator(client, operator, pool, alerts)
+        verdicts = review_alerts(client, operator, pool, alerts)
         if not verdicts["rejected"]:
-            verdicts["reported"] = _report_miss(client, operator, pool, alerts)
+            verdicts["reported"] = report_miss(client, operator, pool, alerts)
 
         services.outbox.run_once()  # feedback and misses reach the bus through the outbox: drain it now
         t = time.perf_counter()
@@ -395,41 +394,6 @@ def _relevance_report(graph, status) -> dict:
                     "needs_review": found.get("needs_review"), "algorithms": rel.algorithm_ids(),
                     "runs_parking": runs_parking, "no_parking_because": why}
     return out
-
-
-def _truth_of(pool, frame_ref: str) -> tuple[str, ...] | None:
-    try:
-        return pool.get(frame_ref).truth
-    except Exception:
-        return None
-
-
-def _operator(client, key: str, pool, alerts: list[dict]) -> dict:
-    """Confirm alerts whose event is on the frame (the generator's labels), reject the others."""
-    confirmed = rejected = 0
-    for a in sorted(alerts, key=lambda a: a["ts_ms"]):
-        truth = _truth_of(pool, a.get("frame_ref") or f"{a['camera_id']}:{a['frame_index']}")
-        if truth is None:
-            continue  # a real camera: nobody knows the truth here
-        event = a["algorithm_id"].rsplit(".", 1)[-1]
-        right = event in truth
-        r = client.post(f"/alerts/{a['alert_id']}/feedback", json={"verdict": "confirm" if right else "reject",
-                                                                  "note": "" if right else f"not {event}: {list(truth) or 'nothing'}"},
-                        headers={"X-API-Key": key})
-        if r.status_code < 300:
-            confirmed, rejected = confirmed + right, rejected + (not right)
-    return {"confirmed": confirmed, "rejected": rejected}
-
-
-def _report_miss(client, key: str, pool, alerts: list[dict]) -> int:
-    alerted = {(a["camera_id"], a["frame_index"]) for a in alerts}
-    for f in pool.frames():
-        if f.truth and "standing_water" in f.truth and (f.camera_id, f.frame_index) not in alerted:
-            r = client.post("/misses", json={"camera_id": f.camera_id, "event_type": "standing_water", "ts_ms": int(time.time() * 1000),
-                                             "algorithm_id": RETRAIN_ALGORITHM, "frame_ref": f.frame_id,
-                                             "note": "standing water not alerted"}, headers={"X-API-Key": key})
-            return int(r.status_code < 300)
-    return 0
 
 
 def _promote_and_swap(catalog, bus, control, cluster, version: int, promote, Stage) -> dict:
