@@ -18,6 +18,7 @@ from scheduler._moves import (
     EPS,
     cameras_on,
     fill_moved,
+    lower_worst,
     output,
     place_job,
     raise_rates,
@@ -169,9 +170,11 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
             ws = pk.worker[on]
             lv = pk.level[on]
             dens = m.V[on, lv] / np.maximum(m.K[on, lv], 1e-12)
-            lo, hi = np.searchsorted(ws, over, side="left").tolist(), np.searchsorted(ws, over, side="right").tolist()
-            for w, a, b in zip(over, lo, hi):
-                to_place += repair(m, pk, w, on[a:b], dens[a:b])
+            lo, hi = np.searchsorted(ws, over, side="left"), np.searchsorted(ws, over, side="right")
+            done = lower_worst(m, pk, np.asarray(over), on, dens, lo, hi)  # the common case, in numpy
+            for w, a, b, ok in zip(over, lo.tolist(), hi.tolist(), done.tolist()):
+                if not ok:
+                    to_place += repair(m, pk, w, on[a:b], dens[a:b])
             roomier.update(over)
     # place what must move (and new cameras) in free room; then unserved cameras where room was freed
     todo = sorted(set(c for c in to_place if m.cams[c] is not None))

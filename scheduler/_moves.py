@@ -112,6 +112,80 @@ def repair(m: Model, pk: Packing, w: int, cams: np.ndarray, dens: np.ndarray) ->
     return evicted
 
 
+def lower_worst(m: Model, pk: Packing, over: np.ndarray, cams: np.ndarray, dens: np.ndarray, lo: np.ndarray,
+                hi: np.ndarray, passes: int = 8) -> np.ndarray:
+    """``repair``'s lowering for every over-full worker at once, one camera per worker per
+    pass (least value density first): where the worker is over in compute only, its next
+    least valuable camera goes to the highest lower level that makes the worker fit, or to
+    its lowest level and the next pass takes the next camera. A lower level grants a subset
+    of the demands, so memory only falls: the algorithms no longer granted are released as
+    ``remove`` + ``place`` would. ``cams`` holds the over-full workers' cameras grouped by
+    worker (``over[i]``'s in ``lo[i]:hi[i]``). Returns which workers now fit; ``repair`` goes
+    on camera by camera with the others (the cameras lowered here stay lowered)."""
+    done = np.zeros(len(over), dtype=bool)
+    L = m.V.shape[1]
+    tol_c = _EPS * np.maximum(1.0, m.w_compute[over])
+    simple = (hi > lo) & (pk.free_m[over] >= -_EPS * np.maximum(1.0, m.w_memory[over])) & (pk.free_c[over] < -tol_c)
+    idx = np.flatnonzero(simple)
+    if len(idx) == 0 or L < 2:
+        return done
+    sizes = hi[idx] - lo[idx]
+    seg = np.r_[0, np.cumsum(sizes)[:-1]]
+    grp = np.repeat(np.arange(len(idx)), sizes)
+    pos = np.repeat(lo[idx] - seg, sizes) + np.arange(int(sizes.sum()))
+    cam, d = cams[pos], dens[pos].astype(float)
+    active = np.ones(len(idx), dtype=bool)
+    levels = np.arange(L)[None, :]
+    for _ in range(passes):
+        least = np.minimum.reduceat(d, seg)
+        active &= np.isfinite(least)
+        g = np.flatnonzero(active)
+        if len(g) == 0:
+            break
+        pick = np.maximum.reduceat(np.where(d == least[grp], np.arange(len(d)), -1), seg)[g]  # ties: the highest slot
+        c, w = cam[pick], over[idx[g]]
+        d[pick] = np.inf  # taken: the next pass looks at the next camera
+        lv = pk.level[c]
+        k, v = m.K[c], m.V[c]
+        drop = k[np.arange(len(c)), lv][:, None] - k  # compute freed by going down to each level
+        below = (levels < lv[:, None]) & (v > 1e-12)
+        down = np.where(below & (drop >= (-pk.free_c[w] - tol_c[idx[g]])[:, None]), levels, -1).max(axis=1)
+        fixed = down >= 0
+        # not enough: to its lowest level (when it is not there yet), then the next camera
+        new = np.where(fixed, down, np.where(below.any(axis=1), np.argmax(below, axis=1), lv))
+        _set_levels(m, pk, c, w, lv, new)
+        done[idx[g[fixed]]] = True
+        active[g[fixed]] = False
+    return done
+
+
+def _set_levels(m: Model, pk: Packing, c: np.ndarray, w: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+    """Cameras ``c`` (one per worker ``w``) from levels ``old`` down to ``new`` in place: free
+    compute back, and the algorithms of the demands no longer granted released."""
+    move = np.flatnonzero(new < old)
+    if len(move) == 0:
+        return
+    c, w, old, new = c[move], w[move], old[move], new[move]
+    lens = m.end[c] - m.start[c]
+    dpos = np.repeat(m.start[c] - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(int(lens.sum()))
+    owner = np.repeat(np.arange(len(c)), lens)
+    dmin = m.d_min[dpos]
+    gone = np.flatnonzero((dmin > m.levels[new][owner]) & (dmin <= m.levels[old][owner]))
+    for o, a in zip(owner[gone].tolist(), m.d_alg[dpos[gone]].tolist()):
+        wo = int(w[o])
+        have = pk.algs[wo]
+        have[a] -= 1
+        if have[a] == 0:
+            del have[a]
+            pk.present[wo, a] = False
+            pk.free_m[wo] += m.a_mem[a]
+    if pk.dirty is not None:
+        for c_i, w_i in zip(c.tolist(), w.tolist()):
+            pk.dirty.setdefault(c_i, w_i)
+    pk.free_c[w] += m.K[c, old] - m.K[c, new]  # one camera per worker: no repeated index
+    pk.level[c] = new
+
+
 def _lower(m: Model, pk: Packing, w: int, c: int) -> bool:
     """Lower camera ``c`` on ``w`` to the highest lower level that lets ``w`` fit, else to its
     lowest level. False when it already runs at its lowest."""

@@ -118,3 +118,24 @@ def test_property_rebased_rebuilt_instance_plans_as_the_replaced_one(inst, which
     again = plan(based, previous=prev)
     valid(changed, again)
     assert again.to_json() == direct.to_json()
+
+
+@pytest.mark.parametrize("k, factor", [(0, 1.4), (1, 3.0), (2, 8.0), (7, 1.8)])
+def test_bulk_lowering_of_over_full_workers_equals_the_camera_by_camera_repair(monkeypatch, k, factor):
+    """Over-full workers are first lowered in numpy, one camera per worker per pass (20 to 52
+    of the 60 workers here); the plan must be the one the camera-by-camera repair alone gives
+    (same order, same levels), also when the bulk step stops early and hands over."""
+    import scheduler._engine as engine
+    import scheduler._moves as moves
+
+    inst = generate("heterogeneous", n_cameras=1500, n_workers=60, seed=8)
+    changed = _recost(inst, k, factor)  # algorithms 0-3 are shared by every scene
+    plans = []
+    for variant in ("bulk", "one pass", "alone"):
+        if variant == "one pass":
+            monkeypatch.setattr(engine, "lower_worst", lambda *a, **kw: moves.lower_worst(*a, passes=1, **kw))
+        elif variant == "alone":
+            monkeypatch.setattr(engine, "lower_worst", lambda m, pk, over, *a, **kw: np.zeros(len(over), dtype=bool))
+        plans.append(plan(changed, previous=plan(inst)))
+    valid(changed, plans[0])
+    assert plans[0].to_json() == plans[1].to_json() == plans[2].to_json()
