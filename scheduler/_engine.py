@@ -275,7 +275,7 @@ def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float,
     step = fd[placed, pk.level[cams[placed]]]
     pk.free_c -= np.bincount(ws, weights=step, minlength=len(pk.free_c))
     if dh > 0:
-        grew.update(np.unique(ws[step != 0]).tolist())
+        grew.update(np.flatnonzero(np.bincount(ws[step != 0], minlength=len(pk.free_c))).tolist())
         return grew, shrank, none
     # cheaper: the freed room is theirs, and their own next levels cost less
     return grew, shrank, cams[placed]

@@ -223,10 +223,14 @@ def raise_rates(m: Model, pk: Packing, workers: set[int], extra: np.ndarray | No
     A camera is only moved in the packing when its raise fits (no spurious rebuilds)."""
     if (not workers and (extra is None or not len(extra))) or m.V.shape[1] < 2:
         return
-    cs = cameras_on(m, pk, workers) if workers else np.zeros(0, dtype=np.int64)
     if extra is not None and len(extra):
-        extra = extra[pk.worker[extra] >= 0]
-        cs = np.union1d(cs, extra) if len(cs) else np.unique(extra)
+        mask = np.zeros(m.n_cams, dtype=bool)  # a mask, not a sort: the union stays O(cameras)
+        mask[extra[pk.worker[extra] >= 0]] = True
+        if workers:
+            mask[cameras_on(m, pk, workers)] = True
+        cs = np.flatnonzero(mask)
+    else:
+        cs = cameras_on(m, pk, workers)
     if len(cs) == 0:
         return
     top = m.V.shape[1] - 1
