@@ -30,6 +30,20 @@ def _hint(value: str, known: Iterable[str]) -> str:
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
 
+def _nameable_ids(ont: Ontology) -> list[str]:
+    """Every algorithm id the taxonomy's scene heads or the ontology itself could mean (a full catalog)."""
+    from catalog import load_taxonomy
+
+    ids = set(ont.algorithms) | {scene_head_id(s, e) for s, e in load_taxonomy().scene_event_pairs()}
+    for dep in ont.dependencies:
+        ids.update(dep.requires)
+    for algs in ont.zone_algorithms.values():
+        ids.update(algs)
+    ids.update(ont.shared_sources)
+    ids.update(ont.shared_sources.values())
+    return sorted(ids)
+
+
 def cascaded_dependencies(ont: Ontology) -> dict[tuple[str, str], str | None]:
     """(algorithm id, evidence reader id) -> the detector whose boxes the reader reads (or
     ``None``: the dependent's own box / the frame), for the ``cascade: true`` dependencies."""
@@ -86,8 +100,15 @@ def validate_ontology(ont: Ontology) -> list[str]:
             p.append(f"{node}: `requires` is empty; list the algorithm ids it needs or delete the rule")
         if not fnmatch.filter(list(ont.algorithms), dep.pattern):
             unmatched.append(dep.pattern)
-    if unmatched and ont.algorithms:  # legitimate for a partial catalog; a typo shows up here in the log
-        log.warning("dependency patterns %s match no algorithm of the catalog (%d algorithms); check them", unmatched, len(ont.algorithms))
+    if unmatched and ont.algorithms:
+        # a partial catalog legitimately lacks some (a gap: debug); a pattern that matches nothing the
+        # taxonomy or the ontology could ever name is a typo (a warning)
+        typos = [pat for pat in unmatched if not fnmatch.filter(_nameable_ids(ont), pat)]
+        if typos:
+            log.warning("dependency patterns %s match no algorithm the taxonomy or the ontology names; check them", typos)
+        if len(typos) < len(unmatched):
+            log.debug("dependency patterns %s match no algorithm of this catalog (%d algorithms) yet",
+                      [pat for pat in unmatched if pat not in typos], len(ont.algorithms))
 
     g = nx.DiGraph((a, r) for a, reqs in deps.items() for r, _ in reqs if r in ont.algorithms)
     for cycle in list(nx.simple_cycles(g))[:5]:

@@ -147,3 +147,17 @@ def test_time_windows(text, inside, outside):
     w = TimeWindow.parse(text)
     assert all(w.contains_minute(m) for m in inside)
     assert not any(w.contains_minute(m) for m in outside)
+
+
+def test_a_partial_catalog_is_quiet_but_a_mistyped_dependency_pattern_warns(raw, catalog_specs, caplog):
+    import logging
+
+    road_only = [s for s in catalog_specs if s.id.startswith("scene.road.")][:5]
+    with caplog.at_level(logging.WARNING, logger="knowledge_graph.validate"):
+        load_ontology(raw, algorithms=road_only)  # many rules' algorithms are simply not built yet
+    assert not [r for r in caplog.records if "dependency patterns" in r.getMessage()]
+    raw["dependencies"].append({"algorithms": "scene.*.ilegal_parking", "requires": ["detector.plate_haar"]})
+    with caplog.at_level(logging.WARNING, logger="knowledge_graph.validate"):
+        load_ontology(raw, algorithms=road_only)
+    (warned,) = [r.getMessage() for r in caplog.records if "dependency patterns" in r.getMessage()]
+    assert "scene.*.ilegal_parking" in warned and "scene.*.illegal_parking" not in warned
