@@ -20,7 +20,12 @@ production head then runs over frames 398-794 through the runtime's backbone, he
     .venv/bin/python -m benchmarks.head_false_alarms --flywheel   # + rejected alerts -> RetrainingLoop.handle, per cycle
 
 ``synthetic_only`` in the output is the same build without real frames (the heads as they
-were before issue 15). Prints one JSON object as its last line.
+were before issue 15). Every head runs with the event rule the control plane gives it: its
+persistence window from the catalog's event taxonomy (``catalog.event_persistence``;
+docs/event-logic.md), ``--frames-rule`` for the fallback, 2 of 3 frames. ``alert_delay``:
+the time from a synthetic event's start to its head's alert, on synthetic cameras at
+``DELAY_FPS`` (up to ``--delay-events`` events of each scene), under the head's window and
+under 2 of 3 frames. Prints one JSON object as its last line.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ SMALL_EXTRA_SCENES = ("intersection", "construction_site")
 CAMERA_ID = "vtest"
 CAMERA_REGION = "university"  # a campus road
 DISCOVERY_FRAMES, DISCOVERY_STRIDE = 10, 39  # frames 0..351: the training half only
+DELAY_FPS, DELAY_EVENT_S, DELAY_GAP_S = 5.0, 8.0, 4.0  # synthetic cameras for the time to alert
 
 
 def fetch_vtest() -> Path:
@@ -68,20 +74,71 @@ def selected_heads(cat, scenes: dict[str, float], heads: set[str]) -> list[str]:
     return sorted(chosen & heads)
 
 
-def production_heads(cat, ids) -> dict:
+def production_heads(cat, ids, *, frames_rule: bool = False) -> dict:
+    """The production heads with the event rule the control plane runs them with
+    (``warehouse.control.desired.head_persistence`` = ``catalog.event_persistence``)."""
+    from catalog import event_persistence
     from warehouse.training.false_alarms import HeadUnderTest
 
     out = {}
     for aid in ids:
         v = cat.production_version(aid)
         if v is not None:
-            out[aid] = HeadUnderTest.from_version(cat.load_artifact(aid, v.number), v.metrics, version=f"{aid}@{v.number}")
+            spec = cat.get_algorithm(aid)
+            p = event_persistence(spec.event_types, postprocess=spec.postprocess)
+            window = (None, 0.8) if frames_rule else (p.window_s, p.share)
+            out[aid] = HeadUnderTest.from_version(cat.load_artifact(aid, v.number), v.metrics, version=f"{aid}@{v.number}", window=window)
     return out
 
 
-def _variant(name: str, *, home: Path, pairs, backbone, sha: str, cache_dir: Path, config, real: bool, scenes: dict, emb_held, images_held):
+def alert_delay(heads: dict, backbone, *, events_per_scene: int, seed: int = 11) -> dict:
+    """Seconds from a synthetic event's start to its head's alert, on one synthetic camera per
+    scene at ``DELAY_FPS`` showing up to ``events_per_scene`` of its events for ``DELAY_EVENT_S``
+    each (``DELAY_GAP_S`` apart), under each head's window and under 2 of 3 frames."""
+    import dataclasses
+
+    from catalog import parse_algorithm_id
+    from catalog.synthetic import ScheduledEvent, SyntheticCamera
+    from warehouse.training.false_alarms import measure_false_alarms
+
+    by_scene: dict[str, list[str]] = {}
+    for a in sorted(heads):
+        by_scene.setdefault(parse_algorithm_id(a).scene, []).append(a)
+    ev_n, gap = int(DELAY_EVENT_S * DELAY_FPS), int(DELAY_GAP_S * DELAY_FPS)
+    rows = []
+    for si, (scene, ids) in enumerate(sorted(by_scene.items())):
+        ids = ids[:events_per_scene]
+        sched = [ScheduledEvent(parse_algorithm_id(a).event, gap + i * (ev_n + gap), gap + i * (ev_n + gap) + ev_n) for i, a in enumerate(ids)]
+        cam = SyntheticCamera(scene, seed + si, DELAY_FPS, "day", sched)
+        imgs = [cam.frame(i)[0] for i in range(sched[-1].end_frame + gap)]
+        _, emb = backbone.embed_frames(imgs)
+        sub = {a: heads[a] for a in ids}
+        rules = {"window": sub, "frames": {a: dataclasses.replace(h, window_s=None, k=2, n=3) for a, h in sub.items()}}
+        got = {r: measure_false_alarms(hs, emb, fps=DELAY_FPS, images=imgs, camera_id=f"syn-{scene}").alert_frames for r, hs in rules.items()}
+        for a, ev in zip(ids, sched):
+            first = {r: min([f for f in got[r][a] if ev.start_frame <= f < ev.end_frame], default=None) for r in rules}
+            rows.append({"head": a, "window_s": heads[a].window_s,
+                         **{r: (None if f is None else (f - ev.start_frame) / DELAY_FPS) for r, f in first.items()}})
+    both = [r for r in rows if r["window"] is not None and r["frames"] is not None]
+    extra = [r["window"] - r["frames"] for r in both]
+
+    def stats(v: list[float]) -> dict:
+        return {"median": round(float(np.median(v)), 2), "p90": round(float(np.percentile(v, 90)), 2), "max": round(float(max(v)), 2)} if v else {}
+
+    return {"fps": DELAY_FPS, "event_s": DELAY_EVENT_S, "events": len(rows),
+            "alerted_share_window": round(sum(r["window"] is not None for r in rows) / max(1, len(rows)), 4),
+            "alerted_share_frames_2_of_3": round(sum(r["frames"] is not None for r in rows) / max(1, len(rows)), 4),
+            "delay_s_window": stats([r["window"] for r in rows if r["window"] is not None]),
+            "delay_s_frames_2_of_3": stats([r["frames"] for r in rows if r["frames"] is not None]),
+            "extra_delay_s": stats(extra),
+            "extra_delay_within_window": all(x <= (r["window_s"] or 0.0) + 1.0 / DELAY_FPS + 1e-9 for x, r in zip(extra, both)),
+            "missed_window_only": [r["head"] for r in rows if r["window"] is None and r["frames"] is not None]}
+
+
+def _variant(name: str, *, home: Path, pairs, backbone, sha: str, cache_dir: Path, config, real: bool, scenes: dict, emb_held, images_held,
+             frames_rule: bool = False, delay_events: int = 0):
     from catalog import ArtifactStore, Catalog
-    from warehouse.training import RealConfig, build_catalog
+    from warehouse.training import CalibrationConfig, RealConfig, build_catalog
     from warehouse.training.false_alarms import measure_false_alarms
     from warehouse.training.real_frames import VTEST_FPS, VTEST_HELDOUT
 
@@ -91,13 +148,17 @@ def _variant(name: str, *, home: Path, pairs, backbone, sha: str, cache_dir: Pat
     cat = Catalog.open(f"sqlite:///{(root / 'catalog.db').resolve()}", store=store)
     try:
         t = time.perf_counter()
+        cal = CalibrationConfig(persistence="frames" if frames_rule else "event")  # calibrated through the rule it runs with
         report = build_catalog(cat, store, pairs=pairs, backbone=backbone, backbone_sha=sha, cache_dir=cache_dir, config=config,
-                               real=RealConfig() if real else None)  # fmt: skip
+                               real=RealConfig() if real else None, calibration=cal)  # fmt: skip
         build_s = time.perf_counter() - t
         ids = [f"scene.{s}.{e}" for s, e in pairs]
-        heads = production_heads(cat, ids)
+        heads = production_heads(cat, ids, frames_rule=frames_rule)
         sel = selected_heads(cat, scenes, set(heads))
         rep = measure_false_alarms(heads, emb_held, fps=VTEST_FPS, images=images_held, frame_indices=list(VTEST_HELDOUT), camera_id=CAMERA_ID)
+        t = time.perf_counter()
+        delay = alert_delay(heads, backbone, events_per_scene=delay_events) if delay_events else None
+        delay_s = time.perf_counter() - t
     finally:
         cat.close()
     f1 = report.f1s()
@@ -115,6 +176,10 @@ def _variant(name: str, *, home: Path, pairs, backbone, sha: str, cache_dir: Pat
         "production_heads": len(heads),
         "selected": sel,
         "worst": rep.worst(6),
+        "event_rule": "2 of 3 frames" if frames_rule else "per-event persistence window (catalog taxonomy)",
+        "windows": {f"{w:g}s": sum(1 for h in heads.values() if h.window_s == w) for w in sorted({h.window_s for h in heads.values() if h.window_s})},
+        "alert_delay": delay,
+        "alert_delay_seconds": round(delay_s, 1),
         "build_seconds": round(build_s, 1),
         "build": {k: v for k, v in report.summary().items() if k in ("frac_f1_ge_0_8_uncalibrated", "threshold_raised", "composite_f1_median",
                                                                      "real_rows", "real_seconds", "f1_median", "f1_p10")},  # fmt: skip
@@ -122,7 +187,7 @@ def _variant(name: str, *, home: Path, pairs, backbone, sha: str, cache_dir: Pat
 
 
 def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int, baseline: bool, flywheel: int,
-        flywheel_direct: bool = False) -> dict:
+        flywheel_direct: bool = False, frames_rule: bool = False, delay_events: int = 4) -> dict:
     from catalog import load_taxonomy
     from runtime import Backbone
     from warehouse.training import EmbeddingCache, PoolConfig
@@ -147,11 +212,11 @@ def run(*, full: bool, home: Path, cache_dir: Path, per_event: int, n_empty: int
         pairs = [p for p in pairs if p[0] in keep]
     config = PoolConfig(per_event=per_event, n_empty=n_empty)
     common = dict(home=home, pairs=pairs, backbone=bb, sha=sha, cache_dir=cache_dir, config=config, scenes=scenes, emb_held=emb_held,
-                  images_held=images_held)  # fmt: skip
-    robust, *_ = _variant("robust", real=True, **common)
+                  images_held=images_held, frames_rule=frames_rule)  # fmt: skip
+    robust, *_ = _variant("robust", real=True, delay_events=delay_events, **common)
     out = {"benchmark": "head_false_alarms", "mode": "full" if full else "small"}
     out.update({k: robust[k] for k in ("false_alarms_per_hour_selected", "false_alarms_per_hour_all", "heads_over_threshold_any_frame",
-                                       "heldout_f1_share_ge_0_8")})  # fmt: skip
+                                       "heldout_f1_share_ge_0_8", "event_rule")})  # fmt: skip
     out["frames_train"] = (f"vtest {VTEST_TRAIN.start}-{VTEST_TRAIN.stop - 1} (0-264 train heads, 265-397 validate + calibrate; "
                            f"the flywheel camera plays 0-397; discovery reads every {DISCOVERY_STRIDE}th of 0-{(DISCOVERY_FRAMES - 1) * DISCOVERY_STRIDE})")
     out["frames_heldout"] = f"vtest {VTEST_HELDOUT.start}-{VTEST_HELDOUT.stop - 1} ({len(VTEST_HELDOUT)} frames, {len(VTEST_HELDOUT) / VTEST_FPS:.1f} s; measured only)"
@@ -199,6 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--flywheel-direct", action="store_true",
                     help="the flywheel without RetrainingLoop.handle (mining, labeler and trainer called directly)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the synthetic-only build (the heads before issue 15)")
+    ap.add_argument("--frames-rule", action="store_true",
+                    help="calibrate and run every head with the fallback rule, 2 of 3 frames, instead of its persistence window")
+    ap.add_argument("--delay-events", type=int, default=4, help="synthetic events per scene for the time to alert (0: skip)")
     ap.add_argument("--home", type=Path, default=None, help="where the catalogs go (default: a temp dir)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="backbone + embedding cache (default: $WAREHOUSE_CACHE_DIR or var/cache)")
     ap.add_argument("--per-event", type=int, default=48, help="synthetic pool frames per event of a scene")
@@ -210,7 +278,8 @@ def main(argv: list[str] | None = None) -> None:
         home = args.home or Path(td)
         t0 = time.perf_counter()
         out = run(full=args.full, home=home, cache_dir=cache_dir, per_event=args.per_event, n_empty=args.n_empty,
-                  baseline=not args.no_baseline, flywheel=args.flywheel, flywheel_direct=args.flywheel_direct)  # fmt: skip
+                  baseline=not args.no_baseline, flywheel=args.flywheel, flywheel_direct=args.flywheel_direct,
+                  frames_rule=args.frames_rule, delay_events=args.delay_events)  # fmt: skip
         out["total_seconds"] = round(time.perf_counter() - t0, 1)
         out["cpu_count"], out["loadavg_1m_end"] = os.cpu_count(), round(os.getloadavg()[0], 2)
     print(json.dumps(out))

@@ -56,7 +56,7 @@ from catalog.head_format import LinearHead, linear_head_onnx, read_linear_head
 from catalog.records import ALGORITHM_KINDS, AlgorithmSpec, CostProfile, ModelVersion, Stage
 from catalog.safe_load import Limits, load_file, load_json_text, load_yaml_text
 from catalog.store import ArtifactStore
-from catalog.taxonomy import EventType, SceneType, Taxonomy, load_taxonomy
+from catalog.taxonomy import EventType, Persistence, SceneType, Taxonomy, event_persistence, load_taxonomy
 
 __all__ = [
     "CatalogUnavailableError",
@@ -95,6 +95,7 @@ __all__ = [
     "ModelLoadError",
     "ModelSignatureError",
     "ModelVersion",
+    "Persistence",
     "PreprocessError",
     "SceneType",
     "Stage",
@@ -105,6 +106,7 @@ __all__ = [
     "UnknownAlgorithmError",
     "UnknownRecordError",
     "UnknownVersionError",
+    "event_persistence",
     "linear_head_onnx",
     "load_taxonomy",
     "read_linear_head",

@@ -6,13 +6,17 @@
 True
 >>> tax.require_scene("seafront").family
 'waterfront'
+>>> event_persistence(["standing_water"]), event_persistence(["red_light_running"]).window_s
+(Persistence(kind='state', window_s=3.0, share=0.8), 0.5)
 """
 from __future__ import annotations
 
 import difflib
 import functools
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -30,11 +34,35 @@ class SceneType:
 
 
 @dataclass(frozen=True, slots=True)
+class Persistence:
+    """How long an event must be seen before the event logic alerts: over ``share`` of the
+    last ``window_s`` seconds of stream time (``runtime.EventPolicy``; docs/event-logic.md)."""
+
+    kind: str
+    window_s: float
+    share: float
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.window_s, (int, float)) and math.isfinite(self.window_s) and 0 < self.window_s <= 3600):
+            raise TaxonomyError(f"persistence {self.kind!r}: window_s={self.window_s!r}; expected seconds in (0, 3600], e.g. 3.0",
+                                value=str(self.window_s))
+        if not (isinstance(self.share, (int, float)) and 0 < self.share <= 1):
+            raise TaxonomyError(f"persistence {self.kind!r}: share={self.share!r}; expected a share in (0, 1], e.g. 0.8",
+                                value=str(self.share))
+
+
+# the defaults taxonomy.yaml's ``persistence`` block restates (a taxonomy without one gets these)
+DEFAULT_PERSISTENCE = {"state": Persistence("state", 3.0, 0.8), "momentary": Persistence("momentary", 0.5, 0.5)}
+DEFAULT_PERSISTENCE_KIND = "state"
+
+
+@dataclass(frozen=True, slots=True)
 class EventType:
     id: str
     name: str
     scenes: tuple[str, ...]
     objects: tuple[str, ...]
+    persistence: str = ""  # a persistence kind of the taxonomy; "": the taxonomy's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +70,14 @@ class Taxonomy:
     version: int
     scenes: dict[str, SceneType]
     events: dict[str, EventType]
+    persistence: Mapping[str, Persistence] = field(default_factory=lambda: dict(DEFAULT_PERSISTENCE))
+    default_persistence: str = DEFAULT_PERSISTENCE_KIND
+
+    def persistence_of(self, event_id: str) -> Persistence:
+        """The event's persistence (its kind's window); an unknown event or kind gets the default."""
+        ev = self.events.get(event_id)
+        kind = ev.persistence if ev is not None and ev.persistence else self.default_persistence
+        return self.persistence.get(kind) or self.persistence.get(self.default_persistence) or DEFAULT_PERSISTENCE[DEFAULT_PERSISTENCE_KIND]
 
     def require_scene(self, scene_id: str) -> SceneType:
         try:
@@ -83,8 +119,13 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         sid: SceneType(sid, s["name"], s["family"], tuple(s.get("imagenet_signals", ())))
         for sid, s in raw["scenes"].items()
     }
+    persistence, default_kind = _load_persistence(raw.get("persistence"), p)
     events: dict[str, EventType] = {}
     for eid, e in raw["events"].items():
+        kind = str(e.get("persistence", ""))
+        if kind and kind not in persistence:
+            raise TaxonomyError(f"event {eid!r} in {str(p)!r} has persistence {kind!r}; expected one of {sorted(persistence)} "
+                                "(the kinds under persistence: classes)", value=kind)
         for sid in e["scenes"]:
             if sid not in scenes:
                 raise TaxonomyError(
@@ -92,8 +133,49 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                     "define the scene or remove it from the event",
                     value=sid,
                 )
-        events[eid] = EventType(eid, e["name"], tuple(e["scenes"]), tuple(e.get("objects", ())))
-    return Taxonomy(int(raw["version"]), scenes, events)
+        events[eid] = EventType(eid, e["name"], tuple(e["scenes"]), tuple(e.get("objects", ())), kind)
+    return Taxonomy(int(raw["version"]), scenes, events, persistence, default_kind)
+
+
+def _load_persistence(raw: Any, p: Path) -> tuple[dict[str, Persistence], str]:
+    if raw is None:
+        return dict(DEFAULT_PERSISTENCE), DEFAULT_PERSISTENCE_KIND
+    if not isinstance(raw, dict) or not isinstance(raw.get("classes"), dict) or not raw["classes"]:
+        raise TaxonomyError(f"taxonomy {str(p)!r}: persistence must be a mapping with classes: {{KIND: {{window_s, share}}}} "
+                            "and default: KIND", value=str(p))
+    out = {}
+    for kind, c in raw["classes"].items():
+        if not isinstance(c, dict) or not {"window_s", "share"} <= c.keys():
+            raise TaxonomyError(f"taxonomy {str(p)!r}: persistence class {kind!r} needs window_s and share, e.g. "
+                                "{window_s: 3.0, share: 0.8}", value=str(kind))
+        out[str(kind)] = Persistence(str(kind), float(c["window_s"]), float(c["share"]))
+    default = str(raw.get("default", DEFAULT_PERSISTENCE_KIND))
+    if default not in out:
+        raise TaxonomyError(f"taxonomy {str(p)!r}: persistence default {default!r} is not one of its classes {sorted(out)}", value=default)
+    return out, default
+
+
+def event_persistence(event_types: Iterable[str], *, postprocess: Mapping[str, Any] | None = None,
+                      taxonomy: Taxonomy | None = None) -> Persistence:
+    """The persistence window an algorithm's alerts need: the shortest of its event types' kinds
+    (an algorithm of a momentary and a state event must not delay the momentary one), unless
+    the algorithm overrides it in its ``postprocess`` with ``event_window_s`` (and optionally
+    ``event_window_share``). No event types: the taxonomy's default kind."""
+    tax = taxonomy or load_taxonomy()
+    ids = list(event_types)
+    kinds = [tax.persistence_of(e) for e in ids] or [tax.persistence_of("")]
+    best = min(kinds, key=lambda q: (q.window_s, q.share))
+    pp = dict(postprocess or {})
+    if "event_window_s" in pp or "event_window_share" in pp:
+        try:
+            w = float(pp.get("event_window_s", best.window_s))
+            sh = float(pp.get("event_window_share", best.share))
+        except (TypeError, ValueError):
+            raise TaxonomyError(f"postprocess event_window_s={pp.get('event_window_s')!r} / event_window_share="
+                                f"{pp.get('event_window_share')!r} are not numbers; expected e.g. 3.0 and 0.8",
+                                value=str(pp.get("event_window_s"))) from None
+        return Persistence("override", w, sh)
+    return best
 
 
 def extend_taxonomy(event: EventType, taxonomy: Taxonomy | None = None) -> EventType:

@@ -1,7 +1,18 @@
 """Event logic: per-frame detections -> alerts, smoothed, deduplicated, with evidence.
 
-Per (camera, algorithm) the last ``n`` scored frames are kept; an event is *on* when at
-least ``k`` of them score >= ``threshold``. Per (camera, algorithm, region cell) -- the cell
+Per (camera, algorithm) an event is *on* by one of two persistence rules (``EventPolicy``):
+
+* **time window** (``window_s`` set; what the control plane sets per head from the catalog's
+  event taxonomy, ``catalog.event_persistence``): over the last ``window_s`` seconds of
+  *stream time* (frame timestamps), the score was >= ``threshold`` for at least
+  ``window_share`` of the window, each scored frame's verdict holding until the next scored
+  frame (a frame the change gate skipped looked like the one before it), and the stream has
+  been scored for the whole window. It means the same at 10 fps or 1 fps, takes at least two
+  frames over threshold, and delays an alert by at most ``window_s`` (docs/event-logic.md);
+* **frame count** (``window_s=None``, the fallback): at least ``k`` of the last ``n`` scored
+  frames score >= ``threshold``.
+
+Per (camera, algorithm, region cell) -- the cell
 of a ``grid_wh`` grid holding the box centre -- one alert is raised when the event comes on
 there, none while it stays on (dedup), and none for ``cooldown_s`` after the last alert
 in that cell (so a flickering event does not alert again and again). Every alert carries
@@ -19,6 +30,9 @@ Frames skipped by the change gate are not scored and do not enter the window.
 >>> hit = {"fire": Detection(score=0.9, xyxy=(10, 10, 40, 40), model_version="fire@3")}
 >>> [len(det.update(FrameEvent("c1", i, i * 100, img), hit)) for i in range(4)]
 [0, 1, 0, 0]
+>>> slow = EventDetector(put_evidence=put, policy=EventPolicy(window_s=3.0, window_share=0.8))
+>>> [len(slow.update(FrameEvent("c1", i, i * 1000, img), hit)) for i in range(5)]  # 1 fps: on once 3 s are seen
+[0, 0, 0, 1, 0]
 """
 from __future__ import annotations
 
@@ -27,7 +41,7 @@ import logging
 import math
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -37,7 +51,7 @@ from runtime.streams.base import FrameEvent, StreamConfigError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Alert", "Detection", "EventDetector", "EventPolicy", "evidence_jpeg", "region_cell"]
+__all__ = ["Alert", "Detection", "EventDetector", "EventPolicy", "evidence_jpeg", "held_over_ms", "region_cell"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +84,39 @@ class EventPolicy:
     n: int = 5
     cooldown_s: float = 30.0
     grid_wh: tuple[int, int] = (4, 4)
+    window_s: float | None = None  # persistence window in stream seconds; None: k of the last n scored frames
+    window_share: float = 0.8  # share of the window the score must be over threshold
 
     def __post_init__(self) -> None:
         if not (1 <= self.k <= self.n):
             raise StreamConfigError(f"k={self.k!r} of n={self.n!r} frames; expected 1 <= k <= n, e.g. k=3, n=5")
+        if self.window_s is not None and not (math.isfinite(self.window_s) and 0 < self.window_s <= 3600):
+            raise StreamConfigError(f"window_s={self.window_s!r}; expected seconds in (0, 3600], e.g. 3.0, or None for k of n frames")
+        if not (0 < self.window_share <= 1):
+            raise StreamConfigError(f"window_share={self.window_share!r}; expected a share in (0, 1], e.g. 0.8")
         if self.cooldown_s < 0 or not math.isfinite(self.cooldown_s):
             raise StreamConfigError(f"cooldown_s={self.cooldown_s!r}; expected seconds >= 0")
         if len(self.grid_wh) != 2 or min(self.grid_wh) < 1:
             raise StreamConfigError(f"grid_wh={self.grid_wh!r}; expected (columns, rows) >= 1, e.g. (4, 4)")
+
+
+def held_over_ms(hits: Sequence[tuple[int, bool]], now_ms: int, window_ms: int) -> int | None:
+    """Milliseconds of ``[now_ms - window_ms, now_ms)`` during which the score was over threshold,
+    each ``(ts_ms, hit)`` of the earlier scored frames (oldest first) holding until the next one
+    (the last until ``now_ms``); ``None`` while the frames do not reach back over the whole window.
+
+    >>> held_over_ms([(0, True), (1000, False), (2000, True)], 3000, 3000), held_over_ms([(500, True)], 3000, 3000)
+    (2000, None)
+    """
+    start = now_ms - window_ms
+    if not hits or hits[0][0] > start:
+        return None
+    total = 0
+    for i, (ts, hit) in enumerate(hits):
+        end = hits[i + 1][0] if i + 1 < len(hits) else now_ms
+        if hit:
+            total += max(0, min(end, now_ms) - max(ts, start))
+    return total
 
 
 def region_cell(xyxy: XYXY, image_wh: tuple[int, int], grid_wh: tuple[int, int]) -> tuple[int, int]:
@@ -111,8 +150,23 @@ def evidence_jpeg(image: np.ndarray, xyxy: XYXY, label: str, *, quality: int = 8
 
 @dataclass(slots=True)
 class _Track:
-    hits: deque = field(default_factory=deque)
+    hits: deque = field(default_factory=deque)  # k of n: bools; time window: (ts_ms, hit) of earlier frames
     open_cells: set = field(default_factory=set)
+
+
+def _window_on(track: _Track, now_ms: int, hit: bool, pol: EventPolicy) -> bool:
+    """The time-window rule (module doc) at a frame of ``now_ms``: is the event on over the window
+    before it (the caller alerts only on a frame that is itself over threshold); records the frame."""
+    window_ms = int(round(pol.window_s * 1000))
+    if track.hits and now_ms < track.hits[-1][0]:  # the stream's clock went back (a file restarted): start over
+        track.hits.clear()
+    while len(track.hits) >= 2 and track.hits[1][0] <= now_ms - window_ms:
+        track.hits.popleft()  # keep one frame at or before the window's start: its verdict holds into the window
+    over = held_over_ms(track.hits, now_ms, window_ms)
+    if track.hits and track.hits[-1][0] == now_ms:
+        track.hits.pop()  # two frames at one timestamp: the later verdict stands
+    track.hits.append((now_ms, hit))
+    return over is not None and over >= pol.window_share * window_ms - 0.5
 
 
 class EventDetector:
@@ -149,10 +203,18 @@ class EventDetector:
 
     def _one(self, frame: FrameEvent, algorithm_id: str, det: Detection) -> Alert | None:
         pol = self.policy_for(algorithm_id)
-        track = self._tracks.setdefault((frame.camera_id, algorithm_id), _Track(deque(maxlen=pol.n)))
         hit = det.score >= pol.threshold
-        track.hits.append(hit)
-        if sum(track.hits) < pol.k:
+        key_t = (frame.camera_id, algorithm_id)
+        track = self._tracks.get(key_t)
+        timed = pol.window_s is not None
+        if track is None or (track.hits.maxlen is None) != timed or (not timed and track.hits.maxlen != pol.n):
+            track = self._tracks[key_t] = _Track(deque() if timed else deque(maxlen=pol.n))  # new or changed rule
+        if timed:
+            on = _window_on(track, int(frame.ts_ms), hit, pol)
+        else:
+            track.hits.append(hit)
+            on = sum(track.hits) >= pol.k
+        if not on:
             track.open_cells.clear()  # the event is over: a later one may alert again (after cooldown)
             return None
         if not hit:

@@ -27,6 +27,10 @@ class HeadWork:
 
     ``canary``: this camera runs the algorithm's canary version (it sits in the bank beside
     production under its own slot). ``size_mib``: the head's measured memory (for residency).
+    ``window_s`` / ``window_share``: the head's persistence window for its event (stream
+    seconds; the control plane sets it from the catalog's event taxonomy,
+    ``catalog.event_persistence``); ``None``: the frame-count rule, ``k`` of the last ``n``
+    scored frames (runtime.EventPolicy).
     """
 
     algorithm_id: str
@@ -39,12 +43,18 @@ class HeadWork:
     k: int = 2
     n: int = 3
     cooldown_s: float = 30.0
+    window_s: float | None = None
+    window_share: float = 0.8
 
     def __post_init__(self) -> None:
         if not self.algorithm_id or not str(self.version):
             raise StreamConfigError(f"head work {self.algorithm_id!r}@{self.version!r} needs an algorithm id and a version")
         if not (math.isfinite(self.fps) and 0 <= self.fps <= 1000):
             raise StreamConfigError(f"head work {self.algorithm_id}: fps={self.fps!r}; expected 0 <= fps <= 1000")
+        if self.window_s is not None and not (math.isfinite(self.window_s) and 0 < self.window_s <= 3600):
+            raise StreamConfigError(f"head work {self.algorithm_id}: window_s={self.window_s!r}; expected seconds in (0, 3600] or None")
+        if not (0 < self.window_share <= 1):
+            raise StreamConfigError(f"head work {self.algorithm_id}: window_share={self.window_share!r}; expected a share in (0, 1]")
         object.__setattr__(self, "version", str(self.version))
 
     @property
@@ -70,7 +80,7 @@ class CameraWork:
         if dup:
             raise StreamConfigError(f"camera {camera_id!r} lists head {dup[0]!r} twice; give each algorithm once")
         body = json.dumps([camera_id, [[h.algorithm_id, h.version, h.fps, h.artifact_sha256, h.threshold, h.canary,
-                                        h.k, h.n, h.cooldown_s] for h in hs], ds, dict(zones or {})],
+                                        h.k, h.n, h.cooldown_s, h.window_s, h.window_share] for h in hs], ds, dict(zones or {})],
                           sort_keys=True, default=str)
         return cls(camera_id, hs, ds, dict(zones or {}), hashlib.sha256(body.encode()).hexdigest()[:16])
 

@@ -115,7 +115,8 @@ class WorkerControl:
                     self._samplers[(cam, h.algorithm_id)] = RateSampler(target_fps=h.fps)
                 self._versions[h.algorithm_id] = h.version
                 thr = h.threshold if h.threshold is not None else 0.5
-                self._events.set_policy(h.algorithm_id, EventPolicy(threshold=thr, k=h.k, n=h.n, cooldown_s=h.cooldown_s))
+                self._events.set_policy(h.algorithm_id, EventPolicy(threshold=thr, k=h.k, n=h.n, cooldown_s=h.cooldown_s,
+                                                                  window_s=h.window_s, window_share=h.window_share))
             for (c, alg) in [k for k in self._samplers if k[0] == cam and k[1] not in self._heads_of[cam]]:
                 self._samplers.pop((c, alg), None)
             self._cameras.add(cam)

@@ -141,3 +141,89 @@ def test_per_algorithm_policy_overrides_the_default():
                         policies={"smoke": EventPolicy(k=1, n=1)})
     got = det.update(FrameEvent("c", 0, 0, IMG), {"fire": Detection(score=H, xyxy=LEFT), "smoke": Detection(score=H, xyxy=LEFT)})
     assert [a.algorithm_id for a in got] == ["smoke"]
+
+
+# --- the time-window persistence rule (EventPolicy.window_s; docs/event-logic.md) -------------------
+
+STATE = dict(window_s=3.0, window_share=0.8, cooldown_s=0)  # the catalog's "state" kind
+MOMENTARY = dict(window_s=0.5, window_share=0.5, cooldown_s=0)  # the catalog's "momentary" kind
+
+
+def run_at(times_s, scores, *, policy):
+    """Feed scores at the given stream times (seconds); return the alert times."""
+    det = EventDetector(put_evidence=Store().put, policy=policy)
+    out = []
+    for i, (t, s) in enumerate(zip(times_s, scores)):
+        if det.update(FrameEvent("c1", i, int(round(t * 1000)), IMG), {"fire": Detection(score=s, xyxy=LEFT)}):
+            out.append(t)
+    return out
+
+
+@pytest.mark.parametrize("fps", [10.0, 4.0, 2.0, 1.0])
+def test_a_window_means_the_same_time_at_any_frame_rate(fps):
+    # quiet for 5 s, then the event stays: the alert comes once it was seen over 80% of 3 s (2.4 s),
+    # at most 3 s (and a frame) after it started, at every rate
+    times = [i / fps for i in range(int(20 * fps))]
+    got = run_at(times, [H if t >= 5.0 else L for t in times], policy=EventPolicy(**STATE))
+    assert len(got) == 1 and 7.4 - 1e-9 <= got[0] <= 8.0 + 1e-9, (fps, got)
+    # the frame-count rule does not: 2 of 3 frames is 0.2 s at 10 fps and 2 s at 1 fps
+    kn = run_at(times, [H if t >= 5.0 else L for t in times], policy=EventPolicy(k=2, n=3, cooldown_s=0))
+    assert kn == [5.0 + 1.0 / fps]
+
+
+@pytest.mark.parametrize("burst_s, state_alerts, momentary_alerts", [(0.5, 0, 1), (2.0, 0, 1), (3.5, 1, 1), (0.1, 0, 0)])
+def test_a_burst_shorter_than_the_window_does_not_alert(burst_s, state_alerts, momentary_alerts):
+    times = [i / 10 for i in range(100)]
+    scores = [H if 4.0 <= t < 4.0 + burst_s - 1e-9 else L for t in times]
+    assert len(run_at(times, scores, policy=EventPolicy(**STATE))) == state_alerts
+    assert len(run_at(times, scores, policy=EventPolicy(**MOMENTARY))) == momentary_alerts
+
+
+def test_most_of_the_window_is_enough_and_one_alert_per_ongoing_event():
+    # over threshold 9 frames in 10 over 12 s (10 fps): the event is on once; a missed frame neither ends it nor re-alerts
+    times = [i / 10 for i in range(120)]
+    scores = [L if i % 10 == 3 else H for i in range(120)]
+    assert run_at(times, scores, policy=EventPolicy(**STATE)) == [3.0]
+    # over threshold 1 frame in 2: under the state share (0.8), never on
+    assert run_at(times, [H if i % 2 else L for i in range(120)], policy=EventPolicy(**STATE)) == []
+
+
+def test_frames_the_gate_skipped_hold_the_verdict_of_the_frame_before():
+    # scored at 0, 2.5 and 3.1 s only (the change gate skipped the unchanged frames between): on at 3.1 s
+    assert run_at([0.0, 2.5, 3.1], [H, H, H], policy=EventPolicy(**STATE)) == [3.1]
+    # one frame over threshold never alerts, however long the gate then skips
+    assert run_at([0.0, 10.0, 20.0], [L, H, L], policy=EventPolicy(**STATE)) == []
+    # and the stream must cover the window: two hits 1 s apart at the stream's start are not 3 s seen
+    assert run_at([0.0, 1.0], [H, H], policy=EventPolicy(**STATE)) == []
+
+
+def test_an_event_alerts_again_after_it_ends_and_the_clock_restarting_starts_over():
+    times = [i / 10 for i in range(200)]
+    scores = [H if (1.0 <= t < 6.0 or 12.0 <= t < 17.0) else L for t in times]
+    assert run_at(times, scores, policy=EventPolicy(**STATE)) == [3.4, 14.4]
+    det = EventDetector(put_evidence=Store().put, policy=EventPolicy(**STATE))
+    seen = [bool(det.update(FrameEvent("c1", i, ts, IMG), {"fire": Detection(score=H, xyxy=LEFT)}))
+            for i, ts in enumerate([0, 1000, 2000, 3000, 0, 1000, 2000, 3000])]  # a file camera played again
+    assert seen == [False, False, False, True, False, False, False, True]  # the replay's window starts over
+
+
+def test_a_policy_switch_between_rules_takes_effect():
+    det = EventDetector(put_evidence=Store().put, policy=EventPolicy(k=1, n=1, cooldown_s=0))
+    assert det.update(FrameEvent("c1", 0, 0, IMG), {"fire": Detection(score=H, xyxy=LEFT)})
+    det.set_policy("fire", EventPolicy(**STATE))
+    got = [bool(det.update(FrameEvent("c1", i, i * 1000, IMG), {"fire": Detection(score=H, xyxy=LEFT)})) for i in range(1, 6)]
+    assert got == [False, False, False, True, False]  # the window starts with the switch
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(window_s=0.0), "window_s=0.0"),
+        (dict(window_s=float("nan")), "window_s=nan"),
+        (dict(window_s=3.0, window_share=0.0), "window_share=0.0"),
+        (dict(window_s=3.0, window_share=1.5), "window_share=1.5"),
+    ],
+)
+def test_window_validation(kwargs, match):
+    with pytest.raises(StreamConfigError, match=match):
+        EventPolicy(**kwargs)

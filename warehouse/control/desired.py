@@ -14,12 +14,15 @@ the backbone and decode); where nothing was measured a default is used and the i
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from runtime.work import CameraWork, HeadWork
 from warehouse.control.state import CameraSpec, DesiredState, WorkerSpec
+
+log = logging.getLogger(__name__)
 
 INSTANCE_FORMAT = "warehouse.schedule/1"
 PLAN_FORMAT = "warehouse.plan/1"
@@ -65,6 +68,10 @@ class AlgorithmRuntime:
     production: VersionRef | None
     canary: VersionRef | None = None
     canary_cameras: frozenset[str] = frozenset()
+    # the persistence window its alerts need (catalog.event_persistence: the catalog's event taxonomy or the
+    # algorithm's override); None: the control plane's event_k of event_n frames (docs/event-logic.md)
+    event_window_s: float | None = None
+    event_window_share: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +221,8 @@ def desired_state(plan: Mapping[str, Any], cameras: Mapping[str, CameraInput], a
                 heads.append(HeadWork(alg.algorithm_id, str(ref.version), fps=float(d["fps"]), artifact_sha256=ref.artifact_sha256,
                                       threshold=ref.threshold, canary=canary,
                                       size_mib=ref.memory_mib if ref.memory_mib is not None else profile.head_memory_mib,
-                                      k=event_k, n=event_n, cooldown_s=cooldown_s))
+                                      k=event_k, n=event_n, cooldown_s=cooldown_s,
+                                      window_s=alg.event_window_s, window_share=alg.event_window_share))
             else:
                 detectors[alg.algorithm_id] = float(d["fps"])
         if not heads and not detectors:
@@ -230,6 +238,20 @@ def desired_state(plan: Mapping[str, Any], cameras: Mapping[str, CameraInput], a
         if u["camera"] not in specs:
             unplaced.setdefault(u["camera"], u["reason"])
     return DesiredState(workers, specs, unplaced)
+
+
+def head_persistence(event_types: Sequence[str], postprocess: Mapping[str, Any] | None = None) -> tuple[float | None, float]:
+    """``(window_s, share)`` a head's alerts need: its event types' persistence kinds in the catalog's
+    taxonomy, or its postprocess override (``catalog.event_persistence``); a bad override falls
+    back to the frame-count rule (``(None, 0.8)``: event_k of event_n frames), logged."""
+    from catalog import event_persistence
+
+    try:
+        p = event_persistence(event_types, postprocess=postprocess)
+    except ValueError:
+        log.warning("control: bad persistence override %r; using event_k of event_n frames", dict(postprocess or {}))
+        return None, 0.8
+    return p.window_s, p.share
 
 
 def instance_digest(instance: Mapping[str, Any]) -> int:
@@ -251,6 +273,6 @@ def finite_or(value: Any, default: float) -> float:
 
 __all__ = [
     "AlgorithmRuntime", "CameraInput", "Choice", "ControlPolicy", "INSTANCE_FORMAT", "NodeView", "PLAN_FORMAT",
-    "RuntimeProfile", "VersionRef", "build_instance", "desired_state", "finite_or", "instance_digest", "plan_city",
+    "RuntimeProfile", "VersionRef", "build_instance", "desired_state", "finite_or", "head_persistence", "instance_digest", "plan_city",
     "version_for", "worker_id_for",
 ]

@@ -23,6 +23,14 @@ alarm on any of their windows. :class:`CalibrationConfig` by default fits the ta
 camera's own footage (its first stream) and floors with the others (``other_streams``). All of
 it is pure numpy.
 
+With a **persistence window** (``window_s``: the rule the control plane runs a head with, set
+from the catalog's event taxonomy, ``catalog.event_persistence``; docs/event-logic.md) the
+event logic is the runtime's time rule instead of k of n: a window fires at a threshold when
+the newest score is over it and the earlier frames' scores (each holding until the next
+frame) are over it for ``window_share`` of the last ``window_s`` seconds. Its firing level is
+the highest such threshold, and a camera-hour holds ``3600 / window_s`` independent looks.
+:class:`CalibrationConfig` takes the window per head from its event types (``event_types=``).
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> stream = 1 / (1 + np.exp(-rng.normal(-6, 1, 400)))   # a quiet camera, 40 s at 10 fps
@@ -71,6 +79,8 @@ class Calibration:
     n: int
     cooldown_s: float
     fps: float
+    window_s: float = 0.0  # the persistence window calibrated through (0: k of n frames)
+    window_share: float = 0.8
 
     def as_metrics(self) -> dict[str, float]:
         """Flat ``{name: float}`` for a catalog version's metrics (prefix ``calibration_``)."""
@@ -95,6 +105,61 @@ def _check_policy(k: int, n: int, cooldown_s: float, fps: float) -> None:
         raise CalibrationError(f"fps={fps!r}; expected frames per second > 0 (vtest: 10)")
 
 
+def _check_window(window_s: float | None, window_share: float) -> None:
+    if window_s is not None and not (math.isfinite(window_s) and 0 < window_s <= 3600):
+        raise CalibrationError(f"window_s={window_s!r}; expected seconds in (0, 3600], e.g. 3.0, or None for k of n frames")
+    if not (0 < window_share <= 1):
+        raise CalibrationError(f"window_share={window_share!r}; expected a share in (0, 1], e.g. 0.8")
+
+
+def _ts_ms(count: int, fps: float) -> list[int]:
+    return [int(round(i * 1000.0 / fps)) for i in range(count)]  # the timestamps a camera at ``fps`` stamps frames with
+
+
+def window_levels(scores: np.ndarray, *, fps: float, window_s: float, window_share: float) -> np.ndarray:
+    """Per frame that the time rule can judge (the stream covers the window before it), the
+    highest threshold at which it fires: over ``[t - window_s, t)`` the earlier frames' scores,
+    each held until the next frame, are over the threshold for ``window_share`` of the window,
+    and so is the frame's own score (runtime.EventPolicy; a test checks it against the detector).
+
+    >>> window_levels(np.array([0.9, 0.8, 0.1, 0.7, 0.6]), fps=1.0, window_s=2.0, window_share=0.5).round(2).tolist()
+    [0.1, 0.7, 0.6]
+    """
+    s = np.asarray(scores, np.float64).reshape(-1)
+    ts, w_ms = _ts_ms(len(s), fps), int(round(window_s * 1000))
+    need = window_share * w_ms - 0.5
+    out = []
+    for i in range(len(s)):
+        start = ts[i] - w_ms
+        if ts[0] > start:
+            continue
+        j0 = max(j for j in range(i + 1) if ts[j] <= start)  # the frame whose verdict holds at the window's start
+        vals, weights = s[j0:i], [min(ts[j + 1], ts[i]) - max(ts[j], start) for j in range(j0, i)]
+        order = np.argsort(-vals, kind="stable")
+        cum, level = 0.0, 0.0
+        for o in order:
+            cum += weights[o]
+            if cum >= need:
+                level = float(vals[o])
+                break
+        out.append(min(float(s[i]), level) if cum >= need else 0.0)
+    return np.asarray(out, np.float64)
+
+
+def event_levels(scores: np.ndarray, *, k: int, n: int, fps: float, window_s: float | None = None,
+                 window_share: float = 0.8) -> np.ndarray:
+    """The firing levels of every window the event logic judges: the time rule's when
+    ``window_s`` is set, else k of n frames' (windows shorter than k dropped)."""
+    if window_s is not None:
+        return window_levels(scores, fps=fps, window_s=window_s, window_share=window_share)
+    return firing_levels(scores, k=k, n=n)[k - 1 :]
+
+
+def looks_per_hour(*, fps: float, n: int, window_s: float | None = None) -> float:
+    """Independent windows in a camera-hour: ``3600 / window_s``, or ``3600 * fps / n`` for k of n."""
+    return 3600.0 / window_s if window_s is not None else 3600.0 * fps / n
+
+
 def firing_levels(scores: np.ndarray, *, k: int, n: int) -> np.ndarray:
     """Per frame i, the highest threshold at which the k-of-n window ending at i fires:
     ``min(scores[i], k-th highest of scores[i-n+1 : i+1])`` (windows shorter than k never fire).
@@ -112,25 +177,39 @@ def firing_levels(scores: np.ndarray, *, k: int, n: int) -> np.ndarray:
 
 
 def count_alarms(scores: np.ndarray, threshold: float, *, k: int = DEFAULT_K, n: int = DEFAULT_N,
-                 cooldown_s: float = DEFAULT_COOLDOWN_S, fps: float = 10.0) -> int:  # fmt: skip
+                 cooldown_s: float = DEFAULT_COOLDOWN_S, fps: float = 10.0, window_s: float | None = None,
+                 window_share: float = 0.8) -> int:  # fmt: skip
     """Alarms :class:`runtime.EventDetector` raises on one camera's scores for a whole-frame
-    head (one region cell): an event comes on at k of n hits, alerts once, and not again
-    within ``cooldown_s`` of the last alert (a test checks this against the detector)."""
+    head (one region cell): an event comes on at k of n hits (or, with ``window_s``, by the
+    time rule), alerts once, and not again within ``cooldown_s`` of the last alert (a test
+    checks this against the detector)."""
+    from runtime.events import held_over_ms
+
     _check_policy(k, n, cooldown_s, fps)
-    hits: list[bool] = []
+    _check_window(window_s, window_share)
+    hits: list = []
     alarms, open_, last_ms = 0, False, None
+    w_ms = int(round(window_s * 1000)) if window_s is not None else 0
     for i, v in enumerate(np.asarray(scores, np.float64).reshape(-1)):
         hit = bool(v >= threshold)
-        hits.append(hit)
-        if len(hits) > n:
-            hits.pop(0)
-        if sum(hits) < k:
+        ts_ms = int(round(i * 1000.0 / fps))
+        if window_s is not None:
+            while len(hits) >= 2 and hits[1][0] <= ts_ms - w_ms:
+                hits.pop(0)
+            over = held_over_ms(hits, ts_ms, w_ms)
+            hits.append((ts_ms, hit))
+            on = over is not None and over >= window_share * w_ms - 0.5
+        else:
+            hits.append(hit)
+            if len(hits) > n:
+                hits.pop(0)
+            on = sum(hits) >= k
+        if not on:
             open_ = False
             continue
         if not hit or open_:
             continue
         open_ = True
-        ts_ms = int(round(i * 1000.0 / fps))
         if last_ms is not None and ts_ms - last_ms < cooldown_s * 1000:
             continue
         last_ms = ts_ms
@@ -167,17 +246,22 @@ def calibrate_threshold(
     min_stream_windows: int = MIN_STREAM_WINDOWS,
     shared_spread: bool = False,
     floor_streams: Sequence[np.ndarray] = (),
+    window_s: float | None = None,
+    window_share: float = 0.8,
 ) -> Calibration:
     """The threshold for one head: ``streams`` are its scores on real negative videos (frame
     order, at ``fps``), ``stills`` its scores on real negative pictures (each a window).
     ``per_stream``: each stream of ``min_stream_windows`` windows or more gets its own tail and
-    the highest one binds (else, or with none that long, one tail over every window pooled)."""
+    the highest one binds (else, or with none that long, one tail over every window pooled).
+    ``window_s``: calibrate through the time rule (module doc) instead of k of n frames."""
     _check_policy(k, n, cooldown_s, fps)
+    _check_window(window_s, window_share)
+    rule = dict(k=k, n=n, fps=fps, window_s=window_s, window_share=window_share)
     if not (budget_per_hour > 0 and math.isfinite(budget_per_hour)):
         raise CalibrationError(f"budget_per_hour={budget_per_hour!r}; expected false alarms per camera-hour > 0, e.g. 0.03")
     if not (0.0 < threshold_f1 < 1.0):
         raise CalibrationError(f"threshold_f1={threshold_f1!r} is not a probability in (0, 1)")
-    levels = [firing_levels(s, k=k, n=n)[k - 1 :] for s in streams if len(s) >= k]
+    levels = [lv for lv in (event_levels(s, **rule) for s in streams if len(s) >= k) if len(lv)]
     still = np.asarray(stills if stills is not None else [], np.float64).reshape(-1)
     pooled = np.concatenate(levels + [still]) if levels or len(still) else np.zeros(0)
     if len(pooled) < 2:
@@ -185,7 +269,7 @@ def calibrate_threshold(
                                f"(at least {k} in a row) or real pictures")  # fmt: skip
     z = _logit(pooled)
     mu, sigma = float(z.mean()), max(min_sigma_logit, float(z.std())) * sigma_scale
-    windows_per_hour = 3600.0 * fps / n
+    windows_per_hour = looks_per_hour(fps=fps, n=n, window_s=window_s)
     p = min(0.5, budget_per_hour / windows_per_hour)
     tails = [(mu, sigma)]
     if per_stream:
@@ -199,16 +283,17 @@ def calibrate_threshold(
                 tails = [(tails[0][0], max(sd for _, sd in tails))]
     mu, sigma = max(tails, key=lambda t: t[0] + t[1] * _norm_isf(p))  # the binding camera's fit is the one recorded
     t_tail = mu + sigma * _norm_isf(p)
-    floor = [firing_levels(s, k=k, n=n)[k - 1 :] for s in floor_streams if len(s) >= k]  # other cameras: no alarm on them
+    floor = [event_levels(s, **rule) for s in floor_streams if len(s) >= k]  # other cameras: no alarm on them
     t_seen = max([float(z.max())] + [float(_logit(lv).max()) for lv in floor if len(lv)]) + margin_logit
     t_logit = max(t_tail, t_seen, float(_logit(np.array([threshold_f1]))[0]))
     thr = max(min(_sigmoid(t_logit), 1.0 - 1e-6), float(threshold_f1))  # exact when the F1 threshold already meets the budget
     expected = max(windows_per_hour * _norm_sf((t_logit - m) / sd) for m, sd in tails)  # the worst camera
-    alarms = sum(count_alarms(s, thr, k=k, n=n, cooldown_s=cooldown_s, fps=fps) for s in [*streams, *floor_streams])
+    alarms = sum(count_alarms(s, thr, k=k, n=n, cooldown_s=cooldown_s, fps=fps, window_s=window_s, window_share=window_share)
+                 for s in [*streams, *floor_streams])
     return Calibration(thr, float(threshold_f1), float(budget_per_hour), float(expected), int(alarms),
                        int(sum(len(s) for s in [*streams, *floor_streams]) + len(still)), int(sum(len(s) for s in [*streams, *floor_streams])),
                        windows_per_hour,
-                       mu, sigma, int(k), int(n), float(cooldown_s), float(fps))  # fmt: skip
+                       mu, sigma, int(k), int(n), float(cooldown_s), float(fps), float(window_s or 0.0), float(window_share))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,16 +318,30 @@ class CalibrationConfig:
     # real pictures as extra windows: off by default -- a still photo of gravel *is* ambiguous
     # with "construction waste" and is not a camera-hour; they train and validate the heads instead
     include_stills: bool = False
+    # the event logic's persistence window: "event" = each head's own, from its event types in the
+    # catalog's taxonomy (catalog.event_persistence, what the control plane runs it with); "frames" =
+    # k of n frames (the control plane's fallback)
+    persistence: str = "event"
 
     def __post_init__(self) -> None:
         _check_policy(self.k, self.n, self.cooldown_s, 1.0)
+        if self.persistence not in ("event", "frames"):
+            raise CalibrationError(f"persistence={self.persistence!r}; expected 'event' (each head's window) or 'frames' (k of n)")
         if not (self.budget_per_hour > 0 and math.isfinite(self.budget_per_hour)):
             raise CalibrationError(f"budget_per_hour={self.budget_per_hour!r}; expected false alarms per camera-hour > 0, e.g. 0.03")
         if self.other_streams not in ("tail", "floor", "off"):
             raise CalibrationError(f"other_streams={self.other_streams!r}; expected 'tail', 'floor' or 'off'")
 
-    def calibrate(self, streams: Sequence[np.ndarray], *, fps: float, threshold_f1: float, stills: np.ndarray | None = None) -> Calibration:
-        """``streams[0]``: the camera's own quiet footage; the rest: other quiet cameras (see ``other_streams``)."""
+    def calibrate(self, streams: Sequence[np.ndarray], *, fps: float, threshold_f1: float, stills: np.ndarray | None = None,
+                  event_types: Sequence[str] | None = None) -> Calibration:
+        """``streams[0]``: the camera's own quiet footage; the rest: other quiet cameras (see ``other_streams``).
+        ``event_types``: the head's, for its persistence window (``persistence="event"``; None: k of n)."""
+        window_s, share = None, 0.8
+        if self.persistence == "event" and event_types is not None:
+            from catalog import event_persistence
+
+            p = event_persistence(event_types)
+            window_s, share = p.window_s, p.share
         streams, floor = (list(streams), []) if self.other_streams == "tail" else (list(streams[:1]), list(streams[1:]))
         if self.other_streams == "off":
             floor = []
@@ -252,4 +351,5 @@ class CalibrationConfig:
                                    k=self.k, n=self.n, cooldown_s=self.cooldown_s, margin_logit=self.margin_logit,
                                    sigma_scale=self.sigma_scale, min_sigma_logit=self.min_sigma_logit,
                                    per_stream=self.per_stream, min_stream_windows=self.min_stream_windows,
-                                   shared_spread=self.shared_spread, floor_streams=floor)  # fmt: skip
+                                   shared_spread=self.shared_spread, floor_streams=floor, window_s=window_s,
+                                   window_share=share)  # fmt: skip

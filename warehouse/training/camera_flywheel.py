@@ -136,7 +136,8 @@ def run_camera_flywheel(
             retrained += 1
             if new_f1 >= min_f1 or new_f1 >= f1.get(a, 0.0):
                 old = current[a]
-                current[a] = HeadUnderTest(onnx, thr, old.k, old.n, old.cooldown_s, f"{old.version}+c{cycle}")
+                current[a] = HeadUnderTest(onnx, thr, old.k, old.n, old.cooldown_s, f"{old.version}+c{cycle}", old.window_s,
+                                           old.window_share)
                 f1[a] = new_f1
             else:
                 kept += 1

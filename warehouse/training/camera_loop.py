@@ -64,7 +64,8 @@ def enroll_head(cat, store, algorithm_id: str, pool: ScenePool, head: HeadUnderT
     run = cat.record_training_run(algorithm_id, dataset_version_id=ds_id, params={"trainer": "warehouse.training.heads.train_heads",
                                                                                    "enrolled": head.version}, metrics={})
     metrics = {"threshold": float(head.threshold), "calibration_k": float(head.k), "calibration_n": float(head.n),
-               "calibration_cooldown_s": float(head.cooldown_s)}
+               "calibration_cooldown_s": float(head.cooldown_s), "calibration_window_s": float(head.window_s or 0.0),
+               "calibration_window_share": float(head.window_share)}
     v = cat.add_version(algorithm_id, artifact_sha256=store.put_bytes(head.onnx_bytes, suffix=".onnx"), metrics=metrics,
                         training_run_id=run, stage=Stage.CANDIDATE, notes=f"enrolled for the camera flywheel from {head.version}")
     cat.promote(algorithm_id, v.number, to=Stage.PRODUCTION)
@@ -131,7 +132,8 @@ def run_camera_flywheel_loop(
                 negatives[a] += res.labeled_negative
                 if res.new_version is not None:
                     v = cat.get_version(a, res.new_version)
-                    current[a] = HeadUnderTest.from_version(cat.load_artifact(a, v.number), v.metrics, version=f"{a}@{v.number}")
+                    current[a] = HeadUnderTest.from_version(cat.load_artifact(a, v.number), v.metrics, version=f"{a}@{v.number}",
+                                                            window=(current[a].window_s, current[a].window_share))  # the rule it runs with
                     f1[a] = float(res.metrics.get("f1", float("nan")))
                 else:
                     kept += 1

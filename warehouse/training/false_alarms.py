@@ -2,8 +2,8 @@
 
 Every frame of the camera is scored by the runtime's own fused head bank
 (:class:`runtime.HeadBank`, the thresholds the catalog stores) and fed, in order, to the
-runtime's event logic (:class:`runtime.EventDetector`: k of n frames, one alert per event and
-region cell, cooldown). Any alert is a false alarm, because the footage shows no city event.
+runtime's event logic (:class:`runtime.EventDetector`: the head's persistence window, or k of n
+frames, one alert per event and region cell, cooldown). Any alert is a false alarm, because the footage shows no city event.
 Rates are per camera-hour of footage (``frames / fps`` seconds). A second, model-based figure
 extrapolates each head's tail (:mod:`.calibration`) where the footage is too short to count
 a rate of about one per hour (one alert in 40 s is ~90 per hour).
@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from warehouse.training.calibration import DEFAULT_COOLDOWN_S, DEFAULT_K, DEFAULT_N, _logit, _norm_sf, firing_levels
+from warehouse.training.calibration import DEFAULT_COOLDOWN_S, DEFAULT_K, DEFAULT_N, _logit, _norm_sf, event_levels, looks_per_hour
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,26 @@ class HeadUnderTest:
     n: int = DEFAULT_N
     cooldown_s: float = DEFAULT_COOLDOWN_S
     version: str = "v1"
+    window_s: float | None = None  # the persistence window (runtime.EventPolicy); None: k of n frames
+    window_share: float = 0.8
 
     @classmethod
-    def from_version(cls, onnx_bytes: bytes, metrics: Mapping[str, float], *, version: str = "v1") -> "HeadUnderTest":
-        """The head as the catalog describes it: threshold, and the calibrated event policy if any."""
+    def from_version(cls, onnx_bytes: bytes, metrics: Mapping[str, float], *, version: str = "v1",
+                     window: tuple[float | None, float] | None = None) -> "HeadUnderTest":
+        """The head as the catalog describes it: threshold, and the calibrated event policy if any.
+        ``window``: ``(window_s, share)`` it runs with (the control plane's
+        ``warehouse.control.desired.head_persistence``); None: the window it was calibrated through."""
         m = dict(metrics or {})
+        if window is None:
+            w = float(m.get("calibration_window_s", 0.0))
+            window = (w if w > 0 else None, float(m.get("calibration_window_share", 0.8)))
         return cls(onnx_bytes, float(m.get("threshold", 0.5)), int(m.get("calibration_k", DEFAULT_K)), int(m.get("calibration_n", DEFAULT_N)),
-                   float(m.get("calibration_cooldown_s", DEFAULT_COOLDOWN_S)), version)  # fmt: skip
+                   float(m.get("calibration_cooldown_s", DEFAULT_COOLDOWN_S)), version, window[0], window[1])  # fmt: skip
+
+    @property
+    def rule(self) -> dict:
+        """The event rule as keywords of ``calibration.count_alarms`` / ``event_levels``."""
+        return dict(k=self.k, n=self.n, window_s=self.window_s, window_share=self.window_share)
 
 
 @dataclass(frozen=True)
@@ -84,20 +98,26 @@ class FalseAlarmReport:
 
 
 def _expected_per_hour(scores: np.ndarray, h: HeadUnderTest, fps: float) -> float:
-    lv = firing_levels(scores, k=h.k, n=h.n)[h.k - 1 :]
+    lv = event_levels(scores, fps=fps, **h.rule)
     if len(lv) < 2:
         return 0.0
     z = _logit(lv)
     mu, sd = float(z.mean()), max(0.5, float(z.std()))
-    return 3600.0 * fps / h.n * _norm_sf((float(_logit(np.array([h.threshold]))[0]) - mu) / sd)
+    return looks_per_hour(fps=fps, n=h.n, window_s=h.window_s) * _norm_sf((float(_logit(np.array([h.threshold]))[0]) - mu) / sd)
 
 
-def _episode(scores: np.ndarray, h: HeadUnderTest, row: int) -> list[int]:
+def _episode(scores: np.ndarray, h: HeadUnderTest, row: int, fps: float) -> list[int]:
+    """The frames over threshold of the alert at ``row``'s event: from its window until the event goes off."""
     hit = scores >= h.threshold
+    if h.window_s is None:
+        span, on = h.n, (lambda i: hit[max(0, i - h.n + 1) : i + 1].sum() >= h.k)
+    else:  # the time rule, judged on the frames before i (as the detector does)
+        span = int(math.ceil(h.window_s * fps)) + 1
+        on = (lambda i: hit[max(0, i - span + 1) : i].mean() >= h.window_share if i else False)
     end = row
-    while end + 1 < len(scores) and hit[max(0, end + 1 - h.n + 1) : end + 2].sum() >= h.k:
+    while end + 1 < len(scores) and on(end + 1):
         end += 1
-    return [i for i in range(max(0, row - h.n + 1), end + 1) if hit[i]]
+    return [i for i in range(max(0, row - span + 1), end + 1) if hit[i]]
 
 
 def measure_false_alarms(heads: Mapping[str, HeadUnderTest], embeddings: np.ndarray, *, fps: float, images: Sequence[np.ndarray] | None = None,
@@ -127,7 +147,8 @@ def measure_false_alarms(heads: Mapping[str, HeadUnderTest], embeddings: np.ndar
         return sha
 
     det = EventDetector(put_evidence=put, policies={a: EventPolicy(threshold=heads[a].threshold, k=heads[a].k, n=heads[a].n,
-                                                                   cooldown_s=heads[a].cooldown_s) for a in ids})  # fmt: skip
+                                                                   cooldown_s=heads[a].cooldown_s, window_s=heads[a].window_s,
+                                                                   window_share=heads[a].window_share) for a in ids})  # fmt: skip
     grey = None
     alerts = {a: 0 for a in ids}
     alert_frames: dict[str, list[int]] = {a: [] for a in ids}
@@ -144,7 +165,7 @@ def measure_false_alarms(heads: Mapping[str, HeadUnderTest], embeddings: np.ndar
         for al in det.update(frame, {a: Detection(score=scores[a][row], xyxy=box, model_version=heads[a].version) for a in ids}):
             alerts[al.algorithm_id] += 1
             alert_frames[al.algorithm_id].append(int(fi))
-            episodes[al.algorithm_id].append([int(idx[r]) for r in _episode(scores[al.algorithm_id], heads[al.algorithm_id], row)])
+            episodes[al.algorithm_id].append([int(idx[r]) for r in _episode(scores[al.algorithm_id], heads[al.algorithm_id], row, fps)])
     rep = FalseAlarmReport(n, fps, alerts, {a: int((scores[a] >= heads[a].threshold).sum()) for a in ids},
                            {a: float(scores[a].max()) for a in ids}, {a: heads[a].threshold for a in ids}, alert_frames, episodes,
                            {a: _expected_per_hour(scores[a], heads[a], fps) for a in ids})  # fmt: skip

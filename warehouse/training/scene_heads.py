@@ -105,7 +105,8 @@ def train_scene_heads(pool: ScenePool, events: Sequence[str], *, seed: int = 0, 
         if calibration is not None and real is not None:
             lh = read_linear_head(head.onnx_bytes)
             c = calibration.calibrate([lh.scores(x)[:, 0] for x in real.calibration_streams()], fps=real.calibration_fps,
-                                      threshold_f1=head.threshold, stills=lh.scores(stills)[:, 0] if len(stills) else None)  # fmt: skip
+                                      threshold_f1=head.threshold, stills=lh.scores(stills)[:, 0] if len(stills) else None,
+                                      event_types=(event,))  # fmt: skip
             threshold, cal = c.threshold, c.as_metrics()
         test = evaluate_head(head.onnx_bytes, pool.embeddings[te], pool.labels[te][:, cols[j]], threshold)
         if cal:

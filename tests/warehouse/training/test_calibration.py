@@ -133,3 +133,66 @@ def test_bad_inputs_are_refused(kwargs, match):
     args.update(kwargs)
     with pytest.raises(CalibrationError, match=match):
         calibrate_threshold(args.pop("streams"), **args)
+
+
+# --- the persistence window (time rule): the calibration models what the runtime runs -----------------
+
+
+def _detector_alarms_window(scores, threshold, window_s, share, cooldown_s, fps) -> int:
+    from runtime import Detection, EventDetector, EventPolicy, FrameEvent
+
+    det = EventDetector(put_evidence=lambda b: hashlib.sha256(b).hexdigest(),
+                        policy=EventPolicy(threshold=threshold, cooldown_s=cooldown_s, window_s=window_s, window_share=share))
+    img = np.zeros((16, 16, 3), np.uint8)
+    return sum(len(det.update(FrameEvent("cam", i, int(round(i * 1000.0 / fps)), img),
+                              {"scene.road.smoke": Detection(score=float(s), xyxy=(0, 0, 16, 16))})) for i, s in enumerate(scores))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bits=st.lists(st.booleans(), min_size=1, max_size=120),
+    rule=st.sampled_from([(3.0, 0.8), (0.5, 0.5), (1.25, 0.6)]),
+    fps=st.sampled_from([10.0, 4.0, 3.0, 1.0]),
+    cooldown_s=st.sampled_from([0.0, 30.0]),
+)
+def test_count_alarms_with_a_window_is_the_event_detector(bits, rule, fps, cooldown_s):
+    from warehouse.training.calibration import window_levels
+
+    scores = np.where(bits, 0.9, 0.1)
+    w, share = rule
+    got = count_alarms(scores, 0.5, cooldown_s=cooldown_s, fps=fps, window_s=w, window_share=share)
+    assert got == _detector_alarms_window(scores, 0.5, w, share, cooldown_s, fps)
+    # a window's firing level is over a threshold exactly when the rule fires there: a stream with no level
+    # over 0.5 raises no alarm, and one with any does (cooldown 0: every onset alerts)
+    lv = window_levels(scores, fps=fps, window_s=w, window_share=share)
+    assert (got > 0) == bool((lv >= 0.5).any())
+
+
+def test_a_window_level_is_the_highest_threshold_that_fires():
+    from warehouse.training.calibration import window_levels
+
+    rng = np.random.default_rng(3)
+    s = rng.uniform(0, 1, 60)
+    lv = window_levels(s, fps=4.0, window_s=3.0, window_share=0.8)
+    assert len(lv) == 60 - 12  # the first 12 frames (3 s at 4 fps) cannot see a whole window
+    for t in np.unique(np.r_[lv, lv - 1e-9, lv + 1e-9]):
+        fires = count_alarms(s, float(t), fps=4.0, window_s=3.0, window_share=0.8, cooldown_s=0.0) > 0
+        assert fires == bool((lv >= t).any())
+
+
+def test_calibration_through_a_window_records_it_and_a_state_window_needs_no_higher_threshold():
+    rng = np.random.default_rng(1)
+    stream = 1 / (1 + np.exp(-rng.normal(-4, 1.2, 400)))  # a quiet camera, 40 s at 10 fps
+    frames = CalibrationConfig(persistence="frames").calibrate([stream], fps=10.0, threshold_f1=0.05, event_types=("smoke",))
+    state = CalibrationConfig().calibrate([stream], fps=10.0, threshold_f1=0.05, event_types=("smoke",))
+    momentary = CalibrationConfig().calibrate([stream], fps=10.0, threshold_f1=0.05, event_types=("red_light_running",))
+    assert (frames.window_s, state.window_s, state.window_share, momentary.window_s) == (0.0, 3.0, 0.8, 0.5)
+    assert state.as_metrics()["calibration_window_s"] == 3.0
+    # persistence over 2.4 s is rarer than 2 of 3 frames: the same budget needs a lower threshold
+    assert state.threshold < frames.threshold
+    for cal in (frames, state, momentary):  # and none of them alarms on its own calibration stream
+        assert cal.alarms_on_frames == 0
+    with pytest.raises(CalibrationError, match="persistence='seconds'"):
+        CalibrationConfig(persistence="seconds")
+    with pytest.raises(CalibrationError, match="window_share=0"):
+        calibrate_threshold([stream], fps=10.0, threshold_f1=0.05, window_s=3.0, window_share=0)
