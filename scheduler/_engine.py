@@ -110,8 +110,10 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
         raise_too.append(faster)
         freed = freed or bool(shrank) or len(faster) > 0
     # cameras removed
+    removed_slots: list[int] = []
     for cid in delta.cameras_removed:
         c = m.cam_slot.pop(cid)
+        removed_slots.append(c)
         if pk.worker[c] >= 0:
             roomier.add(int(pk.worker[c]))
             pk.remove(c)
@@ -182,7 +184,10 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     if todo:
         t = np.asarray(todo)
         chosen = dict(zip(todo, choose_levels(m.V[t], m.K[t], st.lam).tolist()))
-    fill_moved(pk, todo, chosen)
+    stale = st.head.cache.setdefault("stale", [])
+    stale.append(np.fromiter((m.cam_slot[c] for c in delta.cameras_set), dtype=np.int64, count=len(delta.cameras_set)))
+    stale.append(np.asarray(removed_slots, dtype=np.int64))
+    fill_moved(pk, todo, chosen, stale=stale)
     if freed:
         cand = unserved_candidates(m, pk, set(todo))
         if cand:
@@ -263,6 +268,7 @@ def _recost(m: Model, pk: Packing, a: int, head_ms: float, memory_mib: float,
     dm, cams = dm[live], cams[live]
     if len(dm) == 0:
         return grew, shrank, none
+    cache.setdefault("stale", []).append(cams)  # their ladders change: drift's cached gains too
     f = m.levels[None, :]
     fd = np.minimum(m.d_fps[dm, None], f)  # granted fps per level ...
     fd[m.d_min[dm, None] > f] = 0.0  # ... where the level grants the demand

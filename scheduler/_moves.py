@@ -258,7 +258,8 @@ def raise_rates(m: Model, pk: Packing, workers: set[int], extra: np.ndarray | No
                 break
 
 
-def fill_moved(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only: bool = False) -> None:
+def fill_moved(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only: bool = False,
+               stale: list | None = None) -> None:
     """Place ``cams`` (best value density first) at the highest level that fits some worker,
     from their chosen level down to their lowest. The workers that have the compute and the
     memory at each level are found in one numpy pass per camera (its algorithms' missing
@@ -266,7 +267,8 @@ def fill_moved(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only
     the ``_TRIES`` with most free compute, the one adding least memory (ties: most free
     compute). Those that fit nowhere get a reason and, when memory ran out, their most
     memory-costly demands are left out as in a full plan (for at most ``_DROP_TRIES``
-    cameras per re-plan, the rest stay unserved with the reason), unless ``try_only``."""
+    cameras per re-plan, the rest stay unserved with the reason), unless ``try_only``;
+    ``stale`` collects the cameras whose ladders that changed."""
     if not cams:
         return
     m = pk.m
@@ -292,6 +294,8 @@ def fill_moved(pk: Packing, cams: list[int], chosen: dict[int, int], *, try_only
             if pk.reason[c].startswith("memory") and drops < _DROP_TRIES:
                 drops += 1
                 _fit_by_dropping(pk, c)
+                if stale is not None:  # its ladder changed
+                    stale.append(np.array([c], dtype=np.int64))
 
 
 class _Roomiest:

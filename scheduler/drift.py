@@ -42,17 +42,35 @@ def dual_bound(m: Model, lam: float) -> float:
     return float(np.maximum(gain, 0.0).sum() + lam * max(cap, 0.0))
 
 
+def _chain_dual(state) -> float:
+    """``dual_bound`` of the newest plan of a chain, its per-camera gains kept in the chain's
+    cache and recomputed only for the cameras whose ladders the fast path changed since."""
+    m, lam, cache = state.model, state.lam, state.head.cache
+    gain = cache.get("gain")
+    stale = cache.pop("stale", [])
+    cache["stale"] = []
+    if gain is None or cache.get("gain_lam") != lam or len(gain) != len(m.V):
+        gain = np.maximum((m.V - lam * m.K).max(axis=1), 0.0) if m.V.size else np.zeros(len(m.V))
+    else:
+        rows = np.unique(np.concatenate(stale)) if stale else np.zeros(0, dtype=np.int64)
+        if len(rows):
+            gain[rows] = np.maximum((m.V[rows] - lam * m.K[rows]).max(axis=1), 0.0)
+    cache["gain"], cache["gain_lam"] = gain, lam
+    cap = float(m.w_compute[m.w_alive].sum()) - sum(j.compute_ms_per_s for j in m.jobs if j is not None)
+    return float(gain.sum() + lam * max(cap, 0.0))
+
+
 def drift(previous: PlanResult, instance: Instance) -> float:
     """Gap growth since the last full plan (0 for a full plan; grows as changes accumulate)."""
     state = previous._state
     if state is None:
         return float("inf")  # a plan read from JSON: nothing known about how it was made
-    m = state.model if state.model.inst is instance else None
-    if m is None:
+    if state.model.inst is instance and state.head.version == state.version:
+        dual = _chain_dual(state)
+    else:
         from scheduler._model import compile_instance
 
-        m = compile_instance(instance)
-    dual = dual_bound(m, state.lam)
+        dual = dual_bound(compile_instance(instance), state.lam)
     gap = 1.0 - previous.objective / dual if dual > 0 else 0.0
     return max(0.0, gap - state.base_gap)
 

@@ -139,3 +139,23 @@ def test_bulk_lowering_of_over_full_workers_equals_the_camera_by_camera_repair(m
         plans.append(plan(changed, previous=plan(inst)))
     valid(changed, plans[0])
     assert plans[0].to_json() == plans[1].to_json() == plans[2].to_json()
+
+
+def test_drift_of_a_chain_reads_its_cached_gains_as_a_full_recomputation_would():
+    from scheduler import drift
+    from scheduler.drift import dual_bound
+
+    inst = generate("heterogeneous", n_cameras=600, seed=9)
+    p = plan(inst)
+    for i in range(12):
+        cams, algs = inst.cameras, inst.algorithms
+        inst = [lambda: inst.replace(cameras=cams[1:]),
+                lambda: _recost(inst, i % len(algs), 1.6),
+                lambda: inst.replace(workers=inst.workers[1:]),
+                lambda: inst.replace(cameras=cams + (CameraSpec(f"n{i}", 2.0, 8.0, None, tuple(
+                    Demand(f"n{i}", a.id, 1.0, 5.0, 1.0) for a in algs[:6])),)),
+                lambda: _recost(inst, (i + 3) % len(algs), 0.6)][i % 5]()
+        p = plan(inst, previous=p)
+        st = p._state
+        expect = max(0.0, 1.0 - p.objective / dual_bound(st.model, st.lam) - st.base_gap)
+        assert drift(p, inst) == pytest.approx(expect, rel=1e-9, abs=1e-12)
