@@ -227,3 +227,14 @@ def test_a_policy_switch_between_rules_takes_effect():
 def test_window_validation(kwargs, match):
     with pytest.raises(StreamConfigError, match=match):
         EventPolicy(**kwargs)
+
+
+def test_head_work_carries_the_window_into_its_revision_and_refuses_a_bad_one():
+    from runtime.work import CameraWork, HeadWork
+
+    base = dict(algorithm_id="scene.road.smoke", version="3", artifact_sha256="ab" * 32)
+    revs = {w: CameraWork.build("c", heads=[HeadWork(**base, window_s=w)]).revision for w in (None, 3.0, 0.5)}
+    assert len(set(revs.values())) == 3  # a changed window is changed work: the worker is reconfigured
+    for bad, match in ((dict(window_s=-1.0), "window_s=-1.0"), (dict(window_s=3.0, window_share=2.0), "window_share=2.0")):
+        with pytest.raises(StreamConfigError, match=match):
+            HeadWork(**base, **bad)
