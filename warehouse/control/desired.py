@@ -165,7 +165,7 @@ def _servable(alg: AlgorithmRuntime | None) -> bool:
     return alg is not None and (alg.production is not None or alg.canary is not None)
 
 
-def plan_city(instance: Mapping[str, Any], previous: Any = None) -> tuple[dict[str, Any], Any]:
+def plan_city(instance: Mapping[str, Any], previous: Any = None, *, background: Any = None) -> tuple[dict[str, Any], Any]:
     """Place ``instance`` with the scheduler (incremental from ``previous``); returns (plan JSON, plan object).
 
     Against a previous plan made here, the new instance is derived from the one that plan was
@@ -173,7 +173,8 @@ def plan_city(instance: Mapping[str, Any], previous: Any = None) -> tuple[dict[s
     re-plan takes the scheduler's fast incremental path. When the drift policy says the chain
     of such re-plans has drifted (``scheduler.needs_full_replan``), the re-plan is made against
     the whole instance instead (re-priced, cameras kept where they are), as every re-plan here
-    was before."""
+    was before: inline, or in ``background`` (a :class:`~warehouse.control.replan.BackgroundReplan`:
+    the incremental plan is returned now and the loop adopts the full one when it is done)."""
     import scheduler
 
     inst = scheduler.Instance.from_json(dict(instance))
@@ -183,7 +184,10 @@ def plan_city(instance: Mapping[str, Any], previous: Any = None) -> tuple[dict[s
         derived = scheduler.rebase(inst, previous)
         result = scheduler.plan(derived, previous=previous)
         if derived is not inst and scheduler.needs_full_replan(result, derived):
-            result = scheduler.plan(inst, previous=previous)
+            if background is not None:
+                background.submit(inst, result, key=instance_digest(instance))
+            else:
+                result = scheduler.plan(inst, previous=previous)
     return result.to_json(), result
 
 

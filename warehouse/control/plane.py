@@ -29,18 +29,19 @@ from typing import Any, Callable, Mapping
 
 from warehouse.control.desired import (
     AlgorithmRuntime,
+    head_persistence,
     CameraInput,
     Choice,
     ControlPolicy,
     RuntimeProfile,
-    VersionRef,
     build_instance,
     desired_state,
-    finite_or,
     instance_digest,
     plan_city,
 )
 from warehouse.control.discovery import DiscoveredScenes, scenes_from_hints
+from warehouse.control.inputs import version_ref, zone_kinds, zones_of
+from warehouse.control.replan import BackgroundReplan
 from warehouse.control.reconcile import READER_FAILED, changed_cameras, reconcile
 from warehouse.control.status import StatusInputs, render_status
 from warehouse.control.bus_link import UpdateWatcher, consumer_lag, control_event
@@ -85,6 +86,7 @@ class ControlPlane:
         self.at = at or (lambda: datetime.now(timezone.utc).replace(tzinfo=None))
         self.versions_every_s, self.relevance_every_s = versions_every_s, relevance_every_s
         self.jobs = jobs
+        self.replanner = BackgroundReplan()
         # the application's consumer groups and the topic each reads (their lag is in status())
         self.consumer_groups = dict(consumer_groups if consumer_groups is not None else
                                     {"ops-alert-sink": "alerts", "feedback-router": "feedback", "retraining": "miss-events"})
@@ -229,7 +231,8 @@ class ControlPlane:
             if self._graph_rev.get(cam) != rev:
                 todo.append((cam, rec, rev, url))
             elif cam in self._cameras:
-                self._cameras[cam] = CameraInput(cam, url, rec.region, (rec.hints or {}).get("node"), _zones_of(rec))
+                self._cameras[cam] = CameraInput(cam, url, rec.region, (rec.hints or {}).get("node"), zones_of(rec))
+                self._update_zones(rec)
         # discovery reads a few frames of each new camera: in parallel, so ten cameras cost one
         from concurrent.futures import ThreadPoolExecutor
 
@@ -246,7 +249,7 @@ class ControlPlane:
                 self.camera_errors[cam] = f"{type(exc).__name__}: {exc}"
                 log.warning("control: camera=%s not linked: %s", cam, exc)
                 continue
-            self._cameras[cam] = CameraInput(cam, url, rec.region, (rec.hints or {}).get("node"), _zones_of(rec))
+            self._cameras[cam] = CameraInput(cam, url, rec.region, (rec.hints or {}).get("node"), zones_of(rec))
             self._choices.pop(cam, None)
         self._records = records
         self._cams_version = version
@@ -263,11 +266,19 @@ class ControlPlane:
         except Exception as exc:
             return exc
 
+    def _update_zones(self, rec) -> None:
+        """Zones edited on a linked camera: the graph's zone kinds follow in place (scene links and
+        learned feedback kept), and the camera's choices are asked again."""
+        try:
+            if self.graph.set_camera_zones(rec.camera_id, zone_kinds(rec), reason="zones edited") is not None:
+                self._choices.pop(rec.camera_id, None)
+        except Exception as exc:
+            self.camera_errors[rec.camera_id] = f"{type(exc).__name__}: {exc}"
+            log.warning("control: camera=%s zones not updated in the graph: %s", rec.camera_id, exc)
+
     def _link_camera(self, rec, found: DiscoveredScenes) -> None:
         graph_hints = {k: v for k, v in (rec.hints or {}).items() if k in ("exclude_events", "exclude_algorithms")}
-        zs = _zones_of(rec)  # the kinds of the zones and lines drawn on the camera ask for track algorithms (knowledge graph)
-        kinds = sorted({z.get("kind") for z in [*zs.get("items", ()), *zs.get("zones", ()), *zs.get("lines", ())]
-                        if isinstance(z, Mapping) and z.get("kind")})
+        kinds = zone_kinds(rec)  # the kinds of the zones and lines drawn on the camera ask for track algorithms
         if kinds:
             graph_hints["zones"] = kinds
         self.graph.add_camera(rec.camera_id, region=rec.region, scenes=dict(found.scenes), hints=graph_hints or None,
@@ -307,8 +318,9 @@ class ControlPlane:
             for v in self.catalog.versions(alg) if alg in self._in_use() else ():
                 if v.stage is Stage.CANARY:
                     meta = meta if meta is not None else self.catalog.version_metadata(alg)
-                    canary, canary_cams = _ref(v), frozenset(meta.get(v.number, {}).get("canary_cameras", ()))
-            out[alg] = AlgorithmRuntime(alg, spec.kind in _HEAD_KINDS, _ref(prod[alg]) if alg in prod else None, canary, canary_cams)
+                    canary, canary_cams = version_ref(v), frozenset(meta.get(v.number, {}).get("canary_cameras", ()))
+            out[alg] = AlgorithmRuntime(alg, spec.kind in _HEAD_KINDS, version_ref(prod[alg]) if alg in prod else None, canary, canary_cams,
+                                        *head_persistence(spec.event_types, spec.postprocess))
         self._algorithms = out
         self._algorithms_at = now
 
@@ -341,12 +353,16 @@ class ControlPlane:
                               profile=self.profile, policy=self.policy, jobs=jobs)
         digest = hash((instance_digest(inst), tuple(sorted((a, r.production, r.canary, r.canary_cameras)
                                                             for a, r in self._algorithms.items()))))
+        inst_digest = instance_digest(inst)
+        full = self.replanner.take(inst_digest)  # the drift policy's full re-plan of this very instance
+        if full is not None:
+            self._plan_json, self._plan_obj, self._digest = full.to_json(), full, None
+            self._plan_at_ms, report.replanned = report.at_ms, True
         if digest == self._digest:
             return
-        inst_digest = instance_digest(inst)
         if inst_digest != self._digest_inst:
             try:
-                self._plan_json, self._plan_obj = plan_city(inst, self._plan_obj)
+                self._plan_json, self._plan_obj = plan_city(inst, self._plan_obj, background=self.replanner)
             except Exception as exc:  # a planner refusal keeps the last plan running
                 log.exception("control: planning failed; keeping the previous plan")
                 report.failed.append(f"plan: {exc}")
@@ -433,19 +449,6 @@ class ControlPlane:
 
 def _healthy(reader) -> bool:
     return reader is not None and reader.alive and not reader.finished and reader.health == "healthy"
-
-
-def _zones_of(rec) -> Mapping[str, Any]:
-    zones = getattr(rec, "zones", None) or {}
-    if not isinstance(zones, Mapping):
-        zones = {"items": [z.to_dict() if hasattr(z, "to_dict") else z for z in zones]}
-    return zones
-
-
-def _ref(v) -> VersionRef:
-    cp = v.cost_profile
-    return VersionRef(v.number, v.artifact_sha256, finite_or(v.metrics.get("threshold"), 0.5) if "threshold" in v.metrics else None,
-                      cp.latency_ms_per_frame if cp else None, cp.memory_mib if cp else None)
 
 
 __all__ = ["ControlPlane", "TickReport"]

@@ -118,3 +118,27 @@ def test_when_the_drift_policy_asks_the_replan_is_made_against_the_whole_instanc
     _valid(inst2, json2)
     assert p2._state.head is not p1._state.head  # re-priced on the whole instance: a new chain
     assert p2.migrations == json2["migrations"] <= 0.1 * len(json1["cameras"])
+
+
+def test_the_loop_gets_the_fast_plan_now_and_the_full_re_plan_from_the_background(monkeypatch):
+    from warehouse.control.desired import instance_digest
+    from warehouse.control.replan import BackgroundReplan
+
+    profile = RuntimeProfile(backbone_ms=60.0, measured=True, decode_measured=True)
+    cams, algs = _cams(40), _algs()
+    json1, p1 = plan_city(_instance(cams, algs, NODES, profile))
+    monkeypatch.setattr(scheduler, "needs_full_replan", lambda plan, instance, policy=None: True)
+    bg = BackgroundReplan()
+    inst2 = _instance({**cams, "c999": CameraInput("c999", "synthetic://road?seed=999")}, algs, NODES, profile)
+    json2, p2 = plan_city(inst2, p1, background=bg)
+    assert p2._state.head is p1._state.head  # returned at once: the incremental chain goes on
+    assert bg.submitted == 1
+    bg._thread.join(30)
+    full = bg.take(instance_digest(inst2))
+    assert full is not None and full._state.head is not p1._state.head  # re-priced on the whole instance
+    _valid(inst2, full.to_json())
+    assert full.objective >= 0.98 * p2.objective
+    # a result made for an instance that has changed since is dropped, never applied
+    bg.submit(scheduler.Instance.from_json(inst2), p2, key="old")
+    bg._thread.join(30)
+    assert bg.take("new") is None and bg.dropped == 1 and bg.take("old") is None
