@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from runtime.detectors import DetectorError, DetectorUnavailableError, NanoDetConfig, NanoDetDetector, detector_from_bundle
-from runtime.detectors.nanodet import COCO_LABELS, INPUT_SIZE, ONNX_SHA256, STRIDES, decode, input_wh, nanodet_model_path
+from runtime.detectors.nanodet import (COCO_LABELS, INPUT_SIZE, ONNX_SHA256, STRIDES, decode, input_wh, nanodet_model_path,
+                                       window_count)
 from tests.runtime.detectors._pictures import CAMERAMAN_PERSON_XYXY, iou, picture
 
 REPO = Path(__file__).resolve().parents[3]
@@ -115,6 +116,8 @@ def test_decode_keeps_the_aspect():
         (dict(min_score=1.5), "min_score in \\[0, 1\\]"),
         (dict(nms_iou=0.0), "nms_iou in \\(0, 1\\]"),
         (dict(labels=("persn",)), "'persn'.*not COCO labels"),  # typo names the bad label
+        (dict(count_window=0), "count_window 0"),
+        (dict(count_reduce="mean"), "count_reduce 'mean'.*\\['max', 'median'\\]"),
     ],
 )
 def test_config_validation(kwargs, match):
@@ -177,6 +180,39 @@ def test_bundled_pictures_best_box(det, name, label, box, min_iou):
 @pytest.mark.parametrize("name", ["rocket", "china", "brick"])  # no COCO object worth a box
 def test_bundled_pictures_without_objects(det, name):
     assert [str(d) for d in det.detect(picture(name))] == []
+
+
+@pytest.mark.parametrize(
+    ("counts", "config", "expected"),
+    [
+        ([3, 5, 4], NanoDetConfig(count_window=1), 4),  # window 1: the current (last) frame's own count
+        ([9, 3, 4], NanoDetConfig(count_window=2, count_reduce="max"), 4),  # only the last 2 frames count
+        ([5, 3, 4], NanoDetConfig(count_window=3, count_reduce="max"), 5),
+        ([5, 3, 4], NanoDetConfig(count_window=3, count_reduce="median"), 4),
+        ([6], NanoDetConfig(count_window=3), 6),  # a stream's first frame: fewer frames than the window
+    ],
+)
+def test_window_count(counts, config, expected):
+    assert window_count(counts, config) == expected
+
+
+def test_window_count_needs_a_frame():
+    with pytest.raises(DetectorError, match="at least one"):
+        window_count([], NanoDetConfig())
+
+
+def test_count_objects_is_the_max_over_the_window(det, vtest_frames):
+    people = {f: sum(d.label == "person" for d in det.detect(vtest_frames[f])) for f in (397, 408, 508)}
+    assert people[508] > people[397]  # frame 508 is the crowded one
+    two = NanoDetDetector.from_cache(NanoDetConfig(count_window=2), intra_op_threads=2)
+    assert two.count_objects([vtest_frames[508], vtest_frames[397]]) == max(people[508], people[397])
+    # frames before the window are ignored: 508 falls out of a window of 2
+    assert two.count_objects([vtest_frames[508], vtest_frames[397], vtest_frames[408]]) == max(people[397], people[408])
+    one = NanoDetDetector.from_cache(NanoDetConfig(count_window=1), intra_op_threads=2)
+    assert one.count_objects([vtest_frames[508], vtest_frames[397]]) == people[397]
+    assert one.count_objects([vtest_frames[397]], label="truck") == sum(d.label == "truck" for d in det.detect(vtest_frames[397]))
+    with pytest.raises(DetectorError, match="'trucks' is not a COCO label"):
+        one.count_objects([vtest_frames[397]], label="trucks")
 
 
 def test_batch_equals_single(det, vtest_frames):
