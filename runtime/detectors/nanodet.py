@@ -68,6 +68,7 @@ class NanoDetConfig:
     # per-frame counts over the current frame and the count_window - 1 frames before it (10 fps frames);
     # window 2 + max: the lowest count MAE on vtest's training half (benchmarks.real_footage searches windows
     # 1-5 x max/median; window 1, the frame's own count, gave 0.25, windows 2-4 with max 0.10; ties -> smaller)
+    # held-out half, measured once: 0.60 against the frame's own 0.55 (BENCHMARKS.md "Real footage")
     count_window: int = 2
     count_reduce: str = "max"  # "max" or "median" over the window's counts
 
