@@ -8,6 +8,7 @@ spread cameras: ``camera_ms`` per frame makes each node hold ``per_node`` camera
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -58,7 +59,8 @@ class SmallCity:
         store = ArtifactStore(root)
         catalog = Catalog.open(f"sqlite:///{(self.home / 'catalog.db').resolve()}", store=store)
         for ev in EVENTS:
-            spec = head_spec(SCENE, ev)
+            spec = dataclasses.replace(head_spec(SCENE, ev), postprocess={**head_spec(SCENE, ev).postprocess, "event_window_s": None})
+            # no persistence window: event_k=1 of event_n=1 frames below, so the alert latency is the plumbing's
             catalog.register_algorithm(spec)
             v = catalog.add_version(spec.id, artifact_sha256=store.put_bytes(_head(8.0), suffix=".onnx"),
                                     metrics={"threshold": 0.5, "f1": 1.0}, stage=Stage.CANDIDATE,

@@ -156,16 +156,19 @@ def _load_persistence(raw: Any, p: Path) -> tuple[dict[str, Persistence], str]:
 
 
 def event_persistence(event_types: Iterable[str], *, postprocess: Mapping[str, Any] | None = None,
-                      taxonomy: Taxonomy | None = None) -> Persistence:
+                      taxonomy: Taxonomy | None = None) -> Persistence | None:
     """The persistence window an algorithm's alerts need: the shortest of its event types' kinds
     (an algorithm of a momentary and a state event must not delay the momentary one), unless
     the algorithm overrides it in its ``postprocess`` with ``event_window_s`` (and optionally
-    ``event_window_share``). No event types: the taxonomy's default kind."""
+    ``event_window_share``); ``event_window_s: null`` asks for no window (``None``: the control
+    plane's k of n frames). No event types: the taxonomy's default kind."""
     tax = taxonomy or load_taxonomy()
     ids = list(event_types)
     kinds = [tax.persistence_of(e) for e in ids] or [tax.persistence_of("")]
     best = min(kinds, key=lambda q: (q.window_s, q.share))
     pp = dict(postprocess or {})
+    if "event_window_s" in pp and pp["event_window_s"] is None:
+        return None
     if "event_window_s" in pp or "event_window_share" in pp:
         try:
             w = float(pp.get("event_window_s", best.window_s))

@@ -14,6 +14,7 @@ the scoring thread runs.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from typing import Any, Callable, Mapping
 
@@ -168,6 +169,8 @@ class WorkerControl:
         """Read ``url`` for ``camera_id`` here (sampled at ``fps``, gated), scoring its frames on this worker.
         ``host_guard`` re-checks a network stream's host at every connect (the deployment's stream policy)."""
         self.stop_stream(camera_id)
+        if gate:
+            gate_options = self._hold_for_windows(camera_id, fps, gate_options)
         reader = StreamReader(camera_id, url, fps=fps, worker=self, gate=gate, source_options=source_options,
                               gate_options=gate_options, host_guard=host_guard)
         run = _StreamRun(reader, url, fps)
@@ -176,6 +179,16 @@ class WorkerControl:
             self._streams[camera_id] = run
         run.thread.start()
         log.info("worker=%s stream camera=%s fps=%g started", self.worker_id, camera_id, fps)
+
+    def _hold_for_windows(self, camera_id: str, fps: float, gate_options: Mapping[str, Any] | None) -> dict[str, Any]:
+        """After a change the gate passes frames across the longest persistence window of the camera's
+        heads (the time rule needs frames across it: a static event must not wait for the next
+        keyframe; docs/event-logic.md), unless ``gate_options`` set ``hold_frames``."""
+        opts = dict(gate_options or {})
+        windows = [w for a in self._heads_of.get(camera_id, {}) if (w := self._events.policy_for(a).window_s)]
+        if windows and fps > 0 and "hold_frames" not in opts:
+            opts["hold_frames"] = max(2, math.ceil(max(windows) * fps) + 1)
+        return opts
 
     def set_stream_fps(self, camera_id: str, fps: float) -> bool:
         """Re-rate a running stream in place (no reconnect, no gap); False if it does not run here."""

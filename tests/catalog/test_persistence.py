@@ -26,6 +26,7 @@ def test_an_algorithm_gets_its_shortest_window_or_its_own_override():
     assert event_persistence([]) == load_taxonomy().persistence["state"]  # no event types: the default kind
     assert event_persistence(["an_event_added_later"]).kind == "state"  # unknown to the file: the default
     assert event_persistence(["smoke"], postprocess={"event_window_s": 10, "event_window_share": 0.9}) == Persistence("override", 10.0, 0.9)
+    assert event_persistence(["smoke"], postprocess={"event_window_s": None}) is None  # asks for k of n frames
     with pytest.raises(TaxonomyError, match="event_window_s='soon'"):
         event_persistence(["smoke"], postprocess={"event_window_s": "soon"})
     with pytest.raises(TaxonomyError, match="window_s=0.0"):

@@ -255,7 +255,7 @@ def head_persistence(event_types: Sequence[str], postprocess: Mapping[str, Any] 
     except ValueError:
         log.warning("control: bad persistence override %r; using event_k of event_n frames", dict(postprocess or {}))
         return None, 0.8
-    return p.window_s, p.share
+    return (None, 0.8) if p is None else (p.window_s, p.share)  # None: the algorithm asked for k of n frames
 
 
 def instance_digest(instance: Mapping[str, Any]) -> int:

@@ -20,6 +20,7 @@ def test_head_persistence_comes_from_the_event_taxonomy_or_the_algorithms_overri
     assert head_persistence(("red_light_running",)) == (0.5, 0.5)  # momentary
     assert head_persistence(("smoke",), {"event_window_s": 6.0}) == (6.0, 0.8)  # the algorithm's own override
     assert head_persistence(("smoke",), {"event_window_s": "later"}) == (None, 0.8)  # bad override: event_k of event_n frames
+    assert head_persistence(("smoke",), {"event_window_s": None}) == (None, 0.8)  # asked for event_k of event_n frames
 
 
 def _desired(window: tuple[float | None, float], **kw):
@@ -57,3 +58,17 @@ def test_the_worker_alerts_by_the_window_it_was_given(tmp_path, backbone_path):
             w.close()
     assert first[None] == [1]  # 2 of 3 frames: the second frame
     assert first[2.0] == [20]  # the stream must cover the 2 s window first: 2.0 s of stream time in
+
+
+def test_after_a_change_the_gate_passes_frames_across_the_cameras_longest_window(tmp_path, backbone_path):
+    root = str(tmp_path / "artifacts")
+    w = InferenceWorker("w-gate", [], scorer_factory=inference_core_scorer_factory(backbone_path, {}), put_evidence=EvidenceWriter(root),
+                        fetch_artifact=ArtifactFetcher(root))  # fmt: skip
+    try:
+        w.configure_camera(CameraWork.build("cam", heads=[HeadWork("scene.road.smoke", "1", window_s=3.0),
+                                                          HeadWork("scene.road.jaywalking", "1", window_s=0.5)]))
+        assert w._hold_for_windows("cam", 2.0, None) == {"hold_frames": 7}  # 3 s at 2 fps, and the frame at its end
+        assert w._hold_for_windows("cam", 2.0, {"hold_frames": 1}) == {"hold_frames": 1}  # the caller's choice stands
+        assert w._hold_for_windows("unknown", 2.0, None) == {}  # no heads with a window: the gate's own default
+    finally:
+        w.close()
