@@ -9,8 +9,9 @@ difference), so auto-exposure and dusk do not open the gate on their own.
 Three rules keep events from being missed:
 - the reference is the last *passed* frame, not the previous frame, so a slow change
   accumulates until it crosses the threshold;
-- after a change the next ``hold_frames`` frames pass too, so frame smoothing downstream
-  (k of n) sees more than one frame of a new, then static, object;
+- after a change, and after a stream's first frame, the next ``hold_frames`` frames pass
+  too, so the event logic downstream (its persistence window, or k of n) sees more than one
+  frame of a new, then static, object, and of one already in view when the stream starts;
 - a keyframe passes at least every ``keyframe_every`` frames whatever happens.
 
 >>> import numpy as np
@@ -99,7 +100,8 @@ class ChangeGate:
     def decide(self, image: np.ndarray) -> GateDecision:
         sig = frame_signature(image, size_wh=self.size_wh)
         self.offered += 1
-        if self._reference is None:
+        if self._reference is None:  # a stream's first frame (or the first after a reset) is a change too
+            self._hold_left = self.hold_frames
             return self._pass(sig, "first", 1.0)
         score = change_score(sig, self._reference, pixel_delta=self.pixel_delta)
         if score > self.min_changed_fraction:

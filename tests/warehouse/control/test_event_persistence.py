@@ -72,3 +72,22 @@ def test_after_a_change_the_gate_passes_frames_across_the_cameras_longest_window
         assert w._hold_for_windows("unknown", 2.0, None) == {}  # no heads with a window: the gate's own default
     finally:
         w.close()
+
+
+def test_an_event_in_view_when_a_gated_stream_starts_alerts_within_its_window(tmp_path, backbone_path):
+    """The gate holds a stream's first frames like a change, so a state already in view is
+    confirmed after its window, not at the next keyframe (50 frames later, or never in a short clip)."""
+    root = str(tmp_path / "artifacts")
+    sha = ArtifactStore(root).put_bytes(linear_head_onnx(np.zeros((1280, 1), np.float32), np.array([8.0], np.float32), labels=["on"]))
+    w = InferenceWorker("w-start", [], scorer_factory=inference_core_scorer_factory(backbone_path, {}), put_evidence=EvidenceWriter(root),
+                        fetch_artifact=ArtifactFetcher(root))  # fmt: skip
+    try:
+        w.configure_camera(CameraWork.build("cam", heads=[HeadWork("scene.road.smoke", "1", artifact_sha256=sha, window_s=2.0)]))
+        w.start_stream("cam", "synthetic://road?seed=3&fps=10&n=45", fps=10.0, gate=True)  # a static road, gate on
+        deadline = time.monotonic() + 60
+        while w.streams().get("cam", {}).get("finished") is not True and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [a.frame_index for a in w.drain_alerts()] == [20]  # 2 s of stream time in, as with the gate off
+        assert w.stats()["frames_scored"] < 45  # the gate still skipped the static rest
+    finally:
+        w.close()
