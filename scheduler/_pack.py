@@ -318,10 +318,10 @@ def worker_order(m: Model) -> np.ndarray:
     return np.lexsort((np.arange(len(m.w_compute)), -m.w_memory, -m.w_compute))
 
 
-def pack_grouped(pk: Packing, chosen: np.ndarray, *, by_value: bool = False) -> list[int]:
-    """Like :func:`pack_all` (pinned cameras on their node first), but each worker is filled
-    with the cameras adding the least memory to it (``Packing.grouped_fit``): for instances
-    where the algorithms' memory, not compute, is what runs out."""
+def pack_in_order(pk: Packing, chosen: np.ndarray, fit) -> list[int]:
+    """The cameras granted a level (``chosen >= 0``) in similarity order, pinned ones on their
+    node's workers first, the rest on every worker, each group placed by ``fit(cams, levels,
+    workers)`` (a :class:`Packing` fit); the cameras that did not fit."""
     m = pk.m
     sel = np.nonzero(chosen >= 0)[0]
     order = similarity_order(m, sel)
@@ -330,10 +330,17 @@ def pack_grouped(pk: Packing, chosen: np.ndarray, *, by_value: bool = False) -> 
     pins = m.c_pin[order]
     for node in sorted(set(pins[pins >= 0].tolist())):
         cams = order[pins == node]
-        failed += pk.grouped_fit(cams, chosen[cams], workers[m.w_node[workers] == node], by_value=by_value)
+        failed += fit(cams, chosen[cams], workers[m.w_node[workers] == node])
     free = order[pins == -1]
-    failed += pk.grouped_fit(free, chosen[free], workers, by_value=by_value)
+    failed += fit(free, chosen[free], workers)
     return failed
+
+
+def pack_grouped(pk: Packing, chosen: np.ndarray, *, by_value: bool = False) -> list[int]:
+    """Like :func:`pack_all` (pinned cameras on their node first), but each worker is filled
+    with the cameras adding the least memory to it (``Packing.grouped_fit``): for instances
+    where the algorithms' memory, not compute, is what runs out."""
+    return pack_in_order(pk, chosen, lambda cams, levels, workers: pk.grouped_fit(cams, levels, workers, by_value=by_value))
 
 
 def pack_grouped_by_value(pk: Packing, chosen: np.ndarray) -> list[int]:

@@ -46,8 +46,8 @@ from scheduler._pack import (
     keep_algorithms,
     lowest_level,
     pack_grouped,
+    pack_in_order,
     pack_grouped_by_value,
-    similarity_order,
     worker_order,
 )
 from scheduler.result import CameraAssignment, Grant, JobPlacement, LazyRows, PlanResult, UnplacedJob, Unserved
@@ -201,18 +201,8 @@ def _take_job(pk: Packing, j: int, w: int) -> None:
 
 
 def pack_all(pk: Packing, chosen: np.ndarray) -> list[int]:
-    m = pk.m
-    sel = np.nonzero(chosen >= 0)[0]
-    order = similarity_order(m, sel)
-    workers = worker_order(m)
-    failed: list[int] = []
-    pins = m.c_pin[order]
-    for node in sorted(set(pins[pins >= 0].tolist())):
-        cams = order[pins == node]
-        failed += pk.next_fit(cams, chosen[cams], workers[m.w_node[workers] == node])
-    free = order[pins == -1]
-    failed += pk.next_fit(free, chosen[free], workers)
-    return failed
+    """Every granted camera by next fit (pinned ones on their node first)."""
+    return pack_in_order(pk, chosen, pk.next_fit)
 
 
 def by_density(m: Model, cams: list[int], levels: np.ndarray) -> list[int]:
