@@ -101,12 +101,15 @@ class Live:
         self.services.outbox.idle_s = 0.05
         self.services.outbox.start()
         self._stop = threading.Event()
+        self.ingest_paused = threading.Event()  # set: the store stops ingesting alerts (the live stream goes on)
         sink, router = AlertSink(self.bus, self.ops, hub=self.services.alert_hub), FeedbackRouter(self.bus)
 
         def consume() -> None:
             while not self._stop.is_set():
-                for worker in (sink, router):
+                for worker in (router,) if self.ingest_paused.is_set() else (sink, router):
                     worker.run_once(timeout_s=0.05)
+                if self.ingest_paused.is_set():
+                    time.sleep(0.05)
 
         self._consumer = threading.Thread(target=consume, name="browser-consumers", daemon=True)
         self._consumer.start()

@@ -54,6 +54,24 @@ def test_alert_review_and_a_rejection_becomes_a_miss(live, page, artifacts):
     assert check_accessibility(page, "alerts") == []
 
 
+def test_an_alert_shown_before_the_store_has_it_still_gets_its_evidence(live, page):
+    """The live stream runs ahead of the store's ingest: the card's evidence request meets 404
+    until the alert is stored, and the console retries instead of showing a failure."""
+    sign_in(page, live, "operator")
+    page.goto(live.base + "/console/#/alerts")
+    page.wait_for_selector("#live-state:has-text('live')")
+    live.ingest_paused.set()
+    try:
+        early = live.publish_alert("road-cam-1")
+        page.wait_for_selector(f"[data-alert-id='{early}']", timeout=10_000)
+        page.wait_for_timeout(1200)  # several 404s meanwhile
+        assert page.query_selector(f"[data-alert-id='{early}'] .evidence img") is None
+        assert "unavailable" not in page.inner_text(f"[data-alert-id='{early}'] .evidence")
+    finally:
+        live.ingest_paused.clear()
+    page.wait_for_function(f"document.querySelector(\"[data-alert-id='{early}'] .evidence img\")?.naturalWidth > 0", timeout=15_000)
+
+
 def test_promotion_from_the_algorithm_page(live, page, artifacts):
     sign_in(page, live, "admin")
     page.goto(live.base + f"/console/#/algorithm/{ALG}")

@@ -53,10 +53,24 @@ async function api(path, { method = "GET", body, raw = false, headers = {} } = {
   return r.json();
 }
 
+/* The live stream shows an alert before the store has ingested it (a few hundred ms on a
+   loaded box), so a request about a just-arrived alert can meet 404 once or twice: retry
+   those with backoff (about 8 s in all) instead of showing a stale failure. */
+const NOT_YET_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+async function retryNotYet(call) {
+  for (let i = 0; ; i++) {
+    try { return await call(); }
+    catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 404 || i >= NOT_YET_DELAYS_MS.length) throw e;
+      await new Promise(res => setTimeout(res, NOT_YET_DELAYS_MS[i]));
+    }
+  }
+}
+
 /* An <img> needs the key header, so images are fetched and shown as blob URLs. */
-async function blobUrl(path) {
+async function blobUrl(path, { retry = false } = {}) {
   try {
-    const r = await api(path, { raw: true });
+    const r = await (retry ? retryNotYet(() => api(path, { raw: true })) : api(path, { raw: true }));
     return URL.createObjectURL(await r.blob());
   } catch (e) { return null; }
 }

@@ -38,7 +38,7 @@ App.pages.alerts = async function (main) {
     const box = Array.isArray(a.xyxy) ? a.xyxy : null;
     const frame = el("div", { class: "evidence" }, el("span", { class: "none" }, a.evidence_sha256 ? "loading evidence…" : "no evidence snapshot"));
     if (a.evidence_sha256) {
-      blobUrl(`/alerts/${encodeURIComponent(a.alert_id)}/evidence`).then(url => {
+      blobUrl(`/alerts/${encodeURIComponent(a.alert_id)}/evidence`, { retry: true }).then(url => {
         if (!url) { frame.firstChild.textContent = "evidence unavailable"; return; }
         const img = el("img", { src: url, alt: `Evidence for alert ${a.alert_id} on ${a.camera_id}` });
         img.addEventListener("load", () => {
@@ -82,7 +82,7 @@ App.pages.alerts = async function (main) {
 
   async function verdict(a, v) {
     try {
-      await api(`/alerts/${encodeURIComponent(a.alert_id)}/feedback`, { method: "POST", body: { verdict: v } });
+      await retryNotYet(() => api(`/alerts/${encodeURIComponent(a.alert_id)}/feedback`, { method: "POST", body: { verdict: v } }));
       a.status = v === "confirm" ? "confirmed" : "rejected";
       toast(`${v === "confirm" ? "Confirmed" : "Rejected"} ${a.alert_id}`);
       paint(); loadSummary();
