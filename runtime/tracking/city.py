@@ -92,6 +92,7 @@ def _line_crossings(cam: "_Camera", objs: list[Detection], ts_ms: float) -> None
     """Record the tracks whose bottom centre crossed each line on this frame (supervision's LineZone, either way)."""
     import supervision as sv
 
+    objs = _named(objs)
     dets = sv.Detections(xyxy=np.array([o.xyxy for o in objs], np.float32).reshape(-1, 4),
                          tracker_id=np.array([o.track_id for o in objs], np.int64))
     for ln in cam.geometry.lines:
@@ -111,7 +112,12 @@ def _line_crossings(cam: "_Camera", objs: list[Detection], ts_ms: float) -> None
 def _crossed(cam: "_Camera", line_name: str, ts_ms: float, hold_s: float) -> list[Detection]:
     """Current objects that crossed ``line_name`` within the last ``hold_s`` (so k-of-n smoothing sees the event)."""
     seen = cam.crossings.get(line_name, {})
-    return [o for o in cam.objects if o.track_id in seen and 0 <= ts_ms - seen[o.track_id] <= hold_s * 1000]
+    return [o for o in _named(cam.objects) if o.track_id in seen and 0 <= ts_ms - seen[o.track_id] <= hold_s * 1000]
+
+
+def _named(objs: list[Detection]) -> list[Detection]:
+    """The objects that belong to a track (rules over time need one); first sightings have no id."""
+    return [o for o in objs if o.track_id is not None]
 
 
 def _heading_deg(st: "_TrackState", ts_ms: float, min_speed_px_s: float) -> float | None:
@@ -190,6 +196,8 @@ class TrackHub:
                 _line_crossings(cam, objs, frame.ts_ms)
             alive = set()
             for o in objs:
+                if o.track_id is None:  # not (yet) a track: counted by presence rules, no history
+                    continue
                 st = cam.tracks.get(o.track_id)
                 if st is None:
                     st = cam.tracks[o.track_id] = _TrackState(o.label, frame.ts_ms)
@@ -216,8 +224,8 @@ def _evidence(alg: str, objs: list[Detection], version: str) -> list[Detection]:
 def evaluate(alg: str, cam: _Camera, ts_ms: float, p: CityParams, version: str = "") -> list[Detection]:
     """The rule of ``alg`` on one camera's current tracked objects (see the module table)."""
     g, objs = cam.geometry, cam.objects
-    people = [o for o in objs if o.label == "person"]
-    vehicles = [o for o in objs if o.label in VEHICLES]
+    people = [o for o in objs if o.label == "person"]  # presence rules count first sightings too
+    vehicles = [o for o in _named(objs) if o.label in VEHICLES]  # the vehicle rules follow a track over time
     if alg == "track.crowd_gathering":
         zones = g.of_kind("crowd")
         if not zones:
@@ -239,6 +247,7 @@ def evaluate(alg: str, cam: _Camera, ts_ms: float, p: CityParams, version: str =
         return _evidence(alg, [o for z in g.of_kind("no_pedestrian") for o in _in_zone(z, people)], version)
     if alg == "track.loitering":
         zones = g.of_kind("intrusion") + g.of_kind("crowd")
+        people = _named(people)  # dwell time follows a track
         out = []
         if not zones:
             out = [o for o in people if ts_ms - cam.tracks[o.track_id].first_ms >= p.dwell_s * 1000]
