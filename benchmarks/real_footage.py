@@ -15,6 +15,10 @@ Figures (last line, one JSON object):
   chosen detector's counts on the labelled frame and the frames just before it, 10 fps), window
   1-5 x max/median chosen on the training half (lowest count MAE; ties: the smaller window), then
   measured once on the held-out half; CPU ms per counted frame = the window's detector runs.
+- ``people_count``: the count with MoveNet MultiPose's person centres: MoveNet alone, or the
+  larger of NanoDet's and MoveNet's person counts (``runtime.detectors.movenet.people_count``);
+  counter and MoveNet threshold (0.20-0.60) chosen on the training half only (lowest count MAE;
+  ties: the simpler counter, then the higher threshold), measured once on the held-out half.
 - ``crowd_rule_count``: the count the crowd rule compares (``TrackHub.people_count``: NanoDet +
   ByteTrack at 2 fps, run continuously, first sightings included), MAE per half; beside it the
   count of named tracks only (the rule's count before first sightings were kept).
@@ -25,7 +29,8 @@ Figures (last line, one JSON object):
 - ``serving``: end-to-end frames per second of the serving path on vtest at 10 fps: decode ->
   change gate -> shared backbone (MobileNetV2, ONNX) -> the graph's scene heads for the camera
   (17 linear heads fused in the HeadBank) -> detector stage with
-  NanoDet + tracker + the six city algorithms at 2 fps -> event logic. Real time means >= 10 fps.
+  NanoDet + tracker + MoveNet (the crowd rule's people counter) + the six city algorithms at 2 fps
+  -> event logic. Real time means >= 10 fps.
 
 Machine: the figures in BENCHMARKS.md come from the 2-core box shared with other agents.
 """
@@ -295,29 +300,74 @@ def track_figures(path: str, threads: int, full: bool, chosen: dict) -> dict:
             "track_ids_per_person": round(float(np.mean([len(v) for v in ids_of.values()])), 2) if ids_of else None}
 
 
-def crowd_count_figures(path: str, truth: dict[int, list], threads: int, chosen: dict) -> dict:
+MOVENET_SCORES = tuple(round(float(x), 2) for x in np.arange(0.20, 0.61, 0.05))
+COUNTERS = ("movenet", "max_nanodet_movenet")  # in order of simplicity (the tie-break)
+
+
+def people_count_figures(path: str, truth: dict[int, list], threads: int, chosen: dict) -> dict:
+    """The people count with MoveNet's centres (``runtime.detectors.movenet``): MoveNet alone and
+    ``people_count`` (the larger of NanoDet's and MoveNet's person counts), the counter and MoveNet's
+    threshold chosen on the training half only (lowest count MAE; ties: the simpler counter, then the
+    higher threshold), measured once on the held-out half; MoveNet's own precision/recall beside it."""
+    from runtime.detectors import NanoDetDetector
+    from runtime.detectors.movenet import MoveNetConfig, MoveNetPeopleDetector
+
+    nano = NanoDetDetector.from_cache(_nanodet_config(chosen), intra_op_threads=threads)
+    mnet = MoveNetPeopleDetector.from_cache(MoveNetConfig(min_score=min(MOVENET_SCORES)), intra_op_threads=threads)
+    n_count: dict[int, int] = {}
+    m_found: dict[int, list[tuple[float, tuple]]] = {}
+    ms = []
+    for i, frame in read_frames(path, set(truth)):
+        n_count[i] = sum(d.label == "person" for d in nano.detect(frame))
+        t = time.process_time()
+        m_found[i] = [(d.score, d.xyxy) for d in mnet.detect(frame)]
+        ms.append((time.process_time() - t) * 1000)
+
+    def count(f: int, counter: str, thr: float) -> int:
+        m = sum(s >= thr for s, _ in m_found[f])
+        return m if counter == "movenet" else max(n_count[f], m)
+
+    def mae(frames: dict, counter: str, thr: float) -> float:
+        return round(float(np.mean([abs(count(f, counter, thr) - len(b)) for f, b in frames.items()])), 3)
+
+    train = {f: b for f, b in truth.items() if f < HELD_OUT_FIRST}
+    held = {f: b for f, b in truth.items() if f >= HELD_OUT_FIRST}
+    grid = [{"counter": c, "min_score": t, "train_mae": mae(train, c, t)} for c in COUNTERS for t in MOVENET_SCORES]
+    best = min(grid, key=lambda g: (g["train_mae"], COUNTERS.index(g["counter"]), -g["min_score"]))  # training half only
+    c, t = best["counter"], best["min_score"]
+    return {"chosen_from_train_half": {"counter": c, "movenet_min_score": t}, "train_mae": best["train_mae"],
+            "held_out_mae": mae(held, c, t), "nanodet_alone": {"train_mae": mae(train, "max_nanodet_movenet", 1.01),
+                                                                "held_out_mae": mae(held, "max_nanodet_movenet", 1.01)},
+            "movenet_boxes": {"train": score_people(m_found, train, t), "held_out": score_people(m_found, held, t)},
+            "movenet_cpu_ms_per_frame": round(float(np.median(ms)), 1), "train_half_grid": grid}
+
+
+def crowd_count_figures(path: str, truth: dict[int, list], threads: int, chosen: dict, movenet_min_score: float) -> dict:
     """The people count the crowd rule compares (``TrackHub.people_count``): NanoDet + ByteTrack run
-    continuously at 2 fps, in phase with the labelled frames (8, 28, ...: every 5th frame from 3), and
-    read at each labelled frame; beside it the count of named tracks only (what the rule counted
-    before first sightings were kept: at 2 fps ByteTrack often starts a walker's track over)."""
+    continuously at 2 fps, in phase with the labelled frames (8, 28, ...: every 5th frame from 3), with
+    MoveNet as the hub's people counter, read at each labelled frame; beside it the count of named
+    tracks only (what the rule counted before first sightings were kept and before the counter: at
+    2 fps ByteTrack often starts a walker's track over)."""
     from runtime import FrameEvent
     from runtime.detectors import NanoDetDetector
+    from runtime.detectors.movenet import MoveNetConfig, MoveNetPeopleDetector
     from runtime.tracking import TrackHub
 
-    hub = TrackHub(NanoDetDetector.from_cache(_nanodet_config(chosen), intra_op_threads=threads))
+    counter = MoveNetPeopleDetector.from_cache(MoveNetConfig(min_score=movenet_min_score), intra_op_threads=threads)
+    hub = TrackHub(NanoDetDetector.from_cache(_nanodet_config(chosen), intra_op_threads=threads), counter_factory=lambda: counter)
     phase = min(truth) % 5
     counts: dict[int, tuple[int, int]] = {}
     for i, frame in read_frames(path, None, max(truth) + 1):
         if i % 5 != phase:
             continue
-        cam = hub.observe(FrameEvent("vtest", i, i * 100, frame))
+        cam = hub.observe(FrameEvent("vtest", i, i * 100, frame), count=True)
         if i in truth:
             counts[i] = (hub.people_count("vtest"), sum(o.label == "person" and o.track_id is not None for o in cam.objects))
 
     def mae(first: int, last: int, k: int) -> float:
         return round(float(np.mean([abs(c[k] - len(truth[f])) for f, c in counts.items() if first <= f <= last])), 3)
 
-    return {"detector_runs": hub.detector_runs, "frames": len(counts),
+    return {"detector_runs": hub.detector_runs, "counter_runs": hub.counter_runs, "frames": len(counts),
             "train_mae": mae(0, HELD_OUT_FIRST - 1, 0), "held_out_mae": mae(HELD_OUT_FIRST, 10**9, 0),
             "named_tracks_only": {"train_mae": mae(0, HELD_OUT_FIRST - 1, 1), "held_out_mae": mae(HELD_OUT_FIRST, 10**9, 1)}}
 
@@ -338,7 +388,10 @@ def serving_figures(path: str, limit: int | None, threads: int, chosen: dict) ->
     head_ids = [f"scene.road.h{k}" for k in range(17)]
     bank = HeadBank({h: linear_head_onnx(rng.normal(0, 0.01, (dim, 1)).astype(np.float32), np.array([-4.0], np.float32), labels=[h])
                      for h in head_ids})
-    hub = TrackHub(lambda: NanoDetDetector.from_cache(_nanodet_config(chosen), intra_op_threads=threads))
+    from runtime.detectors.movenet import MoveNetPeopleDetector
+
+    hub = TrackHub(lambda: NanoDetDetector.from_cache(_nanodet_config(chosen), intra_op_threads=threads),
+                   counter_factory=lambda: MoveNetPeopleDetector.from_cache(intra_op_threads=threads))  # as the workers' stage
     hub.set_geometry("vtest", {"zones": [
         {"name": "lawn", "kind": "no_pedestrian", "points_xy": [[0, 330], [768, 470], [768, 576], [0, 576]]},
         {"name": "van bay", "kind": "no_parking", "points_xy": [[600, 30], [768, 30], [768, 110], [600, 110]]},
@@ -368,7 +421,8 @@ def serving_figures(path: str, limit: int | None, threads: int, chosen: dict) ->
         dets.update(stage.event_inputs(frame, res))
         alerts += len(ev.update(frame, dets))
     wall = time.perf_counter() - t0
-    return {"frames": n, "frames_past_gate": passed, "detector_runs": hub.detector_runs, "alerts": alerts, "heads": len(head_ids),
+    return {"frames": n, "frames_past_gate": passed, "detector_runs": hub.detector_runs, "counter_runs": hub.counter_runs,
+            "alerts": alerts, "heads": len(head_ids),
             "wall_s": round(wall, 2), "fps": round(n / wall, 2), "cpu_s": round(time.process_time() - c0, 2),
             "cpu_ms_per_frame": round((time.process_time() - c0) * 1000 / max(1, n), 1), "real_time_at_10fps": n / wall >= 10.0}
 
@@ -384,7 +438,9 @@ def main() -> None:
     people = people_figures(path, truth, args.threads)
     chosen = people["nanodet_config_from_train_half"]
     people["nanodet_count_window"] = count_window_figures(path, truth, args.threads, chosen)
-    people["crowd_rule_count"] = crowd_count_figures(path, truth, args.threads, chosen)
+    people["people_count"] = people_count_figures(path, truth, args.threads, chosen)
+    people["crowd_rule_count"] = crowd_count_figures(path, truth, args.threads, chosen,
+                                                     people["people_count"]["chosen_from_train_half"]["movenet_min_score"])
     tracks = track_figures(path, args.threads, args.full, chosen)
     serving = None if args.skip_serving else serving_figures(path, None if args.full else 300, args.threads, chosen)
     out = {"benchmark": "real_footage", "machine": f"{platform.machine()} {os.cpu_count()} cpus (shared)", "threads": args.threads,

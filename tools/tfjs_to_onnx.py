@@ -274,19 +274,43 @@ def _simplify_transposes(nodes: list[onnx.NodeProto], keep: set[str]) -> list[on
     return nodes
 
 
+def _shape_only(graph: TfjsGraph, folded: Mapping[str, Any], within: set[str] | None) -> set[str]:
+    """Nodes whose value depends on tensor shapes alone (``Shape`` and what computes from it and
+    constants): folded at the traced input shape, which is how a resize's size becomes a scale."""
+    out: set[str] = set()
+    for name in graph.topo_order():
+        node = graph.nodes[name]
+        if (within is not None and name not in within) or name in folded or node.op in ("Const", "Placeholder"):
+            continue
+        deps = [split_ref(r)[0] for r in node.inputs]
+        if node.op == "Shape" or (deps and all(d in folded or d in out for d in deps)):
+            out.add(name)
+    return out
+
+
 def tfjs_to_onnx(graph: TfjsGraph, *, output_names: Mapping[str, str] | None = None, input_name: str = "input",
-                 dynamic_batch: bool = True, graph_name: str = "tfjs_graph", doc: str = "") -> onnx.ModelProto:
+                 dynamic_batch: bool = True, graph_name: str = "tfjs_graph", doc: str = "",
+                 outputs: tuple[str, ...] | None = None, trace_shape: tuple[int, ...] | None = None) -> onnx.ModelProto:
     """The ONNX model of a one-input TF.js graph (see the module doc). ``output_names`` renames
-    the signature's outputs (TF node name -> ONNX output name); ``dynamic_batch`` makes the
-    first input dimension symbolic ``N`` (reshapes that fix it at 1 copy it instead)."""
+    the outputs (TF node name -> ONNX output name); ``outputs`` cuts the graph at these nodes
+    instead of the signature's (e.g. below a post-processing the project does itself);
+    ``dynamic_batch`` makes the first input dimension symbolic ``N`` (reshapes that fix it at 1
+    copy it instead); an input with unknown sizes (``-1``) is traced at ``trace_shape`` and those
+    sizes stay symbolic in the ONNX (with the outputs' spatial sizes)."""
     if len(graph.inputs) != 1:
         raise TfjsGraphError(f"graph has inputs {graph.inputs}; this converter handles one input")
     in_node = graph.nodes[graph.inputs[0]]
-    in_shape = [int(d.get("size", -1)) for d in in_node.attrs["shape"]["shape"]["dim"]]
-    if any(d < 1 for d in in_shape):
-        raise TfjsGraphError(f"input {in_node.name!r} has shape {in_shape}; a static shape is needed for the shape pass")
-    folded = {k: v[0] for k, v in graph.run({}, only_consts=True).items()}
-    probe = graph.run({in_node.name: np.zeros(in_shape, np.float32)})
+    declared = [int(d.get("size", -1)) for d in in_node.attrs["shape"]["shape"]["dim"]]
+    in_shape = list(trace_shape) if trace_shape else declared
+    if any(d < 1 for d in in_shape) or len(in_shape) != len(declared) or any(0 < a != b for a, b in zip(declared, in_shape)):
+        raise TfjsGraphError(f"input {in_node.name!r} has shape {declared}; give trace_shape with every size known "
+                             f"(and the known ones kept) for the shape pass, not {trace_shape}")
+    free = [i for i, d in enumerate(declared) if d < 1]
+    out_nodes = tuple(outputs) if outputs else graph.outputs
+    within = graph.ancestors(out_nodes) if outputs else None
+    folded = {k: v[0] for k, v in graph.run({}, only_consts=True, within=within).items()}
+    probe = graph.run({in_node.name: np.zeros(in_shape, np.float32)}, within=within)
+    folded.update({k: probe[k][0] for k in _shape_only(graph, folded, within)})
     shapes = {}
     for k, v in probe.items():
         for i, arr in enumerate(v):
@@ -294,6 +318,8 @@ def tfjs_to_onnx(graph: TfjsGraph, *, output_names: Mapping[str, str] | None = N
     consts = {k: np.asarray(v) for k, v in folded.items()}
     consumers: dict[str, list[str]] = {}
     for n in graph.nodes.values():
+        if within is not None and n.name not in within:
+            continue
         for r in n.inputs:
             consumers.setdefault(split_ref(r)[0], []).append(n.name)
     bias_of = _bias_fusions(graph, consts, consumers)
@@ -301,21 +327,29 @@ def tfjs_to_onnx(graph: TfjsGraph, *, output_names: Mapping[str, str] | None = N
     e.alias[in_node.name] = input_name
     for name in graph.topo_order():
         node = graph.nodes[name]
-        if name in consts or node.op in ("Const", "Placeholder"):
+        if name in consts or node.op in ("Const", "Placeholder") or (within is not None and name not in within):
             continue
         _emit_node(e, node, bias_of, {a: c for c, a in bias_of.items()}, dynamic_batch)
-    names = dict(output_names or {n: n for n in graph.outputs})
+    names = dict(output_names or {n: n for n in out_nodes})
     outputs = []
-    for tf_name in graph.outputs:
+    for tf_name in out_nodes:
         src = e.tensor(tf_name)
         out = names.get(tf_name, tf_name)
         e.nodes.append(helper.make_node("Identity", [src], [out], name=f"{out}__out"))
-        outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", *shapes[tf_name][1:]] if dynamic_batch
-                                                     else list(shapes[tf_name])))
+        dims: list = list(shapes[tf_name])
+        if free and len(dims) == 4:
+            dims[1:3] = [f"{out}_h", f"{out}_w"]
+        if dynamic_batch:
+            dims[0] = "N"
+        outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, dims))
     nodes = _simplify_transposes(e.nodes, {o.name for o in outputs})
     used = {i for n in nodes for i in n.input}
     inits = [t for name, t in e.inits.items() if name in used]
-    x = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", *in_shape[1:]] if dynamic_batch else in_shape)
+    spatial = iter(("H", "W", "D"))
+    in_dims: list = [next(spatial) if i in free and i > 0 else d for i, d in enumerate(in_shape)]
+    if dynamic_batch:
+        in_dims[0] = "N"
+    x = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, in_dims)
     model = helper.make_model(helper.make_graph(nodes, graph_name, [x], outputs, inits, doc_string=doc),
                               opset_imports=[helper.make_opsetid("", OPSET)], producer_name="city-algorithm-warehouse/tools.tfjs_to_onnx",
                               producer_version="1")

@@ -134,3 +134,40 @@ def ort_session(model: bytes | str | os.PathLike, *, intra_op_threads: int = 0, 
     if isinstance(src, str) and not Path(src).is_file():
         raise DetectorError(f"{who}: model file {src!r} does not exist; pass the ONNX bytes or an existing path")
     return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def converted_model_path(name: str, *, env_var: str, what: str, fix: str) -> Path:
+    """A model converted into the cache (``tools/convert_*.py``): ``$env_var``, else
+    ``$WAREHOUSE_CACHE_DIR/real/name``, else the repository's ``var/cache/real/name``. Raises
+    :class:`DetectorUnavailableError` naming the places looked at and ``fix``."""
+    env = os.environ.get(env_var)
+    candidates = [Path(env)] if env else []
+    if os.environ.get("WAREHOUSE_CACHE_DIR"):
+        candidates.append(Path(os.environ["WAREHOUSE_CACHE_DIR"]) / "real" / name)
+    candidates.append(Path(__file__).resolve().parents[2] / "var" / "cache" / "real" / name)
+    for p in candidates:
+        if p.is_file():
+            return p
+    raise DetectorUnavailableError(f"{what} not found (looked at {[str(p) for p in candidates]}); {fix}")
+
+
+def read_pinned(path: Path, sha256: str, *, fix: str) -> bytes:
+    """The file's bytes, checked against the pinned ``sha256`` (an artifact is verified on load)."""
+    import hashlib
+
+    data = path.read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha256:
+        raise DetectorUnavailableError(f"{path} has sha256 {got}, expected {sha256}; delete it and {fix}")
+    return data
+
+
+def aspect_input_wh(image_wh: tuple[int, int], input_size: int, keep_aspect: bool) -> tuple[int, int]:
+    """A fully convolutional network's input ``(W, H)`` for a frame (pure): square ``input_size``,
+    or with ``keep_aspect`` the long side ``input_size`` and the short side the frame's aspect
+    rounded to a multiple of 32."""
+    if not keep_aspect:
+        return input_size, input_size
+    w, h = image_wh
+    short = max(32, int(round(input_size * min(w, h) / max(w, h) / 32.0)) * 32)
+    return (input_size, short) if w >= h else (short, input_size)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from runtime.detectors.base import Detector, DetectorError
 
 BUNDLE_FORMAT = "warehouse.detector-bundle/1"
-BUNDLE_KINDS = ("ppocr", "mtcnn", "hog", "haar", "imagenet_readout", "nanodet", "city")
+BUNDLE_KINDS = ("ppocr", "mtcnn", "hog", "haar", "imagenet_readout", "nanodet", "movenet", "city")
 
 
 def make_bundle(detector: str, *, files: dict[str, str], config: dict[str, Any]) -> bytes:
@@ -75,6 +75,10 @@ def detector_from_bundle(data: bytes | dict, fetch: Callable[[str], bytes], *, i
         old = {"input_size": 416, "keep_aspect": False}
         nd_cfg = NanoDetConfig(**{**old, **cfg, "labels": None if cfg.get("labels") is None else tuple(cfg["labels"])})
         det = NanoDetDetector(blob("model.onnx"), nd_cfg, intra_op_threads=intra_op_threads)
+    elif kind == "movenet":
+        from runtime.detectors.movenet import MoveNetConfig, MoveNetPeopleDetector
+
+        det = MoveNetPeopleDetector(blob("model.onnx"), MoveNetConfig(**cfg), intra_op_threads=intra_op_threads)
     elif kind == "city":  # a rule over tracks: shares the stage's TrackHub (detector + tracker per camera)
         from runtime.tracking import CityAlgorithm
 

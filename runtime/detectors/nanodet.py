@@ -16,7 +16,6 @@ per-class NMS, boxes mapped back to the frame's pixels.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ import cv2
 import numpy as np
 
 from runtime.detection import Detection
-from runtime.detectors.base import DetectorError, DetectorUnavailableError, check_image, nms_xyxy, ort_session
+from runtime.detectors.base import (DetectorError, aspect_input_wh, check_image, converted_model_path,
+                                    nms_xyxy, ort_session, read_pinned)
 
 log = logging.getLogger(__name__)
 
@@ -90,35 +90,18 @@ class NanoDetConfig:
 def nanodet_model_path() -> Path:
     """The converted ONNX: ``$WAREHOUSE_NANODET_ONNX``, else ``$WAREHOUSE_CACHE_DIR/real/``, else the
     repository's ``var/cache/real/``. Raises :class:`DetectorUnavailableError` naming the fix."""
-    env = os.environ.get("WAREHOUSE_NANODET_ONNX")
-    candidates = [Path(env)] if env else []
-    if os.environ.get("WAREHOUSE_CACHE_DIR"):
-        candidates.append(Path(os.environ["WAREHOUSE_CACHE_DIR"]) / "real" / ONNX_NAME)
-    candidates.append(Path(__file__).resolve().parents[2] / "var" / "cache" / "real" / ONNX_NAME)
-    for p in candidates:
-        if p.is_file():
-            return p
-    raise DetectorUnavailableError(f"NanoDet ONNX not found (looked at {[str(p) for p in candidates]}); {FIX}")
+    return converted_model_path(ONNX_NAME, env_var="WAREHOUSE_NANODET_ONNX", what="NanoDet ONNX", fix=FIX)
 
 
 def read_nanodet_onnx() -> bytes:
     """The ONNX bytes, sha256-checked against :data:`ONNX_SHA256`."""
-    path = nanodet_model_path()
-    data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    if sha != ONNX_SHA256:
-        raise DetectorUnavailableError(f"{path} has sha256 {sha}, expected {ONNX_SHA256}; delete it and {FIX}")
-    return data
+    return read_pinned(nanodet_model_path(), ONNX_SHA256, fix=FIX)
 
 
 def input_wh(image_wh: tuple[int, int], config: NanoDetConfig = NanoDetConfig()) -> tuple[int, int]:
     """The network input ``(W, H)`` for a frame (pure): square ``input_size``, or with ``keep_aspect``
     the long side ``input_size`` and the short side the frame's aspect rounded to a multiple of 32."""
-    if not config.keep_aspect:
-        return config.input_size, config.input_size
-    w, h = image_wh
-    short = max(32, int(round(config.input_size * min(w, h) / max(w, h) / 32.0)) * 32)
-    return (config.input_size, short) if w >= h else (short, config.input_size)
+    return aspect_input_wh(image_wh, config.input_size, config.keep_aspect)
 
 
 def window_count(counts: Sequence[int], config: NanoDetConfig = NanoDetConfig()) -> int:

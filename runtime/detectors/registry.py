@@ -80,6 +80,12 @@ def _nanodet(**kw: Any) -> Detector:
     return NanoDetDetector.from_cache(**kw)
 
 
+def _movenet(**kw: Any) -> Detector:
+    from runtime.detectors.movenet import MoveNetPeopleDetector
+
+    return MoveNetPeopleDetector.from_cache(**kw)
+
+
 def _haar(name: str) -> DetectorFactory:
     def build() -> Detector:
         from runtime.detectors.haar import HaarCascadeDetector
@@ -106,6 +112,7 @@ def default_detector_registry() -> DetectorRegistry:
     reg.register("detector.face_mtcnn", _mtcnn)
     reg.register("detector.people_hog", _hog)
     reg.register("detector.coco_nanodet", _nanodet)
+    reg.register("detector.movenet_people", _movenet)
     for name in BUILTIN_CASCADES:
         reg.register(name, _haar(name))
     reg.register("imagenet.readout", _readout)

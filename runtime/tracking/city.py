@@ -86,6 +86,12 @@ class _Camera:
     tracks: dict = field(default_factory=dict)
     line_zones: dict = field(default_factory=dict)  # line name -> supervision LineZone (keeps per-track sides)
     crossings: dict = field(default_factory=dict)  # line name -> {track id: ts_ms of its last crossing}
+    counted: list = field(default_factory=list)  # the hub's people counter on the frame of count_key
+    count_key: tuple | None = None
+
+    def counted_now(self) -> list:
+        """The counter's people on the current frame ([] if it has not run on it)."""
+        return self.counted if self.count_key is not None and self.count_key == self.frame_key else []
 
 
 def _line_crossings(cam: "_Camera", objs: list[Detection], ts_ms: float) -> None:
@@ -159,9 +165,13 @@ class TrackHub:
     """Detector + tracker per camera, shared by the city algorithms of a stage (thread-safe)."""
 
     def __init__(self, detector_factory: Callable[[], Any], *, tracker: TrackerConfig = TrackerConfig(),
-                 params: CityParams = CityParams(), nominal_fps: float = 2.0) -> None:
-        self._factory = detector_factory
+                 params: CityParams = CityParams(), nominal_fps: float = 2.0, counter_factory: Callable[[], Any] | None = None) -> None:
+        # counter_factory: a second people detector (MoveNet's centres) for the crowd rule's count, run
+        # only on frames the crowd rule is due; the count is the larger of its and the tracked objects'
+        self._factory, self._counter_factory = detector_factory, counter_factory
         self._detector: Any = None
+        self._counter: Any = None
+        self.counter_runs = 0
         self._tracker_cfg, self.params, self._fps = tracker, params, nominal_fps
         self._cams: dict[str, _Camera] = {}
         self._lock = threading.Lock()
@@ -180,11 +190,18 @@ class TrackHub:
             cam = self._cams[camera_id] = _Camera(ObjectTracker(self._tracker_cfg, nominal_fps=self._fps))
         return cam
 
-    def observe(self, frame: Any) -> _Camera:
-        """Run detector + tracker on ``frame`` once (later calls for the same frame reuse it)."""
+    def observe(self, frame: Any, *, count: bool = False) -> _Camera:
+        """Run detector + tracker on ``frame`` once (later calls for the same frame reuse it); with
+        ``count`` also the people counter, if the hub has one (once per frame too)."""
         key = (frame.frame_index, frame.ts_ms)
         with self._lock:
             cam = self._cam(frame.camera_id)
+            if count and self._counter_factory is not None and cam.count_key != key:
+                if self._counter is None:
+                    self._counter = self._counter_factory()
+                cam.counted = [d for d in self._counter.detect(frame.image) if d.label == "person"]
+                cam.count_key = key
+                self.counter_runs += 1
             if cam.frame_key == key:
                 return cam
             if self._detector is None:
@@ -213,7 +230,9 @@ class TrackHub:
     def people_count(self, camera_id: str) -> int:
         with self._lock:
             cam = self._cams.get(camera_id)
-            return 0 if cam is None else sum(o.label == "person" for o in cam.objects)
+            if cam is None:
+                return 0
+            return max(sum(o.label == "person" for o in cam.objects), len(cam.counted_now()))
 
 
 def _evidence(alg: str, objs: list[Detection], version: str) -> list[Detection]:
@@ -226,13 +245,14 @@ def evaluate(alg: str, cam: _Camera, ts_ms: float, p: CityParams, version: str =
     g, objs = cam.geometry, cam.objects
     people = [o for o in objs if o.label == "person"]  # presence rules count first sightings too
     vehicles = [o for o in _named(objs) if o.label in VEHICLES]  # the vehicle rules follow a track over time
-    if alg == "track.crowd_gathering":
-        zones = g.of_kind("crowd")
+    if alg == "track.crowd_gathering":  # the count: the larger of the tracked people's and the counter's
+        zones, counted = g.of_kind("crowd"), cam.counted_now()
         if not zones:
-            return _evidence(alg, people, version) if len(people) >= p.max_people else []
+            crowd = max(people, counted, key=len)
+            return _evidence(alg, crowd, version) if len(crowd) >= p.max_people else []
         out = []
         for z in zones:
-            inside = _in_zone(z, people)
+            inside = max(_in_zone(z, people), _in_zone(z, counted), key=len)
             if len(inside) >= (z.max_people or p.max_people):
                 out.extend(inside)
         return _evidence(alg, out, version)
@@ -306,7 +326,7 @@ class CityAlgorithm:
         self.name, self.hub, self.version = algorithm_id, hub, version
 
     def detect_frame(self, frame: Any) -> list[Detection]:
-        cam = self.hub.observe(frame)
+        cam = self.hub.observe(frame, count=self.name == "track.crowd_gathering")
         with self.hub._lock:
             return evaluate(self.name, cam, frame.ts_ms, self.hub.params, self.version)
 
@@ -332,6 +352,7 @@ def city_algorithm_entries(source: str = "detector.coco_nanodet", params: CityPa
                            "(supervision PolygonZone on the objects' bottom centres); runs in the detector stage at the detector's rate.",
             "event_types": (event,), "scene_tags": tuple(ev.scenes), "labels": (event,),
             "input_spec": {"detections": {"from": source, "labels": sorted(VEHICLES | {"person"})},
+                           **({"people_counter": "detector.movenet_people"} if alg == "track.crowd_gathering" else {}),
                            "camera_config": "zones and lines in the camera's pixels (runtime.tracking.CameraGeometry)"},
             "preprocess": {"tracker": "bytetrack (trackers 2.6.1)", **dataclasses.asdict(TrackerConfig())},
             "postprocess": {"rule": alg, "evidence": "one detection per object in violation, score 1.0", **dataclasses.asdict(params)},

@@ -102,14 +102,18 @@ class Live:
         self.services.outbox.start()
         self._stop = threading.Event()
         self.ingest_paused = threading.Event()  # set: the store stops ingesting alerts (the live stream goes on)
+        self.ingest_idle = threading.Event()  # set by the consumer loop once it honours the pause (no sink poll in flight)
         sink, router = AlertSink(self.bus, self.ops, hub=self.services.alert_hub), FeedbackRouter(self.bus)
 
         def consume() -> None:
             while not self._stop.is_set():
-                for worker in (router,) if self.ingest_paused.is_set() else (sink, router):
+                paused = self.ingest_paused.is_set()
+                if paused:
+                    self.ingest_idle.set()
+                else:
+                    self.ingest_idle.clear()
+                for worker in (router,) if paused else (sink, router):
                     worker.run_once(timeout_s=0.05)
-                if self.ingest_paused.is_set():
-                    time.sleep(0.05)
 
         self._consumer = threading.Thread(target=consume, name="browser-consumers", daemon=True)
         self._consumer.start()

@@ -61,6 +61,7 @@ def test_an_alert_shown_before_the_store_has_it_still_gets_its_evidence(live, pa
     page.goto(live.base + "/console/#/alerts")
     page.wait_for_selector("#live-state:has-text('live')")
     live.ingest_paused.set()
+    assert live.ingest_idle.wait(5), "the consumer loop did not pause"
     try:
         early = live.publish_alert("road-cam-1")
         page.wait_for_selector(f"[data-alert-id='{early}']", timeout=10_000)

@@ -87,7 +87,8 @@ def _runner(algorithm: str, *, home: Path | None, zones: Path | None, threads: i
 
         if algorithm not in CITY_ALGORITHMS:
             raise InvalidInputError(f"unknown city algorithm {algorithm!r}; valid: {', '.join(CITY_ALGORITHMS)}")
-        hub = TrackHub(lambda: reg.create(DEFAULT_ALGORITHM, intra_op_threads=threads))
+        hub = TrackHub(lambda: reg.create(DEFAULT_ALGORITHM, intra_op_threads=threads),
+                       counter_factory=lambda: reg.create("detector.movenet_people", intra_op_threads=threads))
         try:
             hub.set_geometry("cli", json.loads(zones.read_text()) if zones is not None else None)
         except ValueError as exc:  # not JSON, or zones the runtime cannot use

@@ -137,13 +137,15 @@ class CityStageFactory:
 
     def __call__(self):
         from runtime import DetectorSpec, DetectorStage, ModelResidency, default_detector_registry, registry_factory
+        from runtime.detectors.movenet import MoveNetPeopleDetector
         from runtime.detectors.nanodet import NanoDetDetector
         from runtime.tracking.city import TrackHub, city_algorithm_specs
 
         reg = default_detector_registry()
         specs = {name: DetectorSpec(registry_factory(reg, name), rate_fps=self.rate_fps, version="1")
                  for name in reg.names() if name != "imagenet.readout"}
-        hub = TrackHub(lambda: NanoDetDetector.from_cache(intra_op_threads=1), nominal_fps=self.rate_fps)
+        hub = TrackHub(lambda: NanoDetDetector.from_cache(intra_op_threads=1), nominal_fps=self.rate_fps,
+                       counter_factory=lambda: MoveNetPeopleDetector.from_cache(intra_op_threads=1))
         specs.update(city_algorithm_specs(hub, rate_fps=self.rate_fps))
         from knowledge_graph import evidence_cascades  # evidence readers run only where a head that needs them fires
 

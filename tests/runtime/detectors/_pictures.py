@@ -65,3 +65,21 @@ def iou(a, b) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def vtest_frames(indices: set[int]) -> dict[int, np.ndarray]:
+    """Frames of vtest.avi (Debian opencv-doc; fetched and cached by scripts/fetch_vtest.sh) by index."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[3] / "scripts" / "fetch_vtest.sh"
+    path = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True).stdout.strip()
+    cap, out, i = cv2.VideoCapture(path), {}, 0
+    while len(out) < len(indices):
+        ok, frame = cap.read()
+        assert ok, f"vtest.avi ended at frame {i}"
+        if i in indices:
+            out[i] = frame
+        i += 1
+    cap.release()
+    return out

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,6 +13,7 @@ from runtime.detectors import DetectorError, DetectorUnavailableError, NanoDetCo
 from runtime.detectors.nanodet import (COCO_LABELS, INPUT_SIZE, ONNX_SHA256, STRIDES, decode, input_wh, nanodet_model_path,
                                        window_count)
 from tests.runtime.detectors._pictures import CAMERAMAN_PERSON_XYXY, iou, picture
+from tests.runtime.detectors._pictures import vtest_frames as load_vtest_frames
 
 REPO = Path(__file__).resolve().parents[3]
 LABELS = json.loads((REPO / "data" / "vtest_people.json").read_text())
@@ -27,16 +26,7 @@ def det() -> NanoDetDetector:
 
 @pytest.fixture(scope="module")
 def vtest_frames() -> dict[int, np.ndarray]:
-    path = subprocess.run(["bash", str(REPO / "scripts" / "fetch_vtest.sh")], capture_output=True, text=True, check=True).stdout.strip()
-    want = {397, 408, 508, 528, 728}
-    cap, out, i = cv2.VideoCapture(path), {}, 0
-    while len(out) < len(want):
-        ok, frame = cap.read()
-        assert ok, f"vtest.avi ended at frame {i}"
-        if i in want:
-            out[i] = frame
-        i += 1
-    return out
+    return load_vtest_frames({397, 408, 508, 528, 728})
 
 
 SQ416 = dict(input_size=INPUT_SIZE, keep_aspect=False)  # the 416x416 square input the graph was traced at

@@ -10,7 +10,7 @@ EXPECTED = {
     "ocr.text_ppocr",
     "detector.face_mtcnn",
     "detector.people_hog",
-    "detector.coco_nanodet",
+    "detector.coco_nanodet", "detector.movenet_people",
     "detector.fullbody_haar",
     "detector.plate_haar",
     "detector.plate_haar_16stages",

@@ -17,6 +17,7 @@ EXPECTED_KINDS = {
     "detector.face_mtcnn": "face_detector",
     "detector.people_hog": "detector",
     "detector.coco_nanodet": "detector",  # issue 15: NanoDet-g, people and vehicles
+    "detector.movenet_people": "detector",  # issue 15: MoveNet centres, the crowd rule's people count
     "detector.fullbody_haar": "detector",
     "detector.plate_haar": "detector",
     "detector.plate_haar_16stages": "detector",
@@ -44,7 +45,7 @@ def test_specs_cover_every_real_algorithm():
     assert files["ocr.text_ppocr"] == ["det.onnx", "rec.onnx"]
     assert files["detector.face_mtcnn"] == ["onet.onnx", "pnet.onnx", "rnet.onnx"]
     assert files["detector.plate_haar"] == ["cascade.xml"] and files["detector.people_hog"] == []
-    assert files["detector.coco_nanodet"] == ["model.onnx"]
+    assert files["detector.coco_nanodet"] == ["model.onnx"] == files["detector.movenet_people"]
 
 
 def test_every_algorithm_has_one_production_version(registered):
