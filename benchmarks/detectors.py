@@ -97,6 +97,7 @@ def main() -> None:
         ("detector.coco_nanodet[512x384, default]", reg.create("detector.coco_nanodet", **ort_kw).detect, "vtest_397"),
         ("detector.coco_nanodet[416x416]", reg.create("detector.coco_nanodet", config=NanoDetConfig(input_size=416, keep_aspect=False),
                                                       **ort_kw).detect, "vtest_397"),
+        ("detector.movenet_people[512x384]", reg.create("detector.movenet_people", **ort_kw).detect, "vtest_397"),
         ("detector.people_hog", reg.create("detector.people_hog").detect, "china_sign"),
         ("detector.people_hog[portrait]", HogPeopleDetector(HogConfig(win_stride_px=4, input_height_px=180, pad_frac=0.35)).detect, "camera"),
         ("detector.fullbody_haar", reg.create("detector.fullbody_haar").detect, "china_sign"),
