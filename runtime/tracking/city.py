@@ -198,10 +198,15 @@ class TrackHub:
             cam = self._cam(frame.camera_id)
             if count and self._counter_factory is not None and cam.count_key != key:
                 if self._counter is None:
-                    self._counter = self._counter_factory()
-                cam.counted = [d for d in self._counter.detect(frame.image) if d.label == "person"]
-                cam.count_key = key
-                self.counter_runs += 1
+                    try:
+                        self._counter = self._counter_factory()
+                    except ImportError as exc:  # its weights are missing: count with the tracked objects alone
+                        log.warning("people counter unavailable, the crowd rule counts tracked objects only: %s", exc)
+                        self._counter_factory = None
+                if self._counter is not None:
+                    cam.counted = [d for d in self._counter.detect(frame.image) if d.label == "person"]
+                    cam.count_key = key
+                    self.counter_runs += 1
             if cam.frame_key == key:
                 return cam
             if self._detector is None:

@@ -161,6 +161,13 @@ def test_crowd_rule_counts_with_the_counter():
         assert hub.people_count("cam") == max(want[-1], 2)
     assert split.runs == 2  # once per frame, and only for the crowd rule
 
+    def missing():
+        raise DetectorUnavailableError("MoveNet ONNX not found; run tools.convert_movenet")
+
+    hub = TrackHub(merged, params=CityParams(max_people=2), counter_factory=missing)  # weights missing: the rule still runs
+    assert len(CityAlgorithm("track.crowd_gathering", hub).detect_frame(FrameEvent("cam", 0, 0, img))) == 2
+    assert hub.counter_runs == 0
+
 
 @pytest.mark.slow
 def test_converter_reproduces_the_stored_onnx(tmp_path, monkeypatch):
