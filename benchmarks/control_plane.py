@@ -13,6 +13,9 @@ Keys (last line, JSON):
 - ``node_added_gets_work``: a camera registered after a node joined runs on the new node.
 - ``reconcile_ms``: the pure reconcile over a 10,000-camera desired state, nothing changed
   (full pass) and one change (the loop's incremental pass), median of repeats.
+- ``replan_ms``: the control loop's whole re-plan after one camera's choices changed (instance,
+  digest, ``plan_city``, ``desired_state``) at 1,000 cameras (``--full``: and 10,000), beside the
+  scheduler's own rebase + incremental plan on the same change: what the loop adds around it.
 - ``city_capacity``: the most 640x360 synthetic cameras at 1 fps with 30 algorithms each
   that one 2-core worker carries in real time through decode -> gate -> backbone -> heads ->
   events -> bus, with the gate off (every frame pays the backbone: the worst case), beside
@@ -57,6 +60,50 @@ def reconcile_ms(n_cameras: int = 10_000, repeats: int = 7) -> dict:
     return {"cameras": n_cameras, "nothing_changed_ms": round(statistics.median(full), 3),
             "one_change_ms": round(statistics.median(one), 4), "goal_ms": {"nothing_changed": 50, "one_change": 5}}
 
+
+def replan_ms(n_cameras: int = 1_000, heads: int = 10, repeats: int = 5) -> dict:
+    """The control loop's re-plan after one camera's choices changed, stage by stage: the instance
+    built from the loop's state, its digest, ``plan_city`` (JSON -> ``scheduler.Instance``, rebase,
+    the scheduler's incremental plan, plan -> JSON) and ``desired_state``; with the scheduler's own
+    share (rebase + plan) measured apart; medians over ``repeats`` changes. One GPU worker per 100
+    cameras, ``heads`` heads each."""
+    import scheduler
+    from warehouse.control.desired import (AlgorithmRuntime, CameraInput, Choice, NodeView, VersionRef, build_instance,
+                                           desired_state, instance_digest, plan_city)
+
+    algs = {f"scene.road.e{i}": AlgorithmRuntime(f"scene.road.e{i}", True, VersionRef(1, "ab" * 32, 0.5)) for i in range(30)}
+    cams = [CameraInput(f"c{i}", f"rtsp://cam{i}.city/s") for i in range(n_cameras)]
+    by_id = {c.camera_id: c for c in cams}
+    ms = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
+    choices = {c.camera_id: [Choice(a, 1.0, 1.0) for a in list(algs)[:heads]] for c in cams}
+    nodes = [NodeView(f"n{i}", num_cpus=2, num_gpus=1, memory_mib=80_000) for i in range(max(1, n_cameras // 100))]
+    _, prev = plan_city(build_instance(cams, choices, algs, nodes))
+    rows: list[dict[str, float]] = []
+    for k in range(repeats):  # each a change of one camera's choices
+        choices[f"c{2 * k}"] = [Choice(a, 2.0, 2.0) for a in list(algs)[:heads + 2]]  # the scheduler's share alone
+        inst = build_instance(cams, choices, algs, nodes)
+        t0 = time.perf_counter()
+        obj = scheduler.Instance.from_json(dict(inst))
+        t1 = time.perf_counter()
+        prev = scheduler.plan(scheduler.rebase(obj, prev), previous=prev)
+        t2 = time.perf_counter()
+        prev.to_json()
+        t3 = time.perf_counter()
+        row = {"from_json_ms": ms(t0, t1), "scheduler_rebase_and_plan_ms": ms(t1, t2), "plan_to_json_ms": ms(t2, t3)}
+        choices[f"c{2 * k + 1}"] = [Choice(a, 2.0, 2.0) for a in list(algs)[:heads + 2]]  # the loop's whole path
+        t0 = time.perf_counter()
+        inst = build_instance(cams, choices, algs, nodes)
+        t1 = time.perf_counter()
+        instance_digest(inst)
+        t2 = time.perf_counter()
+        plan_json, prev = plan_city(inst, prev)
+        t3 = time.perf_counter()
+        desired_state(plan_json, by_id, algs, nodes)
+        t4 = time.perf_counter()
+        rows.append({**row, "build_instance_ms": ms(t0, t1), "digest_ms": ms(t1, t2), "plan_city_ms": ms(t2, t3),
+                     "desired_state_ms": ms(t3, t4), "one_change_total_ms": ms(t0, t4)})
+    return {"cameras": n_cameras, "demands": n_cameras * heads, "repeats": repeats,
+            **{key: round(statistics.median(r[key] for r in rows), 1) for key in rows[0]}}
 
 def _alert_watch(bus_url: str, stop: threading.Event, first: dict, counts: dict) -> None:
     from warehouse.bus import open_bus
@@ -246,7 +293,8 @@ def main() -> None:
     from warehouse.settings import Settings
 
     cache = Settings().resolved_cache_dir
-    out = {"reconcile_ms": reconcile_ms(repeats=15 if args.full else 5)}
+    out = {"reconcile_ms": reconcile_ms(repeats=15 if args.full else 5),
+           "replan_ms": [replan_ms(n) for n in ((1_000, 10_000) if args.full else (1_000,))]}
     with tempfile.TemporaryDirectory() as td:
         out.update(cluster_figures(Path(td), cache, cameras=5))
     out["city_capacity"] = city_capacity(cache, seconds=12.0 if args.full else 6.0, max_cameras=128 if args.full else 48)
