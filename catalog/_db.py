@@ -1,15 +1,17 @@
 """Engine set-up per backend (SQLite pragmas, PostgreSQL) and small helpers shared by the catalog."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from catalog.errors import CatalogConnectionError
+from catalog.errors import CatalogConnectionError, CatalogUnavailableError
 
 log = logging.getLogger(__name__)
 # Connections opened with this execution option take SQLite's write lock at BEGIN, so a
@@ -74,3 +76,25 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("catalog_write") else "BEGIN")
 
     return engine
+
+
+@contextlib.contextmanager
+def transaction(engine: sa.Engine, shown_url: str, *, write: bool = False) -> Iterator[sa.Connection]:
+    """One transaction on ``engine``; a server gone away becomes :class:`CatalogUnavailableError`
+    (the call was not applied, or its commit could not be confirmed: the caller may retry)."""
+    try:
+        with engine.connect() as conn:
+            if write:
+                conn.execution_options(**WRITE)
+            with conn.begin():
+                yield conn
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        # the server went away (restart, failover, network): the transaction was rolled
+        # back, or its commit could not be confirmed; either way the caller may retry
+        first = str(exc.orig if getattr(exc, "orig", None) is not None else exc).strip().splitlines()[0][:300]
+        log.warning("catalog database %s unavailable: %s", shown_url, first)
+        raise CatalogUnavailableError(
+            f"catalog database {shown_url!r} is unavailable ({first}); the call was not applied, or its commit "
+            "could not be confirmed: retry it (reads and promote/retire/register are safe to repeat; check "
+            "`warehouse catalog show` before repeating add_version)"
+        ) from exc

@@ -19,15 +19,16 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from catalog import _schema as t
+from catalog import _stages
 from catalog import lineage as _lineage
-from catalog._db import WRITE, as_utc, create_engine, utcnow
+from catalog._stages import validate_event_id, version_of as _version
+from catalog._db import create_engine, transaction, utcnow
 from catalog.errors import (
     ArtifactNotFoundError,
     CatalogConnectionError,
@@ -90,24 +91,8 @@ class Catalog:
     def __repr__(self) -> str:
         return f"Catalog({self.url!r}, store={self.store!r})"
 
-    @contextlib.contextmanager
-    def _tx(self, *, write: bool = False) -> Iterator[sa.Connection]:
-        try:
-            with self._engine.connect() as conn:
-                if write:
-                    conn.execution_options(**WRITE)
-                with conn.begin():
-                    yield conn
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            # the server went away (restart, failover, network): the transaction was rolled
-            # back, or its commit could not be confirmed; either way the caller may retry
-            first = str(exc.orig if getattr(exc, "orig", None) is not None else exc).strip().splitlines()[0][:300]
-            log.warning("catalog database %s unavailable: %s", self.url, first)
-            raise CatalogUnavailableError(
-                f"catalog database {self.url!r} is unavailable ({first}); the call was not applied, or its commit "
-                "could not be confirmed: retry it (reads and promote/retire/register are safe to repeat; check "
-                "`warehouse catalog show` before repeating add_version)"
-            ) from exc
+    def _tx(self, *, write: bool = False) -> contextlib.AbstractContextManager[sa.Connection]:
+        return transaction(self._engine, self.url, write=write)
 
     # -- algorithms ------------------------------------------------------------------------
     def register_algorithm(self, spec: AlgorithmSpec) -> AlgorithmSpec:
@@ -243,7 +228,7 @@ class Catalog:
         )
         now = utcnow()
         if stage is Stage.PRODUCTION:
-            self._retire_production(conn, algorithm_id, now)
+            _stages.retire_production(conn, algorithm_id, now)
         conn.execute(
             t.model_versions.insert().values(
                 algorithm_id=algorithm_id, number=number, stage=stage.value, artifact_sha256=artifact_sha256,
@@ -252,7 +237,7 @@ class Catalog:
                 dataset_version_id=dataset_version_id, notes=notes, created_at=now, stage_changed_at=now,
             )
         )  # fmt: skip
-        self._log_transition(conn, algorithm_id, number, None, stage, now)
+        _stages.log_transition(conn, algorithm_id, number, None, stage, now)
         log.info("added %s@v%d (%s, artifact %s)", algorithm_id, number, stage.value, artifact_sha256[:12])
         return _version(self._version_row(conn, algorithm_id, number))
 
@@ -320,8 +305,8 @@ class Catalog:
             check_transition(current, to, version=f"{algorithm_id}@v{number}")
             now = utcnow()
             if to is Stage.PRODUCTION:
-                self._retire_production(conn, algorithm_id, now)
-            self._set_stage(conn, row, to, now)
+                _stages.retire_production(conn, algorithm_id, now)
+            _stages.set_stage(conn, row, to, now)
             log.info("promoted %s@v%d %s -> %s", algorithm_id, number, current.value, to.value)
             return _version(self._version_row(conn, algorithm_id, number))
 
@@ -333,46 +318,15 @@ class Catalog:
             if row.stage == Stage.RETIRED.value:
                 return _version(row)
             check_transition(Stage(row.stage), Stage.RETIRED, version=f"{algorithm_id}@v{number}")
-            self._set_stage(conn, row, Stage.RETIRED, utcnow())
+            _stages.set_stage(conn, row, Stage.RETIRED, utcnow())
             log.info("retired %s@v%d (was %s)", algorithm_id, number, row.stage)
             return _version(self._version_row(conn, algorithm_id, number))
-
-    def _retire_production(self, conn: sa.Connection, algorithm_id: str, now: Any) -> None:
-        # Must run before the new version's UPDATE/INSERT: the partial unique index is checked per statement.
-        for row in conn.execute(
-            sa.select(t.model_versions).where(
-                t.model_versions.c.algorithm_id == algorithm_id, t.model_versions.c.stage == Stage.PRODUCTION.value
-            )
-        ).all():
-            self._set_stage(conn, row, Stage.RETIRED, now)
-            log.info("retired %s@v%d (replaced in production)", algorithm_id, row.number)
-
-    def _set_stage(self, conn: sa.Connection, row: sa.Row, to: Stage, now: Any) -> None:
-        conn.execute(
-            t.model_versions.update().where(t.model_versions.c.id == row.id).values(stage=to.value, stage_changed_at=now)
-        )
-        self._log_transition(conn, row.algorithm_id, row.number, Stage(row.stage), to, now)
-
-    @staticmethod
-    def _log_transition(conn: sa.Connection, algorithm_id: str, number: int, from_stage: Stage | None, to: Stage, now: Any) -> None:
-        conn.execute(
-            t.stage_transitions.insert().values(
-                algorithm_id=algorithm_id, number=number, from_stage=from_stage.value if from_stage else None,
-                to_stage=to.value, at=now,
-            )
-        )  # fmt: skip
 
     def stage_history(self, algorithm_id: str) -> list[dict[str, Any]]:
         """Audit trail of stage changes: ``[{number, from_stage, to_stage, at}]``, oldest first."""
         with self._tx() as conn:
             self._require_algorithm(conn, algorithm_id)
-            rows = conn.execute(
-                sa.select(t.stage_transitions).where(t.stage_transitions.c.algorithm_id == algorithm_id).order_by(t.stage_transitions.c.id)
-            )
-            return [
-                {"number": r.number, "from_stage": r.from_stage, "to_stage": r.to_stage, "at": as_utc(r.at).isoformat()}
-                for r in rows
-            ]
+            return _stages.history(conn, algorithm_id)
 
     # -- artifacts -------------------------------------------------------------------------
     def load_artifact(self, algorithm_id: str, number: int) -> bytes:
@@ -501,28 +455,3 @@ class Catalog:
         except OSError:
             log.warning("could not delete unreferenced artifact %s", sha, exc_info=True)
             return False
-
-
-def validate_event_id(event_id: object) -> str:
-    import re
-
-    if not isinstance(event_id, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_]{0,63}", event_id):
-        raise InvalidSpecError(f"event type id {event_id!r} must be lowercase letters, digits and '_' (<= 64 chars), "
-                               "e.g. 'fallen_tree'", value=event_id)  # fmt: skip
-    return event_id
-
-
-def _version(row: sa.Row) -> ModelVersion:
-    return ModelVersion(
-        algorithm_id=row.algorithm_id,
-        number=row.number,
-        stage=Stage(row.stage),
-        artifact_sha256=row.artifact_sha256,
-        metrics=dict(row.metrics),
-        cost_profile=CostProfile.from_dict(row.cost_profile) if row.cost_profile else None,
-        parent_version=row.parent_version,
-        training_run_id=row.training_run_id,
-        dataset_version_id=row.dataset_version_id,
-        created_at=as_utc(row.created_at),
-        notes=row.notes,
-    )
