@@ -64,9 +64,11 @@ def reconcile_ms(n_cameras: int = 10_000, repeats: int = 7) -> dict:
 def replan_ms(n_cameras: int = 1_000, heads: int = 10, repeats: int = 5) -> dict:
     """The control loop's re-plan after one camera's choices changed, stage by stage: the instance
     built from the loop's state, its digest, ``plan_city`` (JSON -> ``scheduler.Instance``, rebase,
-    the scheduler's incremental plan, plan -> JSON) and ``desired_state``; with the scheduler's own
-    share (rebase + plan) measured apart; medians over ``repeats`` changes. One GPU worker per 100
-    cameras, ``heads`` heads each."""
+    the scheduler's incremental plan, plan -> JSON) and ``desired_state``, as the loop runs it (its
+    ``InstanceReader`` and desired-state cache kept between changes: unchanged cameras' records and
+    specs are re-used) and without them (every record read and every spec built again, as before);
+    with the scheduler's own share (rebase + plan) measured apart; medians over ``repeats`` changes
+    of each kind. One GPU worker per 100 cameras, ``heads`` heads each."""
     import scheduler
     from warehouse.control.desired import (AlgorithmRuntime, CameraInput, Choice, NodeView, VersionRef, build_instance,
                                            desired_state, instance_digest, plan_city)
@@ -77,33 +79,41 @@ def replan_ms(n_cameras: int = 1_000, heads: int = 10, repeats: int = 5) -> dict
     ms = lambda a, b: round((b - a) * 1000, 1)  # noqa: E731
     choices = {c.camera_id: [Choice(a, 1.0, 1.0) for a in list(algs)[:heads]] for c in cams}
     nodes = [NodeView(f"n{i}", num_cpus=2, num_gpus=1, memory_mib=80_000) for i in range(max(1, n_cameras // 100))]
-    _, prev = plan_city(build_instance(cams, choices, algs, nodes))
-    rows: list[dict[str, float]] = []
-    for k in range(repeats):  # each a change of one camera's choices
-        choices[f"c{2 * k}"] = [Choice(a, 2.0, 2.0) for a in list(algs)[:heads + 2]]  # the scheduler's share alone
-        inst = build_instance(cams, choices, algs, nodes)
-        t0 = time.perf_counter()
-        obj = scheduler.Instance.from_json(dict(inst))
-        t1 = time.perf_counter()
-        prev = scheduler.plan(scheduler.rebase(obj, prev), previous=prev)
-        t2 = time.perf_counter()
-        prev.to_json()
-        t3 = time.perf_counter()
-        row = {"from_json_ms": ms(t0, t1), "scheduler_rebase_and_plan_ms": ms(t1, t2), "plan_to_json_ms": ms(t2, t3)}
-        choices[f"c{2 * k + 1}"] = [Choice(a, 2.0, 2.0) for a in list(algs)[:heads + 2]]  # the loop's whole path
-        t0 = time.perf_counter()
-        inst = build_instance(cams, choices, algs, nodes)
-        t1 = time.perf_counter()
-        instance_digest(inst)
-        t2 = time.perf_counter()
-        plan_json, prev = plan_city(inst, prev)
-        t3 = time.perf_counter()
-        desired_state(plan_json, by_id, algs, nodes)
-        t4 = time.perf_counter()
-        rows.append({**row, "build_instance_ms": ms(t0, t1), "digest_ms": ms(t1, t2), "plan_city_ms": ms(t2, t3),
-                     "desired_state_ms": ms(t3, t4), "one_change_total_ms": ms(t0, t4)})
+    rows: list[dict[str, float]] = [{} for _ in range(repeats)]
+    serial = iter(range(10**6))
+
+    def change() -> dict:
+        choices[f"c{next(serial)}"] = [Choice(a, 2.0, 2.0) for a in list(algs)[:heads + 2]]
+        return build_instance(cams, choices, algs, nodes)
+
+    for kind, reader, cache in (("no_reuse", None, None), ("loop", scheduler.InstanceReader(), {})):
+        plan_json, prev = plan_city(build_instance(cams, choices, algs, nodes), reader=reader)  # a chain of its own
+        desired_state(plan_json, by_id, algs, nodes, cache=cache)
+        for row in rows:
+            t0 = time.perf_counter()
+            inst = change()
+            t1 = time.perf_counter()
+            instance_digest(inst)
+            t2 = time.perf_counter()
+            plan_json, prev = plan_city(inst, prev, reader=reader)
+            t3 = time.perf_counter()
+            desired_state(plan_json, by_id, algs, nodes, cache=cache)
+            t4 = time.perf_counter()
+            row.update({f"{kind}_build_instance_ms": ms(t0, t1), f"{kind}_digest_ms": ms(t1, t2), f"{kind}_plan_city_ms": ms(t2, t3),
+                        f"{kind}_desired_state_ms": ms(t3, t4), f"{kind}_one_change_total_ms": ms(t0, t4)})
+            if reader is not None:  # plan_city's parts on another change: read, the scheduler's own share, plan -> JSON
+                inst = change()
+                t0 = time.perf_counter()
+                obj = reader.read(inst)
+                t1 = time.perf_counter()
+                prev = scheduler.plan(scheduler.rebase(obj, prev), previous=prev)
+                t2 = time.perf_counter()
+                prev.to_json()
+                t3 = time.perf_counter()
+                row.update({"loop_read_ms": ms(t0, t1), "scheduler_rebase_and_plan_ms": ms(t1, t2), "plan_to_json_ms": ms(t2, t3)})
     return {"cameras": n_cameras, "demands": n_cameras * heads, "repeats": repeats,
             **{key: round(statistics.median(r[key] for r in rows), 1) for key in rows[0]}}
+
 
 def _alert_watch(bus_url: str, stop: threading.Event, first: dict, counts: dict) -> None:
     from warehouse.bus import open_bus

@@ -36,6 +36,7 @@ from scheduler.instance import (
 )
 from scheduler.plan import Assignment, CameraPlacement, CostModel, Plan, Worker, simple_plan
 from scheduler.incremental import rebase
+from scheduler.reuse import InstanceReader
 from scheduler.planning import plan
 from scheduler.result import (
     PLAN_FORMAT,
@@ -65,6 +66,7 @@ __all__ = [
     "DriftPolicy",
     "Grant",
     "Instance",
+    "InstanceReader",
     "InstanceError",
     "JobPlacement",
     "JobSpec",

@@ -217,7 +217,7 @@ def fast_replan(instance: Instance, previous: PlanResult, delta: Delta) -> PlanR
     m.inst = instance
     st.head.version += 1
     state = _State(m, pk, st.lam, st.base_gap, st.changes_since_full + 1, outputs, st.head, st.head.version)
-    cams, unserved = rows_of(outputs)
+    cams, unserved = rows_of(outputs, st.head.cache.setdefault("rows", {}))
     if delta.jobs_set or delta.jobs_removed or delta.workers_set or delta.workers_removed:
         jobs_out, unplaced = job_rows(pk)
     else:  # no job and no worker changed: the job rows are the previous plan's

@@ -354,10 +354,28 @@ def _unserved(out: tuple) -> list[Unserved]:
     return rows
 
 
-def rows_of(outputs: list) -> tuple[LazyRows, LazyRows]:
-    """The plan's camera and unserved rows, built from the per-slot outputs when first read."""
-    return (LazyRows(lambda: [_assignment(o) for o in outputs if o is not None and o[1] is not None]),
-            LazyRows(lambda: [u for o in outputs if o is not None for u in _unserved(o)]))
+def rows_of(outputs: list, memo: dict | None = None) -> tuple[LazyRows, LazyRows]:
+    """The plan's camera and unserved rows, built from the per-slot outputs when first read.
+    ``memo`` (a chain's cache): a slot output kept unchanged from an earlier plan of the chain
+    keeps that plan's camera row instead of building (and validating) it again."""
+    def cameras() -> list[CameraAssignment]:
+        if memo is None:
+            return [_assignment(o) for o in outputs if o is not None and o[1] is not None]
+        rows = []
+        for o in outputs:
+            if o is None or o[1] is None:
+                continue
+            hit = memo.get(id(o))
+            if hit is None or hit[0] is not o:  # the memo holds o, so its id is not reused meanwhile
+                hit = memo[id(o)] = (o, _assignment(o))
+            rows.append(hit[1])
+        if len(memo) > 2 * len(rows) + 64:  # forget the rows of outputs no plan of the chain holds now
+            keep = {id(o) for o in outputs if o is not None}
+            for k in [k for k in memo if k not in keep]:
+                del memo[k]
+        return rows
+
+    return LazyRows(cameras), LazyRows(lambda: [u for o in outputs if o is not None for u in _unserved(o)])
 
 
 def job_rows(pk: Packing) -> tuple[tuple[JobPlacement, ...], tuple[UnplacedJob, ...]]:
@@ -390,7 +408,7 @@ def build_result(pk: Packing, *, lam: float, migrations: int, base_gap: float | 
         dual = dual_bound(m, lam)
         base_gap = 1.0 - objective / dual if dual > 0 else 0.0
     state = _State(m, pk, lam, base_gap, changes, outputs, _Head(), 0)
-    cams, unserved = rows_of(outputs)
+    cams, unserved = rows_of(outputs, state.head.cache.setdefault("rows", {}))
     return PlanResult(cams, jobs_out, unserved, objective, migrations, unplaced, _state=state)
 
 

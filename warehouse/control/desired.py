@@ -165,7 +165,8 @@ def _servable(alg: AlgorithmRuntime | None) -> bool:
     return alg is not None and (alg.production is not None or alg.canary is not None)
 
 
-def plan_city(instance: Mapping[str, Any], previous: Any = None, *, background: Any = None) -> tuple[dict[str, Any], Any]:
+def plan_city(instance: Mapping[str, Any], previous: Any = None, *, background: Any = None,
+              reader: Any = None) -> tuple[dict[str, Any], Any]:
     """Place ``instance`` with the scheduler (incremental from ``previous``); returns (plan JSON, plan object).
 
     Against a previous plan made here, the new instance is derived from the one that plan was
@@ -174,10 +175,12 @@ def plan_city(instance: Mapping[str, Any], previous: Any = None, *, background: 
     of such re-plans has drifted (``scheduler.needs_full_replan``), the re-plan is made against
     the whole instance instead (re-priced, cameras kept where they are), as every re-plan here
     was before: inline, or in ``background`` (a :class:`~warehouse.control.replan.BackgroundReplan`:
-    the incremental plan is returned now and the loop adopts the full one when it is done)."""
+    the incremental plan is returned now and the loop adopts the full one when it is done).
+    ``reader``: a :class:`scheduler.InstanceReader` the caller keeps between calls, so the
+    records of unchanged cameras are not read again."""
     import scheduler
 
-    inst = scheduler.Instance.from_json(dict(instance))
+    inst = reader.read(instance) if reader is not None else scheduler.Instance.from_json(dict(instance))
     if previous is None:
         result = scheduler.plan(inst)
     else:
@@ -203,45 +206,83 @@ def version_for(alg: AlgorithmRuntime, camera_id: str) -> tuple[VersionRef, bool
 def desired_state(plan: Mapping[str, Any], cameras: Mapping[str, CameraInput], algorithms: Mapping[str, AlgorithmRuntime],
                   nodes: Sequence[NodeView], *, profile: RuntimeProfile = RuntimeProfile(),
                   policy: ControlPolicy = ControlPolicy(), event_k: int = 2, event_n: int = 3,
-                  cooldown_s: float = 30.0) -> DesiredState:
-    """The plan and the catalog's versions as what each worker and camera should run (module doc)."""
+                  cooldown_s: float = 30.0, cache: dict | None = None) -> DesiredState:
+    """The plan and the catalog's versions as what each worker and camera should run (module doc).
+    ``cache``: a dict the caller keeps between calls; a camera whose plan entry, record and
+    algorithms' versions are the same as last time keeps its spec (not built again)."""
     node_of = {n.worker_id: n for n in nodes}
     workers: dict[str, WorkerSpec] = {}
     specs: dict[str, CameraSpec] = {}
     unplaced: dict[str, str] = {}
+    settings = (profile, policy, event_k, event_n, cooldown_s)
+    if cache is not None and cache.get(_SETTINGS) != settings:
+        cache.clear()
+        cache[_SETTINGS] = settings
     for pc in plan.get("cameras", ()):
         cam = cameras.get(pc["camera"])
         node = node_of.get(pc["worker"])
         if cam is None or node is None:
             continue
-        heads, detectors = [], {}
-        for d in pc["demands"]:
-            alg = algorithms.get(d["algorithm"])
-            picked = version_for(alg, cam.camera_id) if alg is not None else None
-            if picked is None:
+        key = None
+        if cache is not None:
+            grants = tuple((d["algorithm"], d["fps"]) for d in pc["demands"])
+            key = (pc["worker"], pc["fps"], grants, cam, tuple(algorithms.get(a) for a, _ in grants))
+            hit = cache.get(cam.camera_id)
+            if hit is not None and hit[0] == key:
+                spec = hit[1]
+                if spec is not None:
+                    specs[cam.camera_id] = spec
+                    _worker_of(workers, node, profile, policy)
                 continue
-            ref, canary = picked
-            if alg.is_head:
-                heads.append(HeadWork(alg.algorithm_id, str(ref.version), fps=float(d["fps"]), artifact_sha256=ref.artifact_sha256,
-                                      threshold=ref.threshold, canary=canary,
-                                      size_mib=ref.memory_mib if ref.memory_mib is not None else profile.head_memory_mib,
-                                      k=event_k, n=event_n, cooldown_s=cooldown_s,
-                                      window_s=alg.event_window_s, window_share=alg.event_window_share))
-            else:
-                detectors[alg.algorithm_id] = float(d["fps"])
-        if not heads and not detectors:
-            continue
-        if node.worker_id not in workers:
-            workers[node.worker_id] = WorkerSpec(
-                node.worker_id, node.node_id, num_cpus=0.0 if node.num_gpus > 0 else min(policy.worker_num_cpus, node.num_cpus),
-                num_gpus=1.0 if node.num_gpus > 0 else 0.0,
-                memory_budget_mib=max(profile.head_memory_mib, node.memory_mib * policy.worker_memory_share - profile.backbone_memory_mib))
-        work = CameraWork.build(cam.camera_id, heads=heads, detectors=detectors, zones=cam.zones)
-        specs[cam.camera_id] = CameraSpec(cam.camera_id, node.worker_id, cam.stream_url, float(pc["fps"]), work)
+        spec = _camera_spec(pc, cam, node, algorithms, profile, event_k, event_n, cooldown_s)
+        if cache is not None:
+            cache[cam.camera_id] = (key, spec)
+        if spec is not None:
+            specs[cam.camera_id] = spec
+            _worker_of(workers, node, profile, policy)
     for u in plan.get("unserved", ()):
         if u["camera"] not in specs:
             unplaced.setdefault(u["camera"], u["reason"])
+    if cache is not None and len(cache) > len(specs) + 1:  # forget cameras no longer planned
+        planned = {pc["camera"] for pc in plan.get("cameras", ())}
+        for k in [k for k in cache if k != _SETTINGS and k not in planned]:
+            del cache[k]
     return DesiredState(workers, specs, unplaced)
+
+
+_SETTINGS = ("settings",)  # the desired_state cache's entry for what every spec was built with
+
+
+def _worker_of(workers: dict[str, WorkerSpec], node: NodeView, profile: RuntimeProfile, policy: ControlPolicy) -> None:
+    if node.worker_id not in workers:
+        workers[node.worker_id] = WorkerSpec(
+            node.worker_id, node.node_id, num_cpus=0.0 if node.num_gpus > 0 else min(policy.worker_num_cpus, node.num_cpus),
+            num_gpus=1.0 if node.num_gpus > 0 else 0.0,
+            memory_budget_mib=max(profile.head_memory_mib, node.memory_mib * policy.worker_memory_share - profile.backbone_memory_mib))
+
+
+def _camera_spec(pc: Mapping[str, Any], cam: CameraInput, node: NodeView, algorithms: Mapping[str, AlgorithmRuntime],
+                 profile: RuntimeProfile, event_k: int, event_n: int, cooldown_s: float) -> CameraSpec | None:
+    """One planned camera's spec: its heads (versions, thresholds, persistence) and detectors; None if nothing is servable."""
+    heads, detectors = [], {}
+    for d in pc["demands"]:
+        alg = algorithms.get(d["algorithm"])
+        picked = version_for(alg, cam.camera_id) if alg is not None else None
+        if picked is None:
+            continue
+        ref, canary = picked
+        if alg.is_head:
+            heads.append(HeadWork(alg.algorithm_id, str(ref.version), fps=float(d["fps"]), artifact_sha256=ref.artifact_sha256,
+                                  threshold=ref.threshold, canary=canary,
+                                  size_mib=ref.memory_mib if ref.memory_mib is not None else profile.head_memory_mib,
+                                  k=event_k, n=event_n, cooldown_s=cooldown_s,
+                                  window_s=alg.event_window_s, window_share=alg.event_window_share))
+        else:
+            detectors[alg.algorithm_id] = float(d["fps"])
+    if not heads and not detectors:
+        return None
+    work = CameraWork.build(cam.camera_id, heads=heads, detectors=detectors, zones=cam.zones)
+    return CameraSpec(cam.camera_id, node.worker_id, cam.stream_url, float(pc["fps"]), work)
 
 
 def head_persistence(event_types: Sequence[str], postprocess: Mapping[str, Any] | None = None) -> tuple[float | None, float]:

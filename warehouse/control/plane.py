@@ -113,6 +113,10 @@ class ControlPlane:
         self._digest_inst: int | None = None
         self._plan_json: dict[str, Any] = {"cameras": [], "unserved": []}
         self._plan_obj: Any = None
+        from scheduler import InstanceReader
+
+        self._reader = InstanceReader()  # unchanged cameras' records are not read again per re-plan
+        self._desired_cache: dict = {}  # nor their desired specs built again
         self._plan_at_ms: int | None = None
         self._desired: DesiredState = DesiredState()
         self._actual: ActualState = ActualState()
@@ -351,9 +355,9 @@ class ControlPlane:
         jobs = self.jobs() if self.jobs is not None else []
         inst = build_instance(list(self._cameras.values()), self._choices, self._algorithms, self._nodes,
                               profile=self.profile, policy=self.policy, jobs=jobs)
-        digest = hash((instance_digest(inst), tuple(sorted((a, r.production, r.canary, r.canary_cameras)
-                                                            for a, r in self._algorithms.items()))))
         inst_digest = instance_digest(inst)
+        digest = hash((inst_digest, tuple(sorted((a, r.production, r.canary, r.canary_cameras)
+                                                 for a, r in self._algorithms.items()))))
         full = self.replanner.take(inst_digest)  # the drift policy's full re-plan of this very instance
         if full is not None:
             self._plan_json, self._plan_obj, self._digest = full.to_json(), full, None
@@ -362,7 +366,7 @@ class ControlPlane:
             return
         if inst_digest != self._digest_inst:
             try:
-                self._plan_json, self._plan_obj = plan_city(inst, self._plan_obj, background=self.replanner)
+                self._plan_json, self._plan_obj = plan_city(inst, self._plan_obj, background=self.replanner, reader=self._reader)
             except Exception as exc:  # a planner refusal keeps the last plan running
                 log.exception("control: planning failed; keeping the previous plan")
                 report.failed.append(f"plan: {exc}")
@@ -372,7 +376,7 @@ class ControlPlane:
             report.replanned = True
         self._desired = desired_state(self._plan_json, self._cameras, self._algorithms, self._nodes, profile=self.profile,
                                       policy=self.policy, event_k=self.event["k"], event_n=self.event["n"],
-                                      cooldown_s=self.event["cooldown_s"])
+                                      cooldown_s=self.event["cooldown_s"], cache=self._desired_cache)
         self._digest = digest
 
     # -- results --------------------------------------------------------------------------------

@@ -106,3 +106,39 @@ def test_what_does_not_fit_is_reported_unplaced_with_a_reason():
     d = desired_state(plan, cams, _algs(), NODES[:1], profile=profile)
     assert len(d.cameras) < 40 and d.unplaced
     assert all(isinstance(r, str) and r for r in d.unplaced.values())
+
+
+def test_the_loops_caches_give_what_building_afresh_gives_through_changes():
+    """The control loop keeps a scheduler.InstanceReader and a desired-state cache between re-plans;
+    through each kind of change their result equals the uncached one, and unchanged cameras keep
+    their specs (the same objects)."""
+    import dataclasses
+
+    from scheduler import InstanceReader
+
+    cams, algs = _cams(6), _algs()
+    choices = _choices(cams)
+    reader, cache = InstanceReader(), {}
+    plan, prev = plan_city(build_instance(list(cams.values()), choices, algs, NODES), reader=reader)
+    last = desired_state(plan, cams, algs, NODES, cache=cache)
+    steps = [
+        ("choices", lambda: choices.__setitem__("c1", [Choice("scene.road.smoke", 90, 4.0)])),
+        ("canary", lambda: algs.update(_algs(frozenset({"c3"})))),  # a new version on one camera
+        ("zones", lambda: cams.__setitem__("c4", dataclasses.replace(cams["c4"], zones={"zones": [{"name": "z"}]}))),
+        ("removed", lambda: (cams.pop("c5"), choices.pop("c5"))),
+        ("promoted", lambda: algs.update(_algs())),  # the canary is gone again
+        ("nothing", lambda: None),
+    ]
+    for name, apply in steps:
+        apply()
+        inst = build_instance(list(cams.values()), choices, algs, NODES)
+        plan, prev = plan_city(inst, prev, reader=reader)
+        got = desired_state(plan, cams, algs, NODES, cache=cache)
+        want = desired_state(plan, cams, algs, NODES)
+        assert got == want, name
+        assert len(cache) == len(got.cameras) + 1, name  # a removed camera is forgotten
+        for cam, spec in got.cameras.items():  # versions unchanged: an unchanged camera keeps the same object
+            if name not in ("canary", "promoted") and cam in last.cameras and last.cameras[cam] == spec:
+                assert spec is last.cameras[cam], (name, cam)
+        last = got
+    assert last.cameras["c3"].work.heads[0].version == "3" and "c5" not in last.cameras
