@@ -247,12 +247,14 @@ class CompiledOntology:
         o = self.ontology
         return cascade_rules(o.dependencies, o.wake_up, o.wake_hold_s)
 
-    def shared_source(self, algorithm_id: str) -> str | None:
-        """The source detector one pass of which serves ``algorithm_id`` and its siblings on a camera."""
-        for pattern, source in self.ontology.shared_sources.items():
+    def shared_sources_of(self, algorithm_id: str) -> tuple[str, ...]:
+        """Every source detector ``algorithm_id`` runs on (the track hub's detector, the crowd rule's
+        counter), each one pass per frame however many algorithms of the camera use it."""
+        out: list[str] = []
+        for pattern, sources in self.ontology.shared_sources.items():
             if fnmatch.fnmatchcase(algorithm_id, pattern):
-                return source
-        return None
+                out.extend(s for s in sources if s not in out)
+        return tuple(out)
 
     @property
     def graph(self) -> nx.DiGraph:

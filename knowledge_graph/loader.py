@@ -275,7 +275,8 @@ def load_ontology(
         demand_only_events=frozenset(raw.get("demand_only_events") or ()),
         source=src,
         zone_algorithms=zone_algorithms,
-        shared_sources={str(k): str(v) for k, v in (raw.get("shared_sources") or {}).items()},
+        shared_sources={str(k): tuple(str(s) for s in (v if isinstance(v, list) else [v]))
+                        for k, v in (raw.get("shared_sources") or {}).items()},
         wake_up=wake,
         wake_hold_s=hold_s,
     )

@@ -167,7 +167,7 @@ class Ontology:
     # zone / line kind drawn on a camera -> the track algorithms it asks for (runtime.tracking)
     zone_algorithms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # algorithm pattern -> the source detector one pass of which serves them all on a camera
-    shared_sources: dict[str, str] = field(default_factory=dict)
+    shared_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)  # algorithm pattern -> source detectors
     # wake-up cascades: algorithm -> the head patterns that wake it; and how long it stays awake
     wake_up: dict[str, tuple[str, ...]] = field(default_factory=dict)
     wake_hold_s: float = 300.0

@@ -40,7 +40,7 @@ def _nameable_ids(ont: Ontology) -> list[str]:
     for algs in ont.zone_algorithms.values():
         ids.update(algs)
     ids.update(ont.shared_sources)
-    ids.update(ont.shared_sources.values())
+    ids.update(s for sources in ont.shared_sources.values() for s in sources)
     return sorted(ids)
 
 

@@ -116,7 +116,7 @@ class Judge:
         self._deps = {a: {d for d, _c, _r in index.dependency_closure(a)} for a in ont.algorithms}
         # the runtime's cascade rules, from the same ontology: algorithm -> (trigger patterns, hold_s)
         self.rules = {a: (tuple(r["triggers"]), float(r["hold_s"])) for a, r in index.cascade_rules().items()}
-        self.sources = {a: index.shared_source(a) for a in ont.algorithms}
+        self.sources = {a: index.shared_sources_of(a) for a in ont.algorithms}
         self._every: dict[tuple[str, int, int], float] = {}
 
     def triggers(self, algorithm_id: str, selected: Sequence[str]) -> tuple[str, ...]:
@@ -160,10 +160,10 @@ class Judge:
         ms = self.costs.algorithm_ms
         total = self.costs.of(sel, self.kinds) - sum(ms.get(a, 0.0) * (1.0 - s) for a, s in share.items())
         by_source: dict[str, float] = {}
-        for a in sel:  # one pass of the source serves all its algorithms: on the frames any of them runs
-            src = self.sources.get(a)
-            if src is not None and src not in sel:
-                by_source[src] = 1.0 - (1.0 - by_source.get(src, 0.0)) * (1.0 - share[a])
+        for a in sel:  # one pass of a source serves all its algorithms: on the frames any of them runs
+            for src in self.sources.get(a, ()):
+                if src not in sel:
+                    by_source[src] = 1.0 - (1.0 - by_source.get(src, 0.0)) * (1.0 - share[a])
         return total + sum(ms.get(src, 0.0) * min(1.0, s) for src, s in by_source.items())
 
     def every_cost(self, cam: CityCamera, at: datetime) -> float:

@@ -174,3 +174,23 @@ def test_track_algorithms_share_one_nanodet_pass_and_are_woken_by_their_heads(gr
     for t in tracks:
         union *= 1.0 - share[t]
     assert judge.cost(cam, sel, NOON) == pytest.approx(base + 50.0 * (1.0 - union))  # NanoDet once, where any runs
+
+
+def test_the_crowd_rule_also_pays_its_people_counter(graph, road_city):
+    """track.crowd_gathering runs on NanoDet (shared by every track algorithm) and MoveNet (the hub's
+    people counter): the cost model charges each source once, on the frames any of its algorithms runs."""
+    cam = road_city.cameras[1]
+    graph.add_camera(cam.camera_id, region=cam.region, scenes={"road": 0.9}, hints={"zones": [*ROAD_ZONES, "crowd"]})
+    assert graph.index.shared_sources_of("track.crowd_gathering") == ("detector.coco_nanodet", "detector.movenet_people")
+    assert graph.index.shared_sources_of("track.wrong_way") == ("detector.coco_nanodet",)
+    judge = Judge(graph.index, CostModel({**MS, "detector.movenet_people": 80.0}, backbone_ms=5.0, false_fire_share=0.0))
+    sel = graph.relevance(cam.camera_id, NOON).algorithm_ids()
+    assert "track.crowd_gathering" in sel
+    without = [a for a in sel if a != "track.crowd_gathering"]
+    share = judge.shares(cam, sel, NOON)["track.crowd_gathering"]
+    assert share == 1.0  # no head wakes it on a road: it runs on every frame, and so does NanoDet
+    idle = 1.0  # share of frames on which no other track algorithm runs (NanoDet paid for the rest already)
+    for t, s in judge.shares(cam, without, NOON).items():
+        idle *= (1.0 - s) if t.startswith("track.") else 1.0
+    assert judge.cost(cam, sel, NOON) == pytest.approx(judge.cost(cam, without, NOON) + 80.0 + 50.0 * idle)
+    graph.remove_camera(cam.camera_id)
