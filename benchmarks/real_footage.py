@@ -310,22 +310,23 @@ def people_count_figures(path: str, truth: dict[int, list], threads: int, chosen
     threshold chosen on the training half only (lowest count MAE; ties: the simpler counter, then the
     higher threshold), measured once on the held-out half; MoveNet's own precision/recall beside it."""
     from runtime.detectors import NanoDetDetector
-    from runtime.detectors.movenet import MoveNetConfig, MoveNetPeopleDetector
+    from runtime.detectors.movenet import MoveNetConfig, MoveNetPeopleDetector, people_count
 
     nano = NanoDetDetector.from_cache(_nanodet_config(chosen), intra_op_threads=threads)
     mnet = MoveNetPeopleDetector.from_cache(MoveNetConfig(min_score=min(MOVENET_SCORES)), intra_op_threads=threads)
-    n_count: dict[int, int] = {}
-    m_found: dict[int, list[tuple[float, tuple]]] = {}
+    n_dets: dict[int, list] = {}
+    m_dets: dict[int, list] = {}
     ms = []
     for i, frame in read_frames(path, set(truth)):
-        n_count[i] = sum(d.label == "person" for d in nano.detect(frame))
+        n_dets[i] = nano.detect(frame)
         t = time.process_time()
-        m_found[i] = [(d.score, d.xyxy) for d in mnet.detect(frame)]
+        m_dets[i] = mnet.detect(frame)
         ms.append((time.process_time() - t) * 1000)
+    m_found = {i: [(d.score, d.xyxy) for d in v] for i, v in m_dets.items()}
 
     def count(f: int, counter: str, thr: float) -> int:
-        m = sum(s >= thr for s, _ in m_found[f])
-        return m if counter == "movenet" else max(n_count[f], m)
+        m = [d for d in m_dets[f] if d.score >= thr]
+        return people_count(m) if counter == "movenet" else people_count(n_dets[f], m)  # the runtime's count
 
     def mae(frames: dict, counter: str, thr: float) -> float:
         return round(float(np.mean([abs(count(f, counter, thr) - len(b)) for f, b in frames.items()])), 3)

@@ -37,6 +37,7 @@ from typing import Any, Callable
 import numpy as np
 
 from runtime.detection import Detection
+from runtime.detectors.movenet import people_count
 from runtime.tracking.tracker import ObjectTracker, TrackerConfig
 from runtime.tracking.zones import CameraGeometry, Zone
 
@@ -237,7 +238,7 @@ class TrackHub:
             cam = self._cams.get(camera_id)
             if cam is None:
                 return 0
-            return max(sum(o.label == "person" for o in cam.objects), len(cam.counted_now()))
+            return people_count(cam.objects, cam.counted_now())
 
 
 def _evidence(alg: str, objs: list[Detection], version: str) -> list[Detection]:
