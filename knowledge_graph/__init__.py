@@ -3,7 +3,7 @@ discovery, and learning from operator feedback.
 
 >>> from datetime import datetime
 >>> from knowledge_graph import CityGraph
->>> g = CityGraph.from_catalog(catalog)   # doctest: +SKIP  (bundled city.yaml + the catalog's algorithms)
+>>> g = CityGraph.from_catalog(catalog)   # bundled city.yaml + the catalog records  # doctest: +SKIP
 >>> _ = g.add_camera("cam-7", region="coast", scenes={"seafront": 0.9})
 >>> rel = g.relevance("cam-7", at=datetime(2024, 6, 1, 23, 30))
 >>> "scene.seafront.person_in_water" in rel.algorithm_ids()

@@ -1,7 +1,7 @@
 """CityGraph: the city's knowledge graph, per-camera relevance with explanations, and learning.
 
 >>> from datetime import datetime
->>> g = CityGraph.from_catalog(catalog)                    # doctest: +SKIP  (bundled ontology + the catalog's algorithms)
+>>> g = CityGraph.from_catalog(catalog)     # bundled ontology + the catalog records  # doctest: +SKIP
 >>> _ = g.add_camera("cam-sea-1", region="coast", scenes={"seafront": 0.92, "road": 0.3})
 >>> rel = g.relevance("cam-sea-1", at=datetime(2024, 5, 1, 23, 0))
 >>> any("parking" in a for a in rel.algorithm_ids())       # a camera facing the sea

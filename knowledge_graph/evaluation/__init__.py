@@ -8,10 +8,13 @@ True
 The pieces: :mod:`~knowledge_graph.evaluation.city` (cameras, their real events and rates,
 hints, frames), :mod:`~knowledge_graph.evaluation.metrics` (recall, precision, compute saved
 from facts the graph does not choose), :mod:`~knowledge_graph.evaluation.selectors` (the
-graph and the baselines), :mod:`~knowledge_graph.evaluation.evolution` (wrong priors and
+graph and the baselines), :mod:`~knowledge_graph.evaluation.bound` (the cheapest cover a
+selector knowing the truth could run: the reference for compute saved),
+:mod:`~knowledge_graph.evaluation.evolution` (wrong priors and
 simulated operators). ``python -m benchmarks.relevance_quality`` runs them with the real
 backbone and measured costs.
 """
+from knowledge_graph.evaluation.bound import CheapestCover, CoverError, cheapest_cover_selector
 from knowledge_graph.evaluation.city import (
     CityCamera,
     EventTruth,
@@ -40,6 +43,8 @@ __all__ = [
     "algorithm_families",
     "neighbour_scene",
     "CameraScore",
+    "CheapestCover",
+    "CoverError",
     "CityCamera",
     "CostModel",
     "EventTruth",
@@ -49,6 +54,7 @@ __all__ = [
     "SyntheticCity",
     "build_city",
     "camera_frames",
+    "cheapest_cover_selector",
     "evaluation_times",
     "every_selector",
     "graph_selector",

@@ -153,18 +153,26 @@ class Judge:
 
     def cost(self, cam: CityCamera, selected: Sequence[str], at: datetime) -> float:
         """Per-frame cost of ``selected`` on ``cam`` at ``at``, cascades and shared sources as the runtime runs them."""
+        return sum(self.breakdown(cam, selected, at).values())
+
+    def breakdown(self, cam: CityCamera, selected: Sequence[str], at: datetime) -> dict[str, float]:
+        """:meth:`cost` by what pays it: ``"backbone"``, each selected algorithm (its cost x the
+        share of frames it runs on) and each shared source not itself selected (one pass on the
+        frames any of its algorithms runs); the values sum to :meth:`cost`."""
         sel = list(dict.fromkeys(selected))
         if not sel:
-            return 0.0
+            return {}
         share = self.shares(cam, sel, at)
         ms = self.costs.algorithm_ms
-        total = self.costs.of(sel, self.kinds) - sum(ms.get(a, 0.0) * (1.0 - s) for a, s in share.items())
+        out = {"backbone": self.costs.backbone_ms if any(self.kinds.get(a) in BACKBONE_KINDS for a in sel) else 0.0}
+        out.update({a: ms.get(a, 0.0) * share[a] for a in sel})
         by_source: dict[str, float] = {}
         for a in sel:  # one pass of a source serves all its algorithms: on the frames any of them runs
             for src in self.sources.get(a, ()):
                 if src not in sel:
                     by_source[src] = 1.0 - (1.0 - by_source.get(src, 0.0)) * (1.0 - share[a])
-        return total + sum(ms.get(src, 0.0) * min(1.0, s) for src, s in by_source.items())
+        out.update({src: ms.get(src, 0.0) * min(1.0, s) for src, s in by_source.items()})
+        return out
 
     def every_cost(self, cam: CityCamera, at: datetime) -> float:
         """:meth:`cost` of every algorithm any camera could need (its readers a cascade too)."""

@@ -94,3 +94,47 @@ def test_a_mislinked_camera_recovers_from_operator_feedback_and_every_change_und
     assert any(ch.kind == "scene_revised" for ch in r.changes) and r.explained()
     undo_all(g, r.changes)
     assert g.relevance(cam.camera_id, TIMES[12]).algorithm_ids() == initial
+
+
+def test_the_cheapest_cover_runs_a_reader_as_its_heads_cascade_only_while_that_is_cheaper():
+    from knowledge_graph.evaluation.bound import _solve
+
+    # event e: head h (1 ms, on the 20 ms backbone, needs reader r: 100 ms on every frame or
+    # its cascade share) or detector d (30 ms)
+    def pick(cascade_ms):
+        return _solve({"h": 1.0, "r": 100.0, "d": 30.0}, needs=[{"h", "d"}], forced=set(),
+                      requires={"h": {"bb", "r"}}, fixed={"bb": 20.0}, cascades={"r": {"h": cascade_ms}})
+
+    assert pick(5.0) == ("h", "r")  # 1 + 20 + 5 < 30
+    assert pick(15.0) == ("d",)  # 1 + 20 + 15 > 30
+    assert _solve({"h": 1.0, "r": 100.0, "d": 30.0}, needs=[{"h", "d"}], forced={"r"}, requires={"h": {"bb", "r"}},
+                  fixed={"bb": 20.0}, cascades={"r": {"h": 5.0}}) == ("h", "r")  # a task's reader: cascaded when a trigger is chosen
+
+
+def test_the_cheapest_cover_has_full_recall_and_costs_no_more_than_the_graph(ontology, city, judge):
+    from knowledge_graph.evaluation import cheapest_cover_selector
+
+    g = CityGraph(ontology)
+    for c in city.held_out:
+        g.add_camera(c.camera_id, region=c.region, scenes={c.scene: 0.9})
+    cover_sel = cheapest_cover_selector(judge)
+    cover = summarize(score_cameras(judge, city.held_out, cover_sel, TIMES))
+    graph = summarize(score_cameras(judge, city.held_out, graph_selector(g), TIMES))
+    assert cover["recall"] == 1.0 and cover["precision"] == 1.0
+    assert cover["cost_ms"] <= graph["cost_ms"] + 1e-9 and cover["compute_saved"] >= graph["compute_saved"] - 1e-9
+    lobby = next(c for c in city.held_out if c.scene == "building_lobby")
+    assert "detector.face_mtcnn" in cover_sel(lobby, TIMES[12])  # the residential-access task is served
+    # its readers run as their heads' cascades, never on every frame: the cover's cost stays near the backbone's
+    road = next(c for c in city.held_out if c.scene == "road")
+    assert judge.cost(road, cover_sel(road, TIMES[12]), TIMES[12]) < judge.costs.backbone_ms + 100.0
+
+
+def test_a_cost_breakdown_sums_to_the_cost_and_charges_a_shared_source_once(ontology, city, judge):
+    road = next(c for c in city.held_out if c.scene == "road")
+    tracks = [a for a in judge.production if judge.sources.get(a) == ("detector.coco_nanodet",)][:2]
+    assert len(tracks) == 2
+    sel = ["scene.road.illegal_parking", *tracks]
+    parts = judge.breakdown(road, sel, TIMES[12])
+    assert parts["backbone"] == judge.costs.backbone_ms and "detector.coco_nanodet" in parts
+    assert sum(parts.values()) == pytest.approx(judge.cost(road, sel, TIMES[12]))
+    assert parts["detector.coco_nanodet"] <= judge.costs.algorithm_ms["detector.coco_nanodet"]  # one pass, not one per track
