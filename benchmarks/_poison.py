@@ -1,8 +1,32 @@
-"""Malformed records for every topic: the shapes that used to wedge consumers, and random mutations."""
+"""Records for the fault benchmark: a valid event of each topic, and malformed ones (the shapes
+that used to wedge consumers, and random mutations)."""
 from __future__ import annotations
 
 import json
 import random
+
+from warehouse.bus import AlertEvent, FeedbackEvent, MissEvent, to_wire
+
+TS = 1_780_000_000_000
+ALGORITHMS = [f"scene.road.event{i}" for i in range(6)]
+
+
+def make_event(topic: str, i: int, run: str) -> tuple[dict, str]:
+    """A valid event number ``i`` of ``topic`` and its key."""
+    alg = ALGORITHMS[i % len(ALGORITHMS)]
+    if topic == "alerts":
+        cam = f"cam-{i % 8}"
+        ev = AlertEvent.build(alert_id=f"al-{run}-{i}", camera_id=cam, algorithm_id=alg, model_version="1", score=0.9,
+                              xyxy=(0, 0, 8, 8), frame_index=i, stream_ts_ms=i * 40, ts_ms=TS + i)  # fmt: skip
+        return to_wire(ev), cam
+    if topic == "feedback":
+        ev = FeedbackEvent(event_id=f"fb-{run}-{i}", feedback_id=f"fb-{run}-{i}", alert_id=f"al-{run}-{i}", camera_id="cam-1",
+                           algorithm_id=alg, verdict="reject", operator="op", frame_ref=f"cam-1:{i}", alert_ts_ms=TS + i)  # fmt: skip
+        return to_wire(ev), alg
+    ev = MissEvent(event_id=f"miss-{run}-{i}", kind="false_alarm", camera_id="cam-1", algorithm_id=alg,
+                   frame_ref=f"cam-1:{i}", ts_ms=TS + i)  # fmt: skip
+    return to_wire(ev), alg
+
 
 # (topic, field) shapes reported in issue 9 as wedging a consumer, plus the classic byte-level ones
 KNOWN = {
@@ -19,8 +43,6 @@ WRONG = [None, True, -1, 2**64, 1e308, "", "x" * 300, [], {}, [[[]]], "\u0000"]
 
 
 def _base(topic: str, i: int) -> dict:
-    from benchmarks.faults import make_event
-
     return make_event(topic, i, "poison")[0]
 
 

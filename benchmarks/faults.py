@@ -38,40 +38,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from warehouse.bus import (
-    AlertEvent,
-    BusUnavailableError,
-    FeedbackEvent,
-    KafkaBus,
-    MissEvent,
-    PublishError,
-    to_wire,
-)
+from benchmarks._poison import make_event, malformed_values
+from warehouse.bus import BusUnavailableError, KafkaBus, PublishError
 
 REPO = Path(__file__).resolve().parents[1]
-TS = 1_780_000_000_000
 ROLES = {"alert-sink": "alerts", "feedback-router": "feedback", "retraining": "miss-events"}
-ALGORITHMS = [f"scene.road.event{i}" for i in range(6)]
 
 
 # ---------------------------------------------------------------------------- events
-
-
-def make_event(topic: str, i: int, run: str) -> tuple[dict, str]:
-    """A valid event number ``i`` of ``topic`` and its key."""
-    alg = ALGORITHMS[i % len(ALGORITHMS)]
-    if topic == "alerts":
-        cam = f"cam-{i % 8}"
-        ev = AlertEvent.build(alert_id=f"al-{run}-{i}", camera_id=cam, algorithm_id=alg, model_version="1", score=0.9,
-                              xyxy=(0, 0, 8, 8), frame_index=i, stream_ts_ms=i * 40, ts_ms=TS + i)  # fmt: skip
-        return to_wire(ev), cam
-    if topic == "feedback":
-        ev = FeedbackEvent(event_id=f"fb-{run}-{i}", feedback_id=f"fb-{run}-{i}", alert_id=f"al-{run}-{i}", camera_id="cam-1",
-                           algorithm_id=alg, verdict="reject", operator="op", frame_ref=f"cam-1:{i}", alert_ts_ms=TS + i)  # fmt: skip
-        return to_wire(ev), alg
-    ev = MissEvent(event_id=f"miss-{run}-{i}", kind="false_alarm", camera_id="cam-1", algorithm_id=alg,
-                   frame_ref=f"cam-1:{i}", ts_ms=TS + i)  # fmt: skip
-    return to_wire(ev), alg
 
 
 class AckingProducer:
@@ -340,7 +314,6 @@ def poison_scenario(bus_factory, *, per_topic: int = 8, seed: int = 0) -> dict[s
     Returns ``poison_records`` (sent), ``dead_lettered`` and ``wedged`` (good records not
     processed within the deadline behind a poison one).
     """
-    from benchmarks._poison import malformed_values
     from warehouse.bus import MemorySeenStore
     from warehouse.consumers import AlertSink, FeedbackRouter, RetrainingService
     from warehouse.ops_store import OpsStore

@@ -59,6 +59,7 @@ from runtime.streams import (
 
 # real detectors (OCR, faces, people, plates, ImageNet readouts); their own registry
 from runtime.detectors import DetectorRegistry, default_detector_registry
+from runtime.detectors.bundle import bundle_factory  # a detector rebuilt from its catalog bundle
 
 # detector stage: real detectors per camera at their own rates, feeding EventDetector (docs/real-detectors.md)
 from runtime.detector_stage import (
@@ -71,7 +72,6 @@ from runtime.detector_stage import (
     EventMapping,
     StageStats,
     UnknownAlgorithmError,
-    bundle_factory,
     detector_due,
     event_inputs,
     next_anchor_ms,

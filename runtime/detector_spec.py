@@ -21,7 +21,7 @@ from runtime.detectors.base import DetectorError
 
 __all__ = [
     "AlgorithmStats", "DetectorHealth", "DetectorSpec", "DetectorStageConfigError", "DetectorStageError", "EventMapping",
-    "StageStats", "UnknownAlgorithmError", "backoff_ms", "bundle_factory", "detector_due", "event_inputs", "next_anchor_ms",
+    "StageStats", "UnknownAlgorithmError", "backoff_ms", "detector_due", "event_inputs", "next_anchor_ms",
     "registry_factory",
 ]
 
@@ -121,7 +121,7 @@ class DetectorSpec:
     """One algorithm served by a real detector.
 
     ``detector``: a ready detector (anything with ``detect(image_bgr)``) or a zero-argument
-    factory building one (a class, :func:`registry_factory`, :func:`bundle_factory`); only a
+    factory building one (a class, :func:`registry_factory`, :func:`runtime.detectors.bundle.bundle_factory`); only a
     factory frees memory when evicted. ``memory_mib`` is what it counts against the budget.
     """
 
@@ -157,14 +157,6 @@ def registry_factory(registry: Any, name: str, **kwargs: Any) -> Callable[[], An
     if name not in registry:
         registry.create(name)  # raises UnknownDetectorError listing the valid names
     return functools.partial(registry.create, name, **kwargs)
-
-
-def bundle_factory(bundle: bytes, fetch: Callable[[str], bytes], **kwargs: Any) -> Callable[[], Any]:
-    """A factory rebuilding a detector from its catalog bundle (``detector_from_bundle``)."""
-    from runtime.detectors.bundle import detector_from_bundle, read_bundle
-
-    read_bundle(bundle)  # a wrong artifact fails at construction, not at first use
-    return functools.partial(detector_from_bundle, bundle, fetch, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,6 @@ from runtime.detector_spec import (  # the stage's public names, defined with th
     StageStats,
     UnknownAlgorithmError,
     backoff_ms,
-    bundle_factory,
     detector_due,
     event_inputs,
     next_anchor_ms,
@@ -64,7 +63,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "AlgorithmStats", "DetectorHealth", "DetectorSpec", "DetectorStage", "DetectorStageConfigError", "DetectorStageError",
-    "EventMapping", "StageStats", "UnknownAlgorithmError", "backoff_ms", "bundle_factory", "detector_due", "event_inputs",
+    "EventMapping", "StageStats", "UnknownAlgorithmError", "backoff_ms", "detector_due", "event_inputs",
     "next_anchor_ms", "registry_factory",
 ]
 

@@ -14,6 +14,7 @@ same content-addressed store) and the configuration:
 """
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Callable, Sequence
 
@@ -101,3 +102,9 @@ def detector_from_bundle(data: bytes | dict, fetch: Callable[[str], bytes], *, i
     if name:
         det.name = name
     return det
+
+
+def bundle_factory(bundle: bytes, fetch: Callable[[str], bytes], **kwargs: Any) -> Callable[[], Any]:
+    """A factory rebuilding a detector from its catalog bundle (``detector_from_bundle``)."""
+    read_bundle(bundle)  # a wrong artifact fails at construction, not at first use
+    return functools.partial(detector_from_bundle, bundle, fetch, **kwargs)
