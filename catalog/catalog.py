@@ -421,13 +421,13 @@ class Catalog:
     def import_manifest(self, path: str | Path) -> ModelVersion:
         """Validate a model manifest (YAML) and its ONNX model, then register the version.
 
-        Nothing is written unless every check passes (see :mod:`catalog.manifest`).
+        Nothing is written unless every check passes (see :mod:`catalog.manifest_import`).
         """
-        from catalog.manifest import import_manifest
+        from catalog.manifest_import import import_manifest
 
         return import_manifest(self, path)
 
-    # -- the import API (catalog.manifest uses only these and the public reads) --------------
+    # -- the import API (catalog.manifest_import uses only these and the public reads) --------------
     def import_version(self, spec: AlgorithmSpec, *, expected_number: int | None, **version: Any) -> ModelVersion:
         """Register ``spec`` (if new) and add one version, in one transaction; ``expected_number`` refuses a gap."""
         with self._tx(write=True) as conn:
