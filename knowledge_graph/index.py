@@ -240,8 +240,8 @@ class CompiledOntology:
         return out
 
     def cascade_rules(self) -> dict[str, dict[str, Any]]:
-        """Algorithm -> ``{"triggers": {pattern: crop_from}, "hold_s": s}``: the evidence readers
-        (``hold_s`` 0) and the wake-up cascades, the rule the runtime's detector stage applies
+        """Algorithm -> ``{"triggers": {pattern: crop_from}, "hold_s": s}`` (and ``"reread_s"``
+        where the ontology sets one): the evidence readers (``hold_s`` 0) and the wake-up cascades, the rule the runtime's detector stage applies
         (``runtime.Cascade.of``) and the cost model assumes. Patterns as the ontology writes
         them, so they also match algorithms registered later."""
         o = self.ontology
@@ -271,7 +271,10 @@ def cascade_rules(dependencies, wake_up: dict[str, tuple[str, ...]] | None = Non
         if dep.cascade:
             crop = dict(dep.crop_from)
             for req in dep.requires:
-                out.setdefault(req, {"triggers": {}, "hold_s": 0.0})["triggers"].setdefault(dep.pattern, crop.get(req))
+                rule = out.setdefault(req, {"triggers": {}, "hold_s": 0.0})
+                rule["triggers"].setdefault(dep.pattern, crop.get(req))
+                if dep.reread_s is not None:  # a reader serving several dependents re-reads as often as the most eager asks
+                    rule["reread_s"] = min(rule.get("reread_s", dep.reread_s), dep.reread_s)
     for alg, pats in (wake_up or {}).items():
         out[alg] = {"triggers": {p: None for p in pats}, "hold_s": float(hold_s)}
     return out

@@ -60,7 +60,28 @@ def _dependency(dep: Any, problems: list[str]) -> Dependency:
                             f"{list(requires)}; list both there")
     if crop and not cascade:
         problems.append(f"dependency {pattern!r}: crop_from needs cascade: true (crops are read where the dependent fired)")
-    return Dependency(pattern, requires, str(dep.get("reason", "")), cascade, tuple((str(r), str(d)) for r, d in crop.items()))
+    reread = dep.get("reread_s")
+    if reread is not None and (not isinstance(reread, (int, float)) or isinstance(reread, bool) or not 0 <= reread <= 86400):
+        problems.append(f"dependency {pattern!r}: reread_s={reread!r}; expected seconds in [0, 86400], e.g. 60")
+        reread = None
+    if reread is not None and not cascade:
+        problems.append(f"dependency {pattern!r}: reread_s needs cascade: true (it is how often a cascaded reader reads again)")
+    return Dependency(pattern, requires, str(dep.get("reason", "")), cascade, tuple((str(r), str(d)) for r, d in crop.items()),
+                      None if reread is None else float(reread))
+
+
+def _reread_problems(deps: "list[Dependency] | tuple[Dependency, ...]", problems: list[str]) -> None:
+    """A reader re-reads as often as the most eager of its dependents asks, so its cascaded
+    dependencies either all set ``reread_s`` or none does (an unset one means the runtime's default)."""
+    given: dict[str, set[bool]] = {}
+    for d in deps:
+        if d.cascade:
+            for req in d.requires:
+                given.setdefault(req, set()).add(d.reread_s is not None)
+    for reader, kinds in sorted(given.items()):
+        if len(kinds) > 1:
+            problems.append(f"reader {reader}: some of its cascaded dependencies set reread_s and some do not; "
+                            "set it on all of them (or on none, for the runtime's default)")
 
 
 def _wake_up(raw: dict[str, Any], problems: list[str]) -> tuple[dict[str, tuple[str, ...]], float]:
@@ -248,6 +269,7 @@ def load_ontology(
         for rid, r in (raw.get("regions") or {}).items()
     }
     deps = tuple(_dependency(dep, problems) for dep in raw.get("dependencies") or [])
+    _reread_problems(deps, problems)
     zone_algorithms = {str(k): tuple(str(a) for a in (v or ())) for k, v in (raw.get("zone_algorithms") or {}).items()}
     wake, hold_s = _wake_up(raw, problems)
     negative = tuple(
@@ -301,6 +323,7 @@ def evidence_cascades(path: str | Path | None = None) -> dict[str, dict[str, Any
     raw = read_ontology_yaml(path)
     problems: list[str] = []
     deps = [_dependency(d, problems) for d in raw.get("dependencies") or []]
+    _reread_problems(deps, problems)
     wake, hold_s = _wake_up(raw, problems)
     if problems:
         raise OntologyError(problems, source=f"ontology {path or DEFAULT_ONTOLOGY_PATH}")

@@ -85,7 +85,9 @@ class Dependency:
     ``cascade``: the requirements are evidence readers that run only on the frames (and in
     the regions) where the dependent fires, not at its rate (``runtime.cascade``);
     ``crop_from``: (reader, detector) pairs -- the reader reads the detector's boxes (the
-    text reader reads the plate detector's plates).
+    text reader reads the plate detector's plates); ``reread_s``: while the dependent keeps
+    firing, a region the readers read is read again after this long (None: the runtime's
+    default, ``runtime.Cascade.reread_s``); a new region is read at once.
     """
 
     pattern: str
@@ -93,6 +95,7 @@ class Dependency:
     reason: str
     cascade: bool = False
     crop_from: tuple[tuple[str, str], ...] = ()
+    reread_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

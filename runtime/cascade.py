@@ -12,8 +12,10 @@ and inside the regions, where one of its *triggers* fired:
   reader reads the plate detector's plates after a parking head fired); when that detector
   did not run on the frame, inside the trigger's own box; a trigger box covering most of the
   frame (a scene head's) means the whole frame;
-* while its triggers keep firing, the reader re-reads at most every ``reread_s`` seconds
-  (DeepStream's ``secondary-reinfer-interval``) and never above its own rate;
+* while its triggers keep firing, the reader re-reads the regions it has read at most every
+  ``reread_s`` seconds (DeepStream's ``secondary-reinfer-interval``), and reads a *new* region
+  (one overlapping none it read last by IoU ``new_region_iou`` or more: a second car's plate) at
+  once; never above its own rate;
 * on a camera that runs none of its triggers the reader is not a cascade there: it runs at
   its rate like any detector (the graph chose it for its own event);
 * ``hold_s`` > 0 makes a *wake-up* cascade (Focus's cheap-then-expensive ingest): the algorithm
@@ -72,7 +74,9 @@ class Cascade:
     ``margin``: crops grow by this fraction of the box on each side (a plate's edge);
     ``whole_frame_share``: a trigger box covering at least this share of the frame is read
     as the whole frame; ``reread_s``: least seconds between two reads while triggers keep
-    firing; ``hold_s``: a wake-up cascade (module doc), ``reread_s`` then does not apply.
+    firing (for regions read before); ``new_region_iou``: a region overlapping every region of
+    the last read by less than this is new and read at once (1 makes every moved box new);
+    ``hold_s``: a wake-up cascade (module doc), ``reread_s`` then does not apply.
     """
 
     triggers: tuple[CascadeTrigger, ...]
@@ -81,6 +85,7 @@ class Cascade:
     reread_s: float = 10.0
     min_crop_px: int = 8
     hold_s: float = 0.0
+    new_region_iou: float = 0.5
 
     def __post_init__(self) -> None:
         trig = tuple(self.triggers)
@@ -89,7 +94,8 @@ class Cascade:
                                      "(or build with Cascade.of({'scene.*.illegal_parking': 'detector.plate_haar'}))")
         object.__setattr__(self, "triggers", trig)
         for name, v, lo, hi in (("margin", self.margin, 0.0, 2.0), ("whole_frame_share", self.whole_frame_share, 0.0, 1.0),
-                                ("reread_s", self.reread_s, 0.0, 86400.0), ("hold_s", self.hold_s, 0.0, 86400.0)):
+                                ("reread_s", self.reread_s, 0.0, 86400.0), ("hold_s", self.hold_s, 0.0, 86400.0),
+                                ("new_region_iou", self.new_region_iou, 0.0, 1.0)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
                 raise CascadeConfigError(f"{name}={v!r}; expected a number in [{lo:g}, {hi:g}]")
         if not (isinstance(self.min_crop_px, int) and self.min_crop_px >= 1):
@@ -104,10 +110,10 @@ class Cascade:
             return triggers
         if isinstance(triggers, Mapping) and "triggers" in triggers:
             extra = {k: v for k, v in triggers.items() if k != "triggers"}
-            unknown = set(extra) - {"margin", "whole_frame_share", "reread_s", "min_crop_px", "hold_s"}
+            unknown = set(extra) - {"margin", "whole_frame_share", "reread_s", "min_crop_px", "hold_s", "new_region_iou"}
             if unknown:
                 raise CascadeConfigError(f"cascade keys {sorted(unknown)} are unknown; use triggers, margin, whole_frame_share, "
-                                         "reread_s, min_crop_px, hold_s")
+                                         "reread_s, min_crop_px, hold_s, new_region_iou")
             return cls.of(triggers["triggers"], **{**extra, **kwargs})
         items = triggers.items() if isinstance(triggers, Mapping) else [(t, None) if isinstance(t, str) else tuple(t) for t in triggers]
         return cls(tuple(CascadeTrigger(p, c) for p, c in items), **kwargs)
@@ -180,6 +186,27 @@ def reader_regions(cascade: Cascade, fired: Mapping[str, Sequence[Detection]], r
     return tuple(dict.fromkeys(regions))
 
 
+def _iou(a: XYXY, b: XYXY) -> float:
+    iw, ih = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def new_regions(regions: Sequence[XYXY], read: Sequence[XYXY], *, iou: float = 0.5) -> tuple[XYXY, ...]:
+    """The regions of ``regions`` that overlap every region the reader has read (``read``) by
+    less than ``iou``: what it has not read yet (pure).
+
+    >>> new_regions([(100, 200, 160, 220)], [(102, 201, 161, 221)])   # the same plate
+    ()
+    >>> new_regions([(100, 200, 160, 220), (400, 210, 460, 230)], [(100, 200, 160, 220)])  # a second car
+    ((400, 210, 460, 230),)
+    """
+    return tuple(r for r in regions if all(_iou(r, q) < iou for q in read))
+
+
 def fired_of(results: Mapping[str, Sequence[Detection]], accepts: Mapping[str, object]) -> dict[str, list[Detection]]:
     """The stage detectors that fired on a frame: the detections their event mapping accepts
     (``accepts[alg]`` is an :class:`~runtime.detector_stage.EventMapping` or ``None`` = all)."""
@@ -221,5 +248,5 @@ def offset_detections(dets: Sequence[Detection], crop: XYXY) -> list[Detection]:
     return out
 
 
-__all__ = ["Cascade", "CascadeConfigError", "CascadeTrigger", "cascade_order", "fired_boxes", "fired_of", "offset_detections",
-           "reader_regions"]
+__all__ = ["Cascade", "CascadeConfigError", "CascadeTrigger", "cascade_order", "fired_boxes", "fired_of", "new_regions",
+           "offset_detections", "reader_regions"]

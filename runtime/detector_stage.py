@@ -20,7 +20,8 @@ a reader with a :class:`~runtime.cascade.Cascade` rule runs only on the frames w
 triggers fired -- a head over its threshold (``run(frame, fired=..., assigned=...)``, the
 worker passes the heads that fired) or a detector of the stage that found what its event
 mapping accepts -- inside the trigger's regions (the plate detector's plates for the text
-reader), at most every ``reread_s`` while they keep firing. On a camera that runs none of its
+reader), a region it read at most every ``reread_s`` while they keep firing (a new region at
+once). On a camera that runs none of its
 triggers a reader runs at its rate like any detector.
 
 >>> from runtime.detectors import default_detector_registry
@@ -39,7 +40,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from runtime.cascade import Cascade, cascade_order, fired_of, offset_detections, reader_regions
+from runtime.cascade import Cascade, cascade_order, fired_of, new_regions, offset_detections, reader_regions
 from runtime.detection import Detection
 from runtime.detector_spec import (  # the stage's public names, defined with the specs
     AlgorithmStats,
@@ -73,6 +74,7 @@ class _Slot:  # per (camera, algorithm)
     rate_fps: float
     anchor_ms: float | None = None
     awake_until_ms: float = -math.inf  # a wake-up cascade runs until then (its trigger's last firing + hold_s)
+    read_regions: tuple = ()  # an evidence reader: the regions read since its last full read
     failures: int = 0
     failed_at_ms: float = math.inf
     retry_at_ms: float = -math.inf
@@ -273,8 +275,16 @@ class DetectorStage:
                     if regions is None or not regions:
                         self._counts[alg].skipped_not_triggered += 1
                         continue
-                    rate = slot.rate_fps if rule.hold_s > 0 else min(slot.rate_fps, rule.reread_fps)
-                    due = self._take_due(alg, slot, now, rate)
+                    if rule.hold_s > 0:
+                        due = self._take_due(alg, slot, now, slot.rate_fps)
+                    elif fresh := new_regions(regions, slot.read_regions, iou=rule.new_region_iou):
+                        due = self._take_due(alg, slot, now, slot.rate_fps)  # not read yet (a second car's plate): now
+                        if due:
+                            regions, slot.read_regions = fresh, slot.read_regions + fresh
+                    else:  # all read before: again every reread_s
+                        due = self._take_due(alg, slot, now, min(slot.rate_fps, rule.reread_fps))
+                        if due:
+                            slot.read_regions = tuple(regions)
                 if not due:
                     continue
                 ran = True

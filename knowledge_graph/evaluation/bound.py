@@ -146,7 +146,7 @@ class CheapestCover:
             rule = j.rules.get(a)
             if rule:
                 trig = j.triggers(a, tuple(sorted(cand)))
-                cascades[a] = {t: cost[a] * j.run_share(cam, [t], at, rule[1]) for t in trig}
+                cascades[a] = {t: cost[a] * j.run_share(cam, [t], at, rule[1], rule[2]) for t in trig}
         return _solve(cost, needs=[set(self._detects[e]) for e in sorted(events)], forced=set(tasks),
                       requires=requires, fixed=fixed, cascades=cascades)
 

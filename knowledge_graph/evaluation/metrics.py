@@ -57,7 +57,8 @@ class CostModel:
     A frame is one the camera's algorithms run on (the graph's baseline rate, 1 fps). A reader
     runs on a frame when one of its triggers in the set fires there: on the real occurrences
     of the triggers' events (the synthetic city's rates, ``event_duration_s`` long each, one
-    read at the start and one per ``reread_s`` while it lasts -- the runtime's ``Cascade``),
+    read at the start and one per ``reread_s`` while it lasts -- the runtime's ``Cascade``; a
+    reader's own ``reread_s`` from the ontology where it sets one),
     and on false firings: each trigger is over its threshold without its event on
     ``false_fire_share`` of frames (see BENCHMARKS.md for where the figure comes from). A
     wake-up cascade (``hold_s`` > 0) runs on every frame from a firing until ``hold_s`` after
@@ -80,8 +81,10 @@ class CostModel:
         bb = self.backbone_ms if any(kinds.get(a) in BACKBONE_KINDS for a in ids) else 0.0
         return bb + sum(self.algorithm_ms.get(a, 0.0) for a in ids)
 
-    def reads_per_occurrence(self) -> float:
-        return 1.0 + (self.event_duration_s / self.reread_s if self.reread_s > 0 else self.event_duration_s * self.frame_fps)
+    def reads_per_occurrence(self, reread_s: float | None = None) -> float:
+        """Reads of one occurrence (one object, read again every ``reread_s`` while it lasts)."""
+        r = self.reread_s if reread_s is None else reread_s
+        return 1.0 + (self.event_duration_s / r if r > 0 else self.event_duration_s * self.frame_fps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +117,9 @@ class Judge:
         self.scene_tags = {a: frozenset(n.scene_tags) for a, n in ont.algorithms.items()}
         self.all_cost = costs.of(self.production, self.kinds)  # readers always on (the former model)
         self._deps = {a: {d for d, _c, _r in index.dependency_closure(a)} for a in ont.algorithms}
-        # the runtime's cascade rules, from the same ontology: algorithm -> (trigger patterns, hold_s)
-        self.rules = {a: (tuple(r["triggers"]), float(r["hold_s"])) for a, r in index.cascade_rules().items()}
+        # the runtime's cascade rules, from the same ontology: algorithm -> (trigger patterns, hold_s, reread_s)
+        self.rules = {a: (tuple(r["triggers"]), float(r["hold_s"]), float(r.get("reread_s", costs.reread_s)))
+                      for a, r in index.cascade_rules().items()}
         self.sources = {a: index.shared_sources_of(a) for a in ont.algorithms}
         self._every: dict[tuple[str, int, int], float] = {}
 
@@ -124,8 +128,10 @@ class Judge:
         rule = self.rules.get(algorithm_id)
         return _matching(rule[0], tuple(selected)) if rule else ()
 
-    def run_share(self, cam: CityCamera, triggers: Sequence[str], at: datetime, hold_s: float = 0.0) -> float:
-        """Share of frames a cascade started by ``triggers`` runs on at ``at`` (see :class:`CostModel`)."""
+    def run_share(self, cam: CityCamera, triggers: Sequence[str], at: datetime, hold_s: float = 0.0,
+                  reread_s: float | None = None) -> float:
+        """Share of frames a cascade started by ``triggers`` runs on at ``at`` (see :class:`CostModel`;
+        ``reread_s``: the reader's, default the cost model's)."""
         c = self.costs
         events = set().union(*(self.events.get(t, frozenset()) for t in triggers))
         occ_per_s = 0.0
@@ -138,7 +144,7 @@ class Judge:
             true_share = occ_per_s * (c.event_duration_s + hold_s)
             false_share = len(triggers) * c.false_fire_share * hold_s * c.frame_fps
         else:  # one read at the start, one per reread_s while it lasts
-            true_share = occ_per_s * c.reads_per_occurrence() / c.frame_fps
+            true_share = occ_per_s * c.reads_per_occurrence(reread_s) / c.frame_fps
             false_share = 1.0 - (1.0 - c.false_fire_share) ** len(triggers)
         return min(1.0, true_share + false_share)
 
@@ -148,7 +154,7 @@ class Judge:
         for a in selected:
             trig = self.triggers(a, selected)
             # on a camera with none of its triggers a cascade runs always, as in the runtime
-            out[a] = self.run_share(cam, trig, at, self.rules[a][1]) if trig else 1.0
+            out[a] = self.run_share(cam, trig, at, self.rules[a][1], self.rules[a][2]) if trig else 1.0
         return out
 
     def cost(self, cam: CityCamera, selected: Sequence[str], at: datetime) -> float:

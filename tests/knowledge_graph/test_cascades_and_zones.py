@@ -125,6 +125,39 @@ def test_the_runtime_cascade_rules_match_the_graphs_triggers(graph):
         graph.remove_camera("c")
 
 
+def test_plate_and_text_readers_reread_as_the_ontology_says_and_the_people_counter_at_the_runtimes_default(graph):
+    import dataclasses
+
+    from runtime import Cascade
+
+    rules = {a: Cascade.of(r) for a, r in evidence_cascades().items()}
+    assert rules["ocr.text_ppocr"].reread_s == rules["detector.plate_haar"].reread_s == 60.0  # a parked car's plate
+    default = {f.name: f.default for f in dataclasses.fields(Cascade)}["reread_s"]
+    assert rules["detector.people_hog"].reread_s == default == CostModel.reread_s  # one default, both sides
+
+
+@pytest.mark.parametrize(
+    ("deps", "match"),
+    [
+        ([{"algorithms": "scene.*.x", "requires": ["ocr.text_ppocr"], "cascade": True, "reread_s": -1}], r"reread_s=-1"),
+        ([{"algorithms": "scene.*.x", "requires": ["ocr.text_ppocr"], "reread_s": 60}], r"reread_s needs cascade: true"),
+        ([{"algorithms": "scene.*.x", "requires": ["ocr.text_ppocr"], "cascade": True, "reread_s": 60},
+          {"algorithms": "scene.*.y", "requires": ["ocr.text_ppocr"], "cascade": True}], r"reader ocr.text_ppocr: some of"),
+    ],
+)
+def test_a_bad_reread_is_refused_naming_the_value(tmp_path, deps, match):
+    import yaml
+
+    from knowledge_graph import read_ontology_yaml
+
+    raw = read_ontology_yaml()
+    raw["dependencies"] = deps
+    path = tmp_path / "o.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(KnowledgeGraphError, match=match):
+        evidence_cascades(path)
+
+
 # -- the cost model the benchmark uses -----------------------------------------------------
 MS = {"ocr.text_ppocr": 1000.0, "detector.plate_haar": 100.0, "detector.coco_nanodet": 50.0, "detector.face_mtcnn": 60.0}
 
@@ -194,3 +227,15 @@ def test_the_crowd_rule_also_pays_its_people_counter(graph, road_city):
         idle *= (1.0 - s) if t.startswith("track.") else 1.0
     assert judge.cost(cam, sel, NOON) == pytest.approx(judge.cost(cam, without, NOON) + 80.0 + 50.0 * idle)
     graph.remove_camera(cam.camera_id)
+
+
+def test_a_reader_that_rereads_less_often_costs_less_in_the_cost_model(graph, road_city):
+    cam = road_city.cameras[0]
+    graph.add_camera(cam.camera_id, region=cam.region, scenes={"road": 0.9})
+    judge = Judge(graph.index, CostModel(MS, backbone_ms=5.0, false_fire_share=0.0))
+    sel = graph.relevance(cam.camera_id, NOON).algorithm_ids()
+    trig = judge.triggers("ocr.text_ppocr", sel)
+    assert judge.rules["ocr.text_ppocr"][2] == 60.0 and trig
+    every_10s, every_60s = (judge.run_share(cam, trig, NOON, 0.0, r) for r in (10.0, 60.0))
+    assert 0.0 < every_60s < every_10s  # a parked car read 1 + 300/60 times, not 1 + 300/10
+    assert judge.shares(cam, sel, NOON)["ocr.text_ppocr"] == pytest.approx(every_60s)

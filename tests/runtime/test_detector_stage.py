@@ -397,6 +397,29 @@ def test_a_stage_detector_can_trigger_a_reader_and_the_trigger_box_is_the_crop()
     assert reader.shapes == [(44, 33)]  # inside the car's box, grown by the margin
 
 
+def test_a_reader_reads_a_new_region_at_once_and_one_it_read_only_every_reread_s():
+    # the parking track fires on every frame; a second car (a box the reader has not read) appears at 300 ms
+    from runtime import Cascade
+
+    one, two = EventDetection(score=0.9, xyxy=(2, 2, 20, 20)), EventDetection(score=0.9, xyxy=(40, 20, 60, 40))
+    reader = Cropper(label="text")
+    stage = _cascade_stage(reader, rule=Cascade.of({"track.illegal_parking": None}, reread_s=10.0))
+    stage.assign("cam", ["ocr.text_ppocr"])
+    for ev in frames("cam", range(0, 1000, 100)):
+        reader.current_ms = ev.ts_ms
+        jitter = EventDetection(score=0.9, xyxy=(3, 2, 21, 21))  # the same car, its box a pixel off: not new
+        boxes = [one if ev.ts_ms % 200 else jitter] + ([two] if ev.ts_ms >= 300 else [])
+        stage.run(ev, fired={"track.illegal_parking": boxes}, assigned=["track.illegal_parking"])
+    assert reader.seen_ms == [0, 300]  # the first car once, the second car as soon as it came
+    strict = Cropper(label="text")
+    stage = _cascade_stage(strict, rule=Cascade.of({"track.illegal_parking": None}, reread_s=10.0, new_region_iou=1.0))
+    stage.assign("cam", ["ocr.text_ppocr"])
+    for ev in frames("cam", range(0, 400, 100)):
+        strict.current_ms = ev.ts_ms
+        stage.run(ev, fired={"track.illegal_parking": [one if ev.ts_ms % 200 else jitter]}, assigned=["track.illegal_parking"])
+    assert strict.seen_ms == [0, 100]  # new_region_iou=1: a box a pixel off is new; the two it has read are not
+
+
 @pytest.mark.parametrize(
     ("rule", "match"),
     [
