@@ -14,8 +14,9 @@ and inside the regions, where one of its *triggers* fired:
   frame (a scene head's) means the whole frame;
 * while its triggers keep firing, the reader re-reads the regions it has read at most every
   ``reread_s`` seconds (DeepStream's ``secondary-reinfer-interval``), and reads a *new* region
-  (one overlapping none it read last by IoU ``new_region_iou`` or more: a second car's plate) at
-  once; never above its own rate;
+  (one overlapping none it read since its last full read by IoU ``new_region_iou`` or more: a
+  second car's plate) at once, alone; never above its own rate (so a moving car's plate, whose
+  box moves on, is read at the reader's rate, a parked one every ``reread_s``);
 * on a camera that runs none of its triggers the reader is not a cascade there: it runs at
   its rate like any detector (the graph chose it for its own event);
 * ``hold_s`` > 0 makes a *wake-up* cascade (Focus's cheap-then-expensive ingest): the algorithm
@@ -74,8 +75,9 @@ class Cascade:
     ``margin``: crops grow by this fraction of the box on each side (a plate's edge);
     ``whole_frame_share``: a trigger box covering at least this share of the frame is read
     as the whole frame; ``reread_s``: least seconds between two reads while triggers keep
-    firing (for regions read before); ``new_region_iou``: a region overlapping every region of
-    the last read by less than this is new and read at once (1 makes every moved box new);
+    firing (for regions read before); ``new_region_iou``: a region overlapping every region
+    read since the last full read by less than this is new and read at once (1: any box not
+    exactly one read before is new);
     ``hold_s``: a wake-up cascade (module doc), ``reread_s`` then does not apply.
     """
 
