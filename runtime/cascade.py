@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -155,12 +155,15 @@ def fired_boxes(cascade: Cascade, fired: Mapping[str, Sequence[Detection]]) -> d
 
 
 def reader_regions(cascade: Cascade, fired: Mapping[str, Sequence[Detection]], results: Mapping[str, Sequence[Detection]],
-                   *, image_wh: tuple[int, int]) -> tuple[XYXY, ...] | None:
+                   *, image_wh: tuple[int, int], assigned: Collection[str] = ()) -> tuple[XYXY, ...] | None:
     """Where the reader reads on this frame (pure): ``None`` when none of its triggers fired;
     else the crops (``xyxy`` in frame pixels, clipped, merged when identical), the whole
     frame being ``(0, 0, w, h)``. ``fired``: algorithm id -> its firing detections on this
     frame; ``results``: what the stage's detectors returned on this frame (for ``crop_from``).
-    A ``crop_from`` detector that ran and found nothing leaves nothing to read for that trigger.
+    A ``crop_from`` detector that ran and found nothing leaves nothing to read for that trigger;
+    so does one the camera runs (``assigned``) that did not run on this frame (the plate
+    detector re-reads less often than the trigger fires: no fresh plates, nothing to read);
+    one the camera does not run leaves the trigger's own box.
     """
     hits = fired_boxes(cascade, fired)
     if not hits:
@@ -171,6 +174,8 @@ def reader_regions(cascade: Cascade, fired: Mapping[str, Sequence[Detection]], r
     for _alg, (trig, dets) in sorted(hits.items()):
         if trig.crop_from is not None and trig.crop_from in results:
             boxes = [d.xyxy for d in results[trig.crop_from]]  # the plates it found (none: nothing to read)
+        elif trig.crop_from is not None and trig.crop_from in assigned:
+            boxes = []  # the camera's plate detector did not run on this frame: no plates to read
         else:
             boxes = [d.xyxy for d in dets]
         for b in boxes:

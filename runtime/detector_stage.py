@@ -261,7 +261,7 @@ class DetectorStage:
             fired_now.update(fired_of(out, mappings))
             for alg in (a for a in self._cascade_order if a in later):
                 rule = self._cascades[alg]
-                regions = reader_regions(rule, fired_now, out, image_wh=(w, h))
+                regions = reader_regions(rule, fired_now, out, image_wh=(w, h), assigned=slots)
                 with self._lock:
                     slot = self._slots.get(frame.camera_id, {}).get(alg)
                     if slot is None:

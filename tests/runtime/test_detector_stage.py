@@ -386,6 +386,25 @@ def test_the_reader_reads_the_plate_detectors_crops_and_boxes_come_back_in_frame
     assert stage.stats().of("ocr.text_ppocr").crops == 1
 
 
+def test_the_text_reader_reads_only_fresh_plates_never_the_whole_frame_between_plate_reads():
+    # the head fires on every frame; the plate detector re-reads its (whole-frame) region every 60 s,
+    # so on the frames between there are no fresh plates and the text reader must not fall back to
+    # reading the whole frame
+    from runtime import Cascade
+
+    plate = Recorder(label="plate")  # finds a plate at (1, 2, 30, 40)
+    reader = Cropper(label="text")
+    rules = {"ocr.text_ppocr": Cascade.of({"scene.*.illegal_parking": "detector.plate_haar"}, reread_s=60.0),
+             "detector.plate_haar": Cascade.of({"scene.*.illegal_parking": None}, reread_s=60.0)}
+    stage = DetectorStage({"ocr.text_ppocr": DetectorSpec(reader, 10.0, "ocr@1"), "detector.plate_haar": DetectorSpec(plate, 10.0, "p@1")},
+                          cascades=rules)
+    stage.assign("cam", ["ocr.text_ppocr", "detector.plate_haar"])
+    for ev in frames("cam", range(0, 2000, 100)):
+        plate.current_ms = reader.current_ms = ev.ts_ms
+        stage.run(ev, fired={PARKING: HEAD_FIRED}, assigned=[PARKING])
+    assert plate.seen_ms == [0] and reader.seen_ms == [0] and reader.shapes == [(44, 33)]  # the plate's crop, once
+
+
 def test_a_stage_detector_can_trigger_a_reader_and_the_trigger_box_is_the_crop():
     # a city algorithm of the stage (track.illegal_parking) fires with the parked car's box
     car = Recorder(label="illegal_parking")
