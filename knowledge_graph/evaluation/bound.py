@@ -7,19 +7,20 @@ event, and the algorithms a task names. The *cheapest cover* is the cheapest suc
 small set-cover / fixed-charge problem solved exactly with SciPy's HiGHS MILP:
 
 * one binary per candidate algorithm (every production algorithm detecting a needed event,
-  the tasks' algorithms, and what they depend on), costing its measured per-frame cost;
-* one binary per shared pass: the backbone (paid once if any head or readout runs) and each
-  shared source detector (NanoDet under the track algorithms), paid once;
+  the tasks' algorithms, and what they depend on), costing its measured per-frame cost (with
+  the shared source it runs on, NanoDet under a track algorithm, added: an upper bound where
+  two share one, which a cover never needs since a head covers every event);
+* one binary for the backbone, paid once if any head or readout runs;
+* for an evidence reader or a woken track, one binary per trigger it may run under, costing
+  its cost x the Judge's share of frames that trigger fires (summed over chosen triggers: a
+  slight over-count of their union), and one for running on every frame (no trigger chosen);
 * each needed event covered at least once; each task algorithm chosen; a chosen algorithm
-  brings its dependencies, its backbone and its sources.
+  brings its dependencies and the backbone.
 
-Costs are *always on* (no cascade): the cover runs no evidence reader and no zone track (the
-heads cover every event for a fraction of a millisecond over the backbone), so the
-:class:`~knowledge_graph.evaluation.metrics.Judge`'s cost of the chosen set equals the
-objective whenever the set holds no cascade algorithm; :func:`cheapest_cover` reports it.
-It is a reference point, not a product: it runs none of the zone rules, evidence readers
-and people counters the graph chooses for the operators, so the graph's distance to it is
-what those features cost (BENCHMARKS.md).
+The Judge then costs the chosen set like any other selection. It is a reference point, not a
+product: it runs none of the zone rules, people counters and extra evidence readers the graph
+chooses for the operators' zones, so the graph's distance to it is what those cost
+(BENCHMARKS.md).
 
 >>> from knowledge_graph.evaluation.bound import _solve
 >>> _solve({"a": 5.0, "b": 1.0, "c": 1.0}, needs=[{"a"}, {"b", "c"}], forced=set(), requires={"b": {"bb"}}, fixed={"bb": 3.0})
@@ -124,13 +125,13 @@ class CheapestCover:
             raise CoverError(f"events {missing} have no production detector; the catalog must hold one")
         cand = set(tasks).union(*(self._detects[e] for e in events)) if events else set(tasks)
         for a in list(cand):  # with what they depend on
-            cand |= j._deps.get(a, set())
+            cand |= j.needs(a)
         ms = j.costs.algorithm_ms
         fixed: dict[str, float] = {BACKBONE: float(j.costs.backbone_ms)}
         requires: dict[str, set[str]] = {}
         src_ms: dict[str, float] = {}
         for a in cand:
-            req = set(j._deps.get(a, set()))
+            req = set(j.needs(a))
             if j.kinds.get(a) in BACKBONE_KINDS:
                 req.add(BACKBONE)
             for src in j.sources.get(a, ()):  # one pass serves all (the source itself, when it is a candidate)

@@ -123,6 +123,10 @@ class Judge:
         self.sources = {a: index.shared_sources_of(a) for a in ont.algorithms}
         self._every: dict[tuple[str, int, int], float] = {}
 
+    def needs(self, algorithm_id: str) -> set[str]:
+        """Every algorithm ``algorithm_id`` depends on (the ontology's dependency closure)."""
+        return set(self._deps.get(algorithm_id, ()))
+
     def triggers(self, algorithm_id: str, selected: Sequence[str]) -> tuple[str, ...]:
         """The algorithms of ``selected`` that start ``algorithm_id`` (the runtime's ``Cascade.triggers_on``)."""
         rule = self.rules.get(algorithm_id)
