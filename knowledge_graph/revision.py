@@ -13,6 +13,9 @@ does and two of its events look absent),
 :func:`revise_scenes` proposes new links, which the graph records as one explained,
 undoable change. The old primary scene stays linked when some occurring event supports it
 that the new scene cannot have (a camera may see a seafront *and* a road); otherwise it goes.
+When nothing contradicts the primary but its own events look absent and another scene now
+explains the evidence better without winning clearly, both are linked at their posteriors
+(:func:`_widen`): the uncertain camera runs both scenes until the next alerts tell them apart.
 
 >>> from catalog import load_taxonomy
 >>> tax = load_taxonomy()
@@ -85,6 +88,8 @@ def revise_scenes(tax: Taxonomy, links: Sequence[tuple[str, float]], *, occurred
             best = max(post, key=post.get)
             if best != primary and post[best] >= REVISE_AT_ABSENT_ALONE:
                 contradicting = []
+            elif best != primary and primary is not None and post[primary] >= min_link:
+                return _widen(post, primary, best, absent_set, occurred_set, min_link)
             else:
                 post = None
         if post is None:
@@ -107,6 +112,17 @@ def revise_scenes(tax: Taxonomy, links: Sequence[tuple[str, float]], *, occurred
     why += f"scene {best!r} explains the {len(occurred_set)} occurring and {len(absent_set)} absent events (posterior {post[best]:.2f})"
     if own:
         why += f"; {primary!r} stays linked because {own} occur here too"
+    return SceneRevision(scenes, best, primary, post, why)
+
+
+def _widen(post: dict[str, float], primary: str, best: str, absent: set[str], occurred: set[str], min_link: float) -> SceneRevision:
+    """The primary's own events look absent and another scene now explains the evidence better,
+    but not clearly: link both at their posteriors (an uncertain camera runs both scenes, so
+    the next alerts tell them apart)."""
+    scenes = {s: round(p, 4) for s, p in sorted(post.items(), key=lambda kv: -kv[1]) if p >= min_link}
+    why = (f"events of scene {primary!r} look absent ({sorted(absent)}); scene {best!r} explains the {len(occurred)} occurring "
+           f"and {len(absent)} absent events better (posterior {post[best]:.2f} against {post[primary]:.2f}), not clearly: "
+           "both linked, so the camera runs both until the alerts tell them apart")
     return SceneRevision(scenes, best, primary, post, why)
 
 

@@ -69,3 +69,18 @@ def test_rejections_of_events_that_never_occur_prune_a_weak_link(graph):
         graph.record_rejection("cam", a, alert_id=f"r{i}")
     assert [s for s, _ in graph.camera("cam").scenes] == ["bus_stop"]
     assert "look absent" in graph.changes("cam")[-1].reason
+
+
+def test_when_the_primarys_own_events_look_absent_but_no_scene_wins_clearly_both_are_linked():
+    # a plaza camera mis-discovered as a market street: every market-street-only event was
+    # rejected (absent), nothing seen contradicts the market street yet
+    market_only = sorted(e for e, ev in TAX.events.items() if "market_street" in ev.scenes and "plaza" not in ev.scenes)
+    shared = ["litter", "crowd_gathering", "street_vending"]
+    rev = revise_scenes(TAX, (("market_street", 0.75),), occurred=shared, absent=market_only)
+    assert rev is not None and rev.primary == "plaza" and rev.previous_primary == "market_street"
+    assert set(rev.scenes) >= {"plaza", "market_street"} and rev.scenes["plaza"] > rev.scenes["market_street"]
+    assert rev.scenes["plaza"] < 0.6 and "both linked" in rev.reason  # uncertain: the camera runs both scenes
+    # fewer absent events than the rule asks for: nothing changes
+    assert revise_scenes(TAX, (("market_street", 0.75),), occurred=shared, absent=market_only[:2]) is None
+    # a confidently linked camera whose own events look absent keeps its scene while it explains them best
+    assert revise_scenes(TAX, (("market_street", 0.95),), occurred=shared, absent=market_only[:3]) is None
