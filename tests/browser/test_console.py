@@ -73,6 +73,28 @@ def test_an_alert_shown_before_the_store_has_it_still_gets_its_evidence(live, pa
     page.wait_for_function(f"document.querySelector(\"[data-alert-id='{early}'] .evidence img\")?.naturalWidth > 0", timeout=15_000)
 
 
+def test_a_page_replaced_while_it_still_renders_leaves_nothing_running(live, page):
+    """Sign-in routes, then a link changes the hash, while the first render still waits for the
+    server: only the newer page may live (one alert wall, one key handler: one verdict per key)."""
+    sign_in(page, live, "operator")
+    page.goto(live.base + "/console/#/alerts")
+    page.wait_for_selector("#live-state:has-text('live')")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/feedback") else None)
+    with page.expect_response(lambda r: "/alerts?" in r.url) as first, page.expect_response(lambda r: "/alerts?" in r.url):
+        page.evaluate("() => { route(); route(); }")  # the first render is still awaiting /cameras when the second starts
+    first.value.finished()
+    page.wait_for_selector("#live-state:has-text('live')")
+    page.wait_for_timeout(300)  # both renders have resumed by now
+    assert page.evaluate("document.querySelectorAll('#wall').length") == 1
+    alert = live.publish_alert("road-cam-1")
+    page.wait_for_selector(f"[data-alert-id='{alert}'].selected", timeout=10_000)
+    page.keyboard.press("r")
+    page.wait_for_selector(f"[data-alert-id='{alert}'].rejected")
+    page.wait_for_timeout(500)
+    assert len(posts) == 1 and live.ops.get_alert(alert)["status"] == "rejected"
+
+
 def test_promotion_from_the_algorithm_page(live, page, artifacts):
     sign_in(page, live, "admin")
     page.goto(live.base + f"/console/#/algorithm/{ALG}")

@@ -55,3 +55,31 @@ def test_frame_pool_nearest(db_url):
 def test_camera_record_validation(camera_id, region):
     with pytest.raises(InvalidInputError):
         CameraRecord(camera_id, region, "x")
+
+
+def test_racing_identical_verdicts_record_one_and_answer_the_rest_as_repeats(db_url):
+    """A double click or a retried request sends the same verdict twice at once: one feedback
+    row and one outbox event, and neither request fails."""
+    import threading
+
+    ops = OpsStore(db_url)
+    cam = f"cam-{uuid.uuid4().hex[:8]}"
+    for round_ in range(8):
+        alert = {"alert_id": f"al-{cam}-{round_}", "camera_id": cam, "algorithm_id": "a", "ts_ms": 5}
+        ops.ingest_alert(alert)
+        barrier, results, errors = threading.Barrier(4), [], []
+
+        def judge():
+            barrier.wait()
+            try:
+                results.append(ops.record_feedback(alert["alert_id"], verdict="reject", operator="op"))
+            except Exception as exc:  # noqa: BLE001 - the test reports whatever a racing request raised
+                errors.append(exc)
+
+        threads = [threading.Thread(target=judge) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == [] and len(results) == 4
+        assert sum(r["created"] for r in results) == 1 and len({r["feedback_id"] for r in results}) == 1

@@ -3,7 +3,7 @@
 "use strict";
 
 const KEY_NAME = "warehouse.apiKey";
-const App = { pages: {}, me: null, cleanup: [] };
+const App = { pages: {}, me: null, view: null, leave: [] };
 
 function apiKey() { return sessionStorage.getItem(KEY_NAME); }
 
@@ -161,18 +161,29 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
 document.getElementById("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY_NAME); location.hash = "#/alerts"; location.reload(); });
 
 /* -- router ------------------------------------------------------------------------------ */
+/* What a page started (a key handler, the live stream) is stopped when the page is left. A
+   page renders asynchronously into its own view; when a newer route replaced that view while
+   it was still rendering (sign-in routes, then a link changes the hash), what the stale page
+   starts afterwards is stopped at once, so two pages never live side by side. */
+function onLeave(view, fn) {
+  if (view !== App.view) { try { fn(); } catch (e) { /* page gone */ } return; }
+  App.leave.push(fn);
+}
+
 function route() {
-  for (const f of App.cleanup.splice(0)) { try { f(); } catch (e) { /* page gone */ } }
+  for (const f of App.leave.splice(0)) { try { f(); } catch (e) { /* page gone */ } }
   const [, page = "alerts", ...rest] = (location.hash || "#/alerts").split("/");
   const nav = page === "camera" ? "cameras" : page === "algorithm" ? "algorithms" : page;
   for (const a of document.querySelectorAll(".top nav a")) {
     if (a.dataset.page === nav) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
-  const main = document.getElementById("main");
-  main.replaceChildren();
+  const view = document.createElement("div");
+  view.className = "view";
+  document.getElementById("main").replaceChildren(view);
+  App.view = view;
   if (!apiKey()) { showLogin(); return; }
   const render = App.pages[page] || App.pages.alerts;
-  Promise.resolve(render(main, rest.map(decodeURIComponent))).catch(e => main.append(errorBox(e)));
+  Promise.resolve(render(view, rest.map(decodeURIComponent))).catch(e => view.append(errorBox(e)));
 }
 window.addEventListener("hashchange", route);
 window.addEventListener("DOMContentLoaded", async () => {

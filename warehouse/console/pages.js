@@ -117,7 +117,7 @@ App.pages.alerts = async function (main) {
     if (cur) cur.scrollIntoView({ block: "nearest" });
   }
   document.addEventListener("keydown", onKey);
-  App.cleanup.push(() => document.removeEventListener("keydown", onKey));
+  onLeave(main, () => document.removeEventListener("keydown", onKey));
 
   await load();
   loadSummary();
@@ -129,7 +129,7 @@ App.pages.alerts = async function (main) {
     paint();
     clearTimeout(App._sumTimer); App._sumTimer = setTimeout(loadSummary, 500);
   }, (s) => { live.textContent = s; });
-  App.cleanup.push(stop);
+  onLeave(main, stop);
 };
 
 /* ---------------------------------------------------------------- cameras */
@@ -272,7 +272,7 @@ App.pages.labeling = async function (main) {
     ev.preventDefault();
   }
   document.addEventListener("keydown", onKey);
-  App.cleanup.push(() => document.removeEventListener("keydown", onKey));
+  onLeave(main, () => document.removeEventListener("keydown", onKey));
   await load().catch(e => area.replaceChildren(errorBox(e)));
 };
 

@@ -172,9 +172,17 @@ class AlertStoreMixin:
     def record_feedback(self, alert_id: str, *, verdict: str, operator: str, note: str = "") -> dict:
         """One verdict per (alert, operator): the same verdict again returns the first one
         (``created`` False, no second event); the opposite verdict raises ConflictError.
-        The ``feedback`` event is written to the outbox in the same transaction."""
+        The ``feedback`` event is written to the outbox in the same transaction. Two requests
+        racing for the same (alert, operator) -- a double click, a retried request -- end the
+        same way: the loser's insert meets the unique key and it answers as a repeat."""
         if verdict not in ("confirm", "reject"):
             raise InvalidInputError(f"verdict {verdict!r} is not valid; use 'confirm' or 'reject'")
+        try:
+            return self._record_feedback(alert_id, verdict, operator, note)
+        except sa.exc.IntegrityError:  # the other request wrote it first: read it back (same verdict, or a conflict)
+            return self._record_feedback(alert_id, verdict, operator, note)
+
+    def _record_feedback(self, alert_id: str, verdict: str, operator: str, note: str) -> dict:
         with self.engine.begin() as c:
             r = c.execute(sa.select(t.alerts).where(t.alerts.c.alert_id == alert_id)).first()
             if r is None:
@@ -206,12 +214,15 @@ class AlertStoreMixin:
         event_id = _stable_id("miss-", camera_id, event_type, str(ts_ms), reporter, frame_ref or "")
         event = to_wire(MissEvent(event_id=event_id, kind="missed_event", camera_id=camera_id, algorithm_id=algorithm_id,
                                   event_type=event_type, frame_ref=frame_ref, ts_ms=ts_ms, reporter=reporter, note=note))
-        with self.engine.begin() as c:
-            if c.execute(sa.select(t.misses.c.event_id).where(t.misses.c.event_id == event["event_id"])).first():
-                return {"event_id": event["event_id"], "algorithm_id": algorithm_id, "created": False}
-            c.execute(t.misses.insert().values(event_id=event["event_id"], camera_id=camera_id, event_type=event_type,
-                                               algorithm_id=algorithm_id, reporter=reporter, ts_ms=ts_ms, created_ms=now_ms()))
-            self._outbox_in(c, _TOPIC_MISSES, algorithm_id or f"event:{event_type}", event)
+        try:
+            with self.engine.begin() as c:
+                if c.execute(sa.select(t.misses.c.event_id).where(t.misses.c.event_id == event["event_id"])).first():
+                    return {"event_id": event["event_id"], "algorithm_id": algorithm_id, "created": False}
+                c.execute(t.misses.insert().values(event_id=event["event_id"], camera_id=camera_id, event_type=event_type,
+                                                   algorithm_id=algorithm_id, reporter=reporter, ts_ms=ts_ms, created_ms=now_ms()))
+                self._outbox_in(c, _TOPIC_MISSES, algorithm_id or f"event:{event_type}", event)
+        except sa.exc.IntegrityError:  # the same report raced in first: one event
+            return {"event_id": event["event_id"], "algorithm_id": algorithm_id, "created": False}
         return {"event_id": event["event_id"], "algorithm_id": algorithm_id, "created": True}
 
     # -- outbox ----------------------------------------------------------------------------
