@@ -146,7 +146,7 @@ def test_labeling_flow_is_keyboard_driven(live, page, artifacts):
     if "/labeling/tasks" not in paths:
         pytest.skip("the labeling routes (warehouse/api/routes/labeling.py, issue 10) are not in this checkout")
     queue = live.flywheel.queue
-    ids = queue.open_tasks(ALG, "fallen_tree", ["road-cam-1:1", "road-cam-1:2", "road-cam-1:3"], job_id="browser-job")
+    queue.open_tasks(ALG, "fallen_tree", ["road-cam-1:1", "road-cam-1:2", "road-cam-1:3"], job_id="browser-job")
     sign_in(page, live, "operator")
     page.goto(live.base + "/console/#/labeling")
     page.wait_for_selector("#label-question")
