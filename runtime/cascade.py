@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from runtime.detection import XYXY, Detection
 from runtime.detectors.base import DetectorError
 
@@ -193,15 +195,6 @@ def reader_regions(cascade: Cascade, fired: Mapping[str, Sequence[Detection]], r
     return tuple(dict.fromkeys(regions))
 
 
-def _iou(a: XYXY, b: XYXY) -> float:
-    iw, ih = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def new_regions(regions: Sequence[XYXY], read: Sequence[XYXY], *, iou: float = 0.5) -> tuple[XYXY, ...]:
     """The regions of ``regions`` that overlap every region the reader has read (``read``) by
     less than ``iou``: what it has not read yet (pure).
@@ -211,7 +204,12 @@ def new_regions(regions: Sequence[XYXY], read: Sequence[XYXY], *, iou: float = 0
     >>> new_regions([(100, 200, 160, 220), (400, 210, 460, 230)], [(100, 200, 160, 220)])  # a second car
     ((400, 210, 460, 230),)
     """
-    return tuple(r for r in regions if all(_iou(r, q) < iou for q in read))
+    if not regions or not read:
+        return tuple(regions)
+    import supervision as sv  # imported on first use: the runtime's import stays light
+
+    overlap = sv.box_iou_batch(np.asarray(regions, np.float64), np.asarray(read, np.float64))
+    return tuple(r for r, best in zip(regions, overlap.max(axis=1)) if best < iou)
 
 
 def fired_of(results: Mapping[str, Sequence[Detection]], accepts: Mapping[str, object]) -> dict[str, list[Detection]]:
