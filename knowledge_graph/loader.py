@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def _dependency(dep: Any, problems: list[str]) -> Dependency:
                       None if reread is None else float(reread))
 
 
-def _reread_problems(deps: "list[Dependency] | tuple[Dependency, ...]", problems: list[str]) -> None:
+def _reread_problems(deps: Sequence[Dependency], problems: list[str]) -> None:
     """A reader re-reads as often as the most eager of its dependents asks, so its cascaded
     dependencies either all set ``reread_s`` or none does (an unset one means the runtime's default)."""
     given: dict[str, set[bool]] = {}

@@ -14,8 +14,10 @@ does and two of its events look absent),
 undoable change. The old primary scene stays linked when some occurring event supports it
 that the new scene cannot have (a camera may see a seafront *and* a road); otherwise it goes.
 When nothing contradicts the primary but its own events look absent and another scene now
-explains the evidence better without winning clearly, both are linked at their posteriors
-(:func:`_widen`): the uncertain camera runs both scenes until the next alerts tell them apart.
+explains the evidence better without winning clearly (at least ``WIDEN_AT``, and the two
+together hold ``WIDEN_PAIR`` of the posterior: two clear candidates, not a spread), both are
+linked at their posteriors (:func:`_widen`): the uncertain camera runs both scenes until the
+next alerts tell them apart.
 
 >>> from catalog import load_taxonomy
 >>> tax = load_taxonomy()
@@ -41,6 +43,8 @@ MIN_CONTRADICTING = 2  # distinct occurring events the primary scene cannot have
 MIN_ABSENT = 2  # ... or one such event and this many of the primary's events absent
 MIN_ABSENT_ALONE = 3  # with nothing contradicting it, this many absent events ...
 REVISE_AT_ABSENT_ALONE = 0.7  # ... and a far better scene
+WIDEN_AT = 0.4  # short of that, a better scene at least this likely ...
+WIDEN_PAIR = 0.6  # ... that, with the primary, holds this much of the posterior: link both
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,8 @@ def revise_scenes(tax: Taxonomy, links: Sequence[tuple[str, float]], *, occurred
             best = max(post, key=post.get)
             if best != primary and post[best] >= REVISE_AT_ABSENT_ALONE:
                 contradicting = []
-            elif best != primary and primary is not None and post[primary] >= min_link:
+            elif (best != primary and primary is not None and post[primary] >= min_link and post[best] >= WIDEN_AT
+                  and post[best] + post[primary] >= WIDEN_PAIR):
                 return _widen(post, primary, best, absent_set, occurred_set, min_link)
             else:
                 post = None

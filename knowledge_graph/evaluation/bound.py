@@ -151,11 +151,6 @@ class CheapestCover:
         return _solve(cost, needs=[set(self._detects[e]) for e in sorted(events)], forced=set(tasks),
                       requires=requires, fixed=fixed, cascades=cascades)
 
-    def cascades_in(self, selected: Iterable[str]) -> tuple[str, ...]:
-        """The algorithms of a cover that run as a cascade there."""
-        sel = tuple(selected)
-        return tuple(a for a in sel if self.judge.triggers(a, sel))
-
 
 def cheapest_cover_selector(judge: Judge) -> Selector:
     return CheapestCover(judge)

@@ -75,7 +75,9 @@ def test_when_the_primarys_own_events_look_absent_but_no_scene_wins_clearly_both
     # a plaza camera mis-discovered as a market street: every market-street-only event was
     # rejected (absent), nothing seen contradicts the market street yet
     market_only = sorted(e for e, ev in TAX.events.items() if "market_street" in ev.scenes and "plaza" not in ev.scenes)
-    shared = ["litter", "crowd_gathering", "street_vending"]
+    # events both scenes have, confirmed (as in the traced benchmark camera)
+    shared = ["litter", "crowd_gathering", "street_vending", "graffiti", "unattended_bag", "person_lying_down", "stray_animal",
+              "overflowing_garbage", "shared_bike_pileup", "missing_manhole_cover"]
     rev = revise_scenes(TAX, (("market_street", 0.75),), occurred=shared, absent=market_only)
     assert rev is not None and rev.primary == "plaza" and rev.previous_primary == "market_street"
     assert set(rev.scenes) >= {"plaza", "market_street"} and rev.scenes["plaza"] > rev.scenes["market_street"]
@@ -84,3 +86,5 @@ def test_when_the_primarys_own_events_look_absent_but_no_scene_wins_clearly_both
     assert revise_scenes(TAX, (("market_street", 0.75),), occurred=shared, absent=market_only[:2]) is None
     # a confidently linked camera whose own events look absent keeps its scene while it explains them best
     assert revise_scenes(TAX, (("market_street", 0.95),), occurred=shared, absent=market_only[:3]) is None
+    # a spread posterior (few facts, no two clear candidates) links nothing new
+    assert revise_scenes(TAX, (("market_street", 0.75),), occurred=shared[:3], absent=market_only) is None
